@@ -1,0 +1,19 @@
+# Multi-stage build: wheels are built in the first stage, the runtime image has no compiler
+# and runs as an unprivileged user. Configure TR_DATABASE_URL and TR_REDIS_URL (see compose.yaml).
+FROM python:3.11-slim AS build
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY src ./src
+RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+
+FROM python:3.11-slim
+RUN useradd --create-home --uid 10001 app
+COPY --from=build /wheels /wheels
+RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
+USER app
+WORKDIR /home/app
+ENV TR_ENV=production TR_HOST=0.0.0.0 TR_PORT=8000
+EXPOSE 8000
+HEALTHCHECK --interval=10s --timeout=3s --retries=3 \
+  CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/api/v1/health', timeout=2).status != 200)"
+CMD ["travel-recharge", "serve", "--migrate"]

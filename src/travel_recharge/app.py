@@ -1,0 +1,59 @@
+"""create_app(): the ASGI application. Nothing connects at import time; the lifespan does."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from travel_recharge.cache import Cache
+from travel_recharge.config import Settings, get_settings
+from travel_recharge.db import Database
+from travel_recharge.errors import install_error_handlers
+from travel_recharge.logs import configure_logging, log_event
+from travel_recharge.middleware import RequestIdMiddleware
+from travel_recharge.ops.router import router as health_router
+from travel_recharge.ops.service import VERSION
+
+logger = logging.getLogger("travel_recharge.app")
+
+DESCRIPTION = (
+    "Backend of a city's transit smart card: cards, recharges, taps priced by the fare policy, "
+    "an exact ledger, the network, analytics and a Redis cache. "
+    'Errors are JSON objects {"error": code, "detail": message}.'
+)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.log_level, settings.logs_as_json)
+        app.state.database = Database.from_settings(settings)
+        app.state.cache = Cache.from_settings(settings)
+        log_event(
+            logger, "service.started", env=settings.env, replica=bool(settings.database_replica_url)
+        )
+        try:
+            yield
+        finally:
+            await app.state.cache.close()
+            await app.state.database.dispose()
+            log_event(logger, "service.stopped")
+
+    app = FastAPI(
+        title="Travel Recharge",
+        version=VERSION,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url="/redoc",
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.add_middleware(RequestIdMiddleware)
+    app.include_router(health_router)
+    return app

@@ -1,0 +1,128 @@
+"""The `travel-recharge` command: serve, migrate."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from types import FrameType
+
+from travel_recharge.config import Settings, get_settings
+from travel_recharge.embedded import EmbeddedError, EmbeddedServers, start_embedded
+from travel_recharge.logs import configure_logging, log_event
+from travel_recharge.migrations import upgrade_to_head
+
+logger = logging.getLogger("travel_recharge.cli")
+
+
+def _raise_exit(signum: int, _frame: FrameType | None) -> None:
+    # SIGTERM becomes SystemExit so `finally` blocks stop what the launcher started.
+    raise SystemExit(128 + signum)
+
+
+@contextmanager
+def infrastructure(settings: Settings) -> Iterator[Settings]:
+    """Settings whose database and Redis URLs point at running servers.
+
+    Configured URLs are used as they are (production); a missing one is served by the
+    embedded server, started here and stopped on exit (Ctrl-C, SIGTERM or an error).
+    """
+    if settings.database_url and settings.redis_url:
+        yield settings
+        return
+    servers: EmbeddedServers | None = None
+    try:
+        servers = start_embedded(settings.data_dir)
+        urls = {
+            "database_url": settings.database_url or servers.database_url,
+            "redis_url": settings.redis_url or servers.redis_url,
+        }
+        # Workers are separate processes: they learn the URLs from the environment.
+        os.environ["TR_DATABASE_URL"] = urls["database_url"]
+        os.environ["TR_REDIS_URL"] = urls["redis_url"]
+        get_settings.cache_clear()
+        yield settings.model_copy(update=urls)
+    finally:
+        if servers is not None:
+            servers.stop()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = get_settings()
+    embedded = not (settings.database_url and settings.redis_url)
+    with infrastructure(settings) as ready:
+        # The launcher that owns the embedded database keeps its schema current; a
+        # production deploy runs `travel-recharge migrate` as its release step.
+        if embedded or args.migrate:
+            upgrade_to_head(ready.database_url or "")
+            log_event(logger, "migrations.applied")
+        uvicorn.run(
+            "travel_recharge.app:create_app",
+            factory=True,
+            host=args.host or settings.host,
+            port=args.port or settings.port,
+            workers=args.workers or settings.workers,
+            loop="uvloop",
+            http="httptools",
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=10,
+        )
+    return 0
+
+
+def cmd_migrate(_: argparse.Namespace) -> int:
+    with infrastructure(get_settings()) as ready:
+        upgrade_to_head(ready.database_url or "")
+    log_event(logger, "migrations.applied")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="travel-recharge", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser(
+        "serve",
+        help="serve the API (embedded PostgreSQL and Valkey when their URLs are unset)",
+    )
+    serve.add_argument("--host", help="bind address (default TR_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default TR_PORT or 8000)")
+    serve.add_argument("--workers", type=int, help="worker processes (default TR_WORKERS or 1)")
+    serve.add_argument(
+        "--migrate",
+        action="store_true",
+        help="apply migrations first (always done in embedded mode)",
+    )
+    serve.set_defaults(handler=cmd_serve)
+
+    migrate = commands.add_parser(
+        "migrate", help="upgrade the database schema to the newest version"
+    )
+    migrate.set_defaults(handler=cmd_migrate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.logs_as_json)
+    signal.signal(signal.SIGTERM, _raise_exit)
+    try:
+        code: int = args.handler(args)
+    except EmbeddedError as exc:
+        log_event(logger, "launcher.refused", logging.ERROR, reason=str(exc))
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

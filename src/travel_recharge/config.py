@@ -1,0 +1,67 @@
+"""Settings: the only reader of the environment (prefix TR_)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from fastapi import Depends, Request
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Service configuration; every value can be set as TR_<NAME> in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="TR_", extra="ignore")
+
+    env: Literal["development", "production", "test"] = "development"
+
+    # Infrastructure. When a URL is missing, `serve` starts the embedded server under data_dir.
+    database_url: str | None = None
+    database_replica_url: str | None = None
+    redis_url: str | None = None
+    data_dir: Path = Path(".data")
+
+    # Serving.
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+
+    # Database pool per worker process; the statement timeout bounds any runaway query.
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=10, ge=0)
+    db_pool_timeout_s: float = Field(default=5.0, gt=0)
+    db_statement_timeout_ms: int = Field(default=15_000, ge=100)
+    db_health_timeout_s: float = Field(default=1.0, gt=0)
+
+    # Redis is an accelerator: short timeouts and a circuit breaker keep a sick Redis
+    # from slowing down answers that PostgreSQL can give on its own.
+    cache_namespace: str = Field(default="tr", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    redis_connect_timeout_s: float = Field(default=0.25, gt=0)
+    redis_socket_timeout_s: float = Field(default=0.25, gt=0)
+    redis_breaker_failures: int = Field(default=3, ge=1)
+    redis_breaker_reset_s: float = Field(default=5.0, gt=0)
+
+    log_level: str = "INFO"
+    log_json: bool | None = None  # None: JSON in production, key=value lines elsewhere
+
+    @property
+    def logs_as_json(self) -> bool:
+        return self.env == "production" if self.log_json is None else self.log_json
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings read once per process (workers inherit the launcher's environment)."""
+    return Settings()
+
+
+def settings_of(request: Request) -> Settings:
+    """The settings the running app was created with."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(settings_of)]

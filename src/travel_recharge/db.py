@@ -1,0 +1,132 @@
+"""Database engines, sessions and the request's commit boundary.
+
+Writes go through the primary; read-only queries take the read session, which points at
+TR_DATABASE_REPLICA_URL when one is configured.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from travel_recharge.config import Settings
+
+AfterCommit = Callable[[], Awaitable[None]]
+
+
+def async_database_url(url: str) -> str:
+    """Accept plain postgresql:// URLs (as libpq tools use them) and pick the asyncpg driver."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres", "postgresql+asyncpg"):
+        parsed = parsed.set(drivername="postgresql+asyncpg")
+    else:
+        raise ValueError(
+            f"unsupported database URL scheme {parsed.drivername!r}; use postgresql://"
+        )
+    return parsed.render_as_string(hide_password=False)
+
+
+def create_engine(url: str, settings: Settings, *, pool_size: int | None = None) -> AsyncEngine:
+    return create_async_engine(
+        async_database_url(url),
+        pool_size=pool_size or settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout_s,
+        pool_pre_ping=False,
+        connect_args={
+            "timeout": settings.db_pool_timeout_s,
+            "server_settings": {
+                "statement_timeout": str(settings.db_statement_timeout_ms),
+                "application_name": "travel-recharge",
+            },
+        },
+    )
+
+
+@dataclass
+class Database:
+    """The engines of one worker process."""
+
+    primary: AsyncEngine
+    replica: AsyncEngine | None
+    write_sessions: async_sessionmaker[AsyncSession] = field(init=False)
+    read_sessions: async_sessionmaker[AsyncSession] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.write_sessions = async_sessionmaker(self.primary, expire_on_commit=False)
+        self.read_sessions = async_sessionmaker(
+            self.replica or self.primary, expire_on_commit=False
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Database:
+        if not settings.database_url:
+            raise RuntimeError(
+                "TR_DATABASE_URL is not set (the launcher sets it for embedded PostgreSQL)"
+            )
+        replica = (
+            create_engine(settings.database_replica_url, settings)
+            if settings.database_replica_url
+            else None
+        )
+        return cls(primary=create_engine(settings.database_url, settings), replica=replica)
+
+    async def dispose(self) -> None:
+        await self.primary.dispose()
+        if self.replica is not None:
+            await self.replica.dispose()
+
+
+class UnitOfWork:
+    """One request's write transaction plus the work that must follow a successful commit.
+
+    Cache invalidations are registered here so they run after the commit, never before
+    (a reader could otherwise refill the cache with the old value).
+    """
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self._after_commit: list[AfterCommit] = []
+
+    def after_commit(self, hook: AfterCommit) -> None:
+        self._after_commit.append(hook)
+
+    async def commit(self) -> None:
+        await self.session.commit()
+        hooks, self._after_commit = self._after_commit, []
+        for hook in hooks:
+            await hook()
+
+
+def get_database(request: Request) -> Database:
+    database: Database = request.app.state.database
+    return database
+
+
+async def _unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:
+    async with get_database(request).write_sessions() as session:
+        uow = UnitOfWork(session)
+        yield uow
+        # Reached only when the endpoint returned normally: the commit (and its hooks)
+        # completes before the response is sent, because the dependency has function scope.
+        await uow.commit()
+
+
+async def _read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with get_database(request).read_sessions() as session:
+        yield session
+
+
+UnitOfWorkDep = Annotated[UnitOfWork, Depends(_unit_of_work, scope="function")]
+ReadSessionDep = Annotated[AsyncSession, Depends(_read_session, scope="function")]
+DatabaseDep = Annotated[Database, Depends(get_database)]

@@ -1,0 +1,1 @@
+"""Operations: health of the service and its components."""

@@ -1,0 +1,44 @@
+"""Health endpoints: 200 while the database answers, 503 when it does not."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from travel_recharge.cache import CacheDep
+from travel_recharge.config import SettingsDep
+from travel_recharge.db import DatabaseDep
+from travel_recharge.ops import service
+from travel_recharge.ops.schemas import ComponentHealth, ServiceHealth
+
+router = APIRouter(prefix="/api/v1/health", tags=["health"])
+
+
+@router.get("", response_model=ServiceHealth, responses={503: {"model": ServiceHealth}})
+async def overall_health(
+    database: DatabaseDep, cache: CacheDep, settings: SettingsDep, response: Response
+) -> ServiceHealth:
+    """Overall status with database and cache components; degraded when only the cache is down."""
+    health = await service.check_service(database, cache, settings.db_health_timeout_s)
+    if health.status == "down":
+        response.status_code = 503
+    return health
+
+
+@router.get("/db", response_model=ComponentHealth, responses={503: {"model": ComponentHealth}})
+async def database_health(
+    database: DatabaseDep, settings: SettingsDep, response: Response
+) -> ComponentHealth:
+    """PostgreSQL connectivity and round-trip latency."""
+    health = await service.check_database(database, settings.db_health_timeout_s)
+    if health.status == "down":
+        response.status_code = 503
+    return health
+
+
+@router.get("/cache", response_model=ComponentHealth, responses={503: {"model": ComponentHealth}})
+async def cache_health(cache: CacheDep, response: Response) -> ComponentHealth:
+    """Redis connectivity and round-trip latency."""
+    health = await service.check_cache(cache)
+    if health.status == "down":
+        response.status_code = 503
+    return health

@@ -1,0 +1,130 @@
+"""Real PostgreSQL and Redis for the whole suite.
+
+TR_TEST_DATABASE_URL / TR_TEST_REDIS_URL (CI) point at external servers; otherwise the
+embedded ones are started once for the session. Each session gets a fresh database built by
+the migrations and its own cache namespace, and removes both at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+import asyncpg
+import httpx
+import pytest
+from fastapi import FastAPI
+from redis.asyncio import Redis
+from sqlalchemy.engine import make_url
+
+from travel_recharge.app import create_app
+from travel_recharge.config import Settings
+from travel_recharge.embedded import start_embedded
+from travel_recharge.migrations import upgrade_to_head
+
+
+@dataclass(frozen=True)
+class ServerUrls:
+    server_database_url: str  # any database on the server, used to create ours
+    database_url: str  # this session's fresh database
+    redis_url: str
+    namespace: str
+
+
+def _with_database(url: str, name: str) -> str:
+    return make_url(url).set(database=name).render_as_string(hide_password=False)
+
+
+def _libpq_url(url: str) -> str:
+    # asyncpg takes the libpq form (no "+driver" in the scheme).
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def _admin(url: str, statement: str) -> None:
+    connection = await asyncpg.connect(_libpq_url(url))
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+def test_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerUrls]:
+    database_url = os.environ.get("TR_TEST_DATABASE_URL")
+    redis_url = os.environ.get("TR_TEST_REDIS_URL")
+    embedded = None
+    if not (database_url and redis_url):
+        embedded = start_embedded(tmp_path_factory.mktemp("embedded"))
+        database_url = database_url or embedded.database_url
+        redis_url = redis_url or embedded.redis_url
+    suffix = uuid.uuid4().hex[:10]
+    name = f"tr_test_{suffix}"
+    asyncio.run(_admin(database_url, f'CREATE DATABASE "{name}"'))
+    servers = ServerUrls(
+        server_database_url=database_url,
+        database_url=_with_database(database_url, name),
+        redis_url=redis_url,
+        namespace=f"trtest{suffix}",
+    )
+    try:
+        upgrade_to_head(servers.database_url)
+        yield servers
+    finally:
+        asyncio.run(_admin(database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(_drop_namespace(redis_url, servers.namespace))
+        if embedded is not None:
+            embedded.stop()
+
+
+async def _drop_namespace(redis_url: str, namespace: str) -> None:
+    redis = Redis.from_url(redis_url)
+    try:
+        async for key in redis.scan_iter(match=f"{namespace}:*", count=500):
+            await redis.delete(key)
+    finally:
+        await redis.aclose()
+
+
+def make_settings(servers: ServerUrls, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "env": "test",
+        "database_url": servers.database_url,
+        "redis_url": servers.redis_url,
+        "cache_namespace": servers.namespace,
+        "db_pool_size": 5,
+    }
+    values.update(overrides)
+    return Settings.model_validate(values)
+
+
+@pytest.fixture(scope="session")
+def settings(test_servers: ServerUrls) -> Settings:
+    return make_settings(test_servers)
+
+
+async def start_app(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """The app with its lifespan running, and an in-process client for it."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield app, client
+
+
+@pytest.fixture(scope="session")
+async def app_and_client(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    async for pair in start_app(settings):
+        yield pair
+
+
+@pytest.fixture
+def app(app_and_client: tuple[FastAPI, httpx.AsyncClient]) -> FastAPI:
+    return app_and_client[0]
+
+
+@pytest.fixture
+def client(app_and_client: tuple[FastAPI, httpx.AsyncClient]) -> httpx.AsyncClient:
+    return app_and_client[1]

@@ -1,0 +1,40 @@
+"""Request ids, the error shape and the API documentation."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+
+
+async def test_request_id_is_echoed_when_sane(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/v1/health", headers={"X-Request-ID": "abc-123.def"})
+    assert response.headers["x-request-id"] == "abc-123.def"
+
+
+async def test_request_id_is_generated_when_missing_or_unsafe(client: httpx.AsyncClient) -> None:
+    generated = await client.get("/api/v1/health")
+    assert re.fullmatch(r"[0-9a-f]{32}", generated.headers["x-request-id"])
+    forged = await client.get("/api/v1/health", headers={"X-Request-ID": "x" * 500})
+    assert re.fullmatch(r"[0-9a-f]{32}", forged.headers["x-request-id"])
+    injected = await client.get("/api/v1/health", headers={"X-Request-ID": "a b\tc"})
+    assert injected.headers["x-request-id"] != "a b\tc"
+
+
+async def test_unknown_path_and_method_use_the_error_shape(client: httpx.AsyncClient) -> None:
+    missing = await client.get("/api/v1/nothing-here")
+    assert missing.status_code == 404
+    assert missing.json() == {"error": "not_found", "detail": "Not Found"}
+    wrong_method = await client.delete("/api/v1/health")
+    assert wrong_method.status_code == 405
+    assert wrong_method.json()["error"] == "method_not_allowed"
+
+
+async def test_openapi_and_docs_are_served(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    assert schema["info"]["title"] == "Travel Recharge"
+    health = schema["paths"]["/api/v1/health"]["get"]
+    assert health["description"].startswith("Overall status")
+    assert "503" in health["responses"]
+    assert (await client.get("/docs")).status_code == 200
+    assert (await client.get("/redoc")).status_code == 200
