@@ -128,3 +128,69 @@ def app(app_and_client: tuple[FastAPI, httpx.AsyncClient]) -> FastAPI:
 @pytest.fixture
 def client(app_and_client: tuple[FastAPI, httpx.AsyncClient]) -> httpx.AsyncClient:
     return app_and_client[1]
+
+
+# Tables whose rows tests create; fare_policies is reference data from the migrations.
+MUTABLE_TABLES = (
+    "ledger_entries, idempotency_records, trips, recharges, cards, users, alerts, route_stops, "
+    "routes, stations, recharge_points, localities"
+)
+
+
+@pytest.fixture
+async def clean(app: FastAPI, test_servers: ServerUrls) -> AsyncIterator[None]:
+    """Each money-path test starts from empty tables and an empty cache namespace."""
+    yield
+    async with app.state.database.primary.begin() as connection:
+        await connection.exec_driver_sql(f"TRUNCATE {MUTABLE_TABLES} CASCADE")
+    await _drop_namespace(test_servers.redis_url, test_servers.namespace)
+
+
+@dataclass(frozen=True)
+class Network:
+    """A tiny network: two trunk stations, a zonal stop, routes of each kind, recharge points."""
+
+    trunk_station: int
+    other_trunk_station: int
+    zonal_stop: int
+    trunk_route: str
+    zonal_route: str
+    other_zonal_route: str
+    feeder_route: str
+    counter: int
+    web_point: int
+
+
+@pytest.fixture
+async def network(app: FastAPI, clean: None) -> Network:
+    statements = [
+        "INSERT INTO localities (code, name) VALUES ('02', 'Chapinero'), ('11', 'Suba')",
+        "INSERT INTO stations (id, code, name, kind, corridor, locality_code, latitude, longitude)"
+        " VALUES (1, '02000', 'Portal Norte', 'portal', 'B', '11', 4.754, -74.046),"
+        " (2, '01014', 'Calle 72', 'trunk', 'A', '02', 4.658, -74.063),"
+        " (3, '20001', 'Cl 72 - Kr 11', 'zonal', NULL, '02', 4.657, -74.058)",
+        "INSERT INTO routes (id, code, name, kind, headways) VALUES"
+        " (1, 'B74', 'Portal Norte - Calle 72', 'trunk', '{\"peak_am\": 4}'),"
+        " (2, '18-3', 'Suba - Chapinero', 'zonal', '{\"peak_am\": 8}'),"
+        " (3, 'C17', 'Usaquén - Centro', 'zonal', '{\"peak_am\": 10}'),"
+        " (4, '16-1', 'Alimentador Portal Norte', 'feeder', '{\"peak_am\": 6}')",
+        "INSERT INTO recharge_points (id, name, locality_code, channel) VALUES"
+        " (1, 'Taquilla Portal Norte', '11', 'counter'), (2, 'Recarga web', NULL, 'web')",
+    ]
+    async with app.state.database.primary.begin() as connection:
+        for statement in statements:
+            await connection.exec_driver_sql(statement)
+    return Network(1, 2, 3, "B74", "18-3", "C17", "16-1", 1, 2)
+
+
+async def count_rows(app: FastAPI, table: str) -> int:
+    async with app.state.database.primary.connect() as connection:
+        result = await connection.exec_driver_sql(f"SELECT count(*) FROM {table}")  # noqa: S608
+        return int(result.scalar_one())
+
+
+async def ledger_ok(client: httpx.AsyncClient) -> None:
+    """The stored balance of every card equals its ledger sum."""
+    report = (await client.get("/api/v1/admin/ledger/verify")).json()
+    assert report["mismatches"] == []
+    assert report["ok"] is True

@@ -9,13 +9,18 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from travel_recharge.cache import Cache
+from travel_recharge.cards.router import router as cards_router
 from travel_recharge.config import Settings, get_settings
 from travel_recharge.db import Database
 from travel_recharge.errors import install_error_handlers
+from travel_recharge.fares.router import router as fares_router
+from travel_recharge.finance.router import router as finance_router
 from travel_recharge.logs import configure_logging, log_event
 from travel_recharge.middleware import RequestIdMiddleware
 from travel_recharge.ops.router import router as health_router
 from travel_recharge.ops.service import VERSION
+from travel_recharge.trips.router import router as trips_router
+from travel_recharge.users.router import router as users_router
 
 logger = logging.getLogger("travel_recharge.app")
 
@@ -55,5 +60,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(RequestIdMiddleware)
-    app.include_router(health_router)
+    for router in (
+        health_router,
+        fares_router,
+        users_router,
+        cards_router,
+        trips_router,
+        finance_router,
+    ):
+        app.include_router(router)
     return app

@@ -7,8 +7,10 @@ write or delete is skipped (and counted), so every answer can still come from Po
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -77,6 +79,27 @@ class CacheStats:
     skipped_open_circuit: int = 0
 
 
+# Fill a field of a cached group only if the group's generation token is still the one the
+# reader saw before it queried PostgreSQL. A write that committed in between has replaced the
+# token (see Cache.invalidate), so a value computed from pre-commit data is never stored.
+_FILL_SCRIPT = """
+local current = redis.call('GET', KEYS[1])
+if current ~= ARGV[1] then
+    if ARGV[1] ~= '' or current then return 0 end
+    current = ARGV[5]
+    redis.call('SET', KEYS[1], current, 'EX', ARGV[6])
+end
+redis.call('HSET', KEYS[2], ARGV[2], current .. '|' .. ARGV[3])
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+redis.call('EXPIRE', KEYS[1], ARGV[6])
+return 1
+"""
+
+# A generation token outlives every cached value, so a value can only match the token
+# written for it; only eviction or a flush can drop a token, and then values miss.
+_GENERATION_TTL_S = 86_400
+
+
 class CacheUnavailable(Exception):
     """Redis could not be asked (breaker open, timeout, connection error)."""
 
@@ -87,6 +110,7 @@ class Cache:
         self.namespace = namespace
         self.breaker = breaker
         self.stats = CacheStats()
+        self._fill_script = redis.register_script(_FILL_SCRIPT)
         # Hard bound on one Redis call, beyond the socket timeouts (which a half-written
         # reply or a slow DNS lookup can outlast).
         self._budget_s = budget_s
@@ -189,6 +213,84 @@ class Cache:
             raise CacheUnavailable(type(exc).__name__) from exc
         self.breaker.record_success()
         return (time.perf_counter() - started) * 1000
+
+    async def read_through(
+        self, group: str, field: str, ttl_s: int, load: Callable[[], Awaitable[bytes]]
+    ) -> bytes:
+        """The cached bytes of `field` in `group`, or `load()`'s result, stored for next time.
+
+        A group holds the cached views of one thing (a card: balance, history pages, trips
+        pages); writers call `invalidate(group)` after their commit.
+        """
+        stats_group = group.split(":", 1)[0]
+        generation_key, data_key = self._group_keys(group)
+
+        async def read() -> tuple[bytes | None, bytes | None]:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.get(generation_key)
+                pipe.hget(data_key, field)
+                token, raw = await pipe.execute()
+            return token, raw
+
+        try:
+            token, raw = await self.call(read)
+        except CacheUnavailable:
+            self.stats.misses[stats_group] += 1
+            return await load()
+        if raw is not None and token is not None:
+            stored_token, _, payload = raw.partition(b"|")
+            if stored_token == token:
+                self.stats.hits[stats_group] += 1
+                return payload
+        self.stats.misses[stats_group] += 1
+        value = await load()
+        await self._fill(generation_key, data_key, field, token, value, ttl_s)
+        return value
+
+    async def _fill(
+        self,
+        generation_key: str,
+        data_key: str,
+        field: str,
+        seen_token: bytes | None,
+        value: bytes,
+        ttl_s: int,
+    ) -> None:
+        args: list[bytes | str | int] = [
+            seen_token or b"",
+            field,
+            value,
+            ttl_s,
+            uuid.uuid4().hex,
+            _GENERATION_TTL_S,
+        ]
+
+        async def fill() -> object:
+            return await self._fill_script(keys=[generation_key, data_key], args=args)
+
+        with contextlib.suppress(CacheUnavailable):
+            await self.call(fill)
+
+    async def invalidate(self, *groups: str) -> bool:
+        """Make every cached view of these groups stale; call it after the commit."""
+
+        async def run() -> object:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for group in groups:
+                    generation_key, data_key = self._group_keys(group)
+                    pipe.set(generation_key, uuid.uuid4().hex, ex=_GENERATION_TTL_S)
+                    pipe.delete(data_key)
+                return await pipe.execute()
+
+        try:
+            await self.call(run)
+        except CacheUnavailable:
+            log_event(logger, "cache.invalidation_skipped", logging.WARNING, groups=list(groups))
+            return False
+        return True
+
+    def _group_keys(self, group: str) -> tuple[str, str]:
+        return self.key(f"{group}:gen"), self.key(f"{group}:data")
 
     async def close(self) -> None:
         await self.redis.aclose()

@@ -1,8 +1,9 @@
-"""The `travel-recharge` command: serve, migrate."""
+"""The `travel-recharge` command: serve, migrate, ledger verify."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import signal
@@ -12,7 +13,10 @@ from contextlib import contextmanager
 from types import FrameType
 
 from travel_recharge.config import Settings, get_settings
+from travel_recharge.db import Database
 from travel_recharge.embedded import EmbeddedError, EmbeddedServers, start_embedded
+from travel_recharge.finance.schemas import LedgerVerification
+from travel_recharge.finance.service import verify_ledger
 from travel_recharge.logs import configure_logging, log_event
 from travel_recharge.migrations import upgrade_to_head
 
@@ -84,6 +88,23 @@ def cmd_migrate(_: argparse.Namespace) -> int:
     return 0
 
 
+async def _verify_ledger(settings: Settings) -> LedgerVerification:
+    database = Database.from_settings(settings)
+    try:
+        async with database.read_sessions() as session:
+            return await verify_ledger(session)
+    finally:
+        await database.dispose()
+
+
+def cmd_ledger_verify(_: argparse.Namespace) -> int:
+    """Exit 0 when every card's balance equals its ledger sum, 1 otherwise (listed on stdout)."""
+    with infrastructure(get_settings()) as ready:
+        report = asyncio.run(_verify_ledger(ready))
+    print(report.model_dump_json(indent=2))
+    return 0 if report.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="travel-recharge", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -106,6 +127,13 @@ def build_parser() -> argparse.ArgumentParser:
         "migrate", help="upgrade the database schema to the newest version"
     )
     migrate.set_defaults(handler=cmd_migrate)
+
+    ledger = commands.add_parser("ledger", help="ledger tools")
+    ledger_commands = ledger.add_subparsers(dest="ledger_command", required=True)
+    verify = ledger_commands.add_parser(
+        "verify", help="report every card whose stored balance differs from its ledger"
+    )
+    verify.set_defaults(handler=cmd_ledger_verify)
     return parser
 
 

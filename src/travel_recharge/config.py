@@ -44,6 +44,16 @@ class Settings(BaseSettings):
     redis_breaker_failures: int = Field(default=3, ge=1)
     redis_breaker_reset_s: float = Field(default=5.0, gt=0)
 
+    # Cache lifetimes (seconds), the seed's TTLs. Card views are also invalidated after every
+    # write, so their TTL only bounds memory; the others bound how stale a total can be.
+    cache_ttl_card_s: int = Field(default=300, ge=1)
+    cache_ttl_fares_s: int = Field(default=300, ge=1)
+
+    # Money path.
+    timezone: str = "America/Bogota"  # monthly benefit trips follow the city's calendar
+    double_tap_window_s: int = Field(default=60, ge=0)
+    tap_future_tolerance_s: int = Field(default=300, ge=0)
+
     log_level: str = "INFO"
     log_json: bool | None = None  # None: JSON in production, key=value lines elsewhere
 

@@ -127,6 +127,14 @@ async def _read_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+async def _primary_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    # Views that must reflect the caller's own acknowledged writes (a card's balance right
+    # after a tap) read the primary: a replica may lag behind the commit.
+    async with get_database(request).write_sessions() as session:
+        yield session
+
+
 UnitOfWorkDep = Annotated[UnitOfWork, Depends(_unit_of_work, scope="function")]
 ReadSessionDep = Annotated[AsyncSession, Depends(_read_session, scope="function")]
+PrimaryReadSessionDep = Annotated[AsyncSession, Depends(_primary_read_session, scope="function")]
 DatabaseDep = Annotated[Database, Depends(get_database)]

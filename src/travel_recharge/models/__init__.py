@@ -1,5 +1,30 @@
 """ORM tables, one module per aggregate. Importing this package registers every table."""
 
 from travel_recharge.models.base import Base
+from travel_recharge.models.money import (
+    Card,
+    FarePolicyRow,
+    IdempotencyRecord,
+    LedgerEntry,
+    Recharge,
+    Trip,
+)
+from travel_recharge.models.network import Alert, Locality, RechargePoint, Route, RouteStop, Station
+from travel_recharge.models.users import User
 
-__all__ = ["Base"]
+__all__ = [
+    "Alert",
+    "Base",
+    "Card",
+    "FarePolicyRow",
+    "IdempotencyRecord",
+    "LedgerEntry",
+    "Locality",
+    "Recharge",
+    "RechargePoint",
+    "Route",
+    "RouteStop",
+    "Station",
+    "Trip",
+    "User",
+]

@@ -1,0 +1,1 @@
+"""Cards: issuing, balances, recharges, blocking and replacement."""

@@ -1,0 +1,131 @@
+"""SQL of the cards feature."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, insert, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from travel_recharge.models import Card, Recharge
+
+
+async def next_card_id(session: AsyncSession) -> int:
+    # The card number is derived from the id, so the id is drawn before the insert.
+    return int(await session.scalar(text("SELECT nextval('cards_id_seq')")) or 0)
+
+
+async def insert_card(
+    session: AsyncSession,
+    *,
+    card_id: int,
+    card_number: str,
+    card_type: str,
+    user_id: int | None,
+    profile: str | None,
+    balance: int = 0,
+    credit_trips_in_use: int = 0,
+) -> Card:
+    await session.execute(
+        insert(Card).values(
+            id=card_id,
+            card_number=card_number,
+            card_type=card_type,
+            user_id=user_id,
+            profile=profile,
+            balance=balance,
+            credit_trips_in_use=credit_trips_in_use,
+        )
+    )
+    card = await card_by_id(session, card_id)
+    assert card is not None
+    return card
+
+
+async def card_by_id(session: AsyncSession, card_id: int) -> Card | None:
+    return await session.scalar(select(Card).where(Card.id == card_id))
+
+
+async def lock_card(session: AsyncSession, card_id: int) -> Card | None:
+    """The card row, locked until the transaction ends: balance changes are serialized."""
+    return await session.scalar(
+        select(Card)
+        .where(Card.id == card_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
+async def user_has_card_in_use(session: AsyncSession, user_id: int) -> bool:
+    found = await session.scalar(
+        select(Card.id).where(Card.user_id == user_id, Card.status.in_(("active", "blocked")))
+    )
+    return found is not None
+
+
+async def set_money(
+    session: AsyncSession,
+    card_id: int,
+    *,
+    balance: int,
+    credit_trips_in_use: int,
+    last_used_at: datetime | None = None,
+) -> None:
+    values: dict[str, object] = {"balance": balance, "credit_trips_in_use": credit_trips_in_use}
+    if last_used_at is not None:
+        # Late taps must not move last use backwards.
+        values["last_used_at"] = func.greatest(Card.last_used_at, last_used_at)
+    await session.execute(update(Card).where(Card.id == card_id).values(**values))
+
+
+async def set_status(
+    session: AsyncSession,
+    card_id: int,
+    status: str,
+    reason: str | None,
+    replaced_by: int | None = None,
+) -> None:
+    await session.execute(
+        update(Card)
+        .where(Card.id == card_id)
+        .values(status=status, status_reason=reason, replaced_by_card_id=replaced_by)
+    )
+
+
+async def insert_recharge(
+    session: AsyncSession,
+    *,
+    card_id: int,
+    recharge_point_id: int,
+    channel: str,
+    amount: int,
+    credit_repaid: int,
+    new_balance: int,
+    created_at: datetime,
+) -> Recharge:
+    recharge = Recharge(
+        card_id=card_id,
+        recharge_point_id=recharge_point_id,
+        channel=channel,
+        amount=amount,
+        credit_repaid=credit_repaid,
+        new_balance=new_balance,
+        created_at=created_at,
+    )
+    session.add(recharge)
+    await session.flush()
+    return recharge
+
+
+async def recharges_of_card(
+    session: AsyncSession, card_id: int, limit: int, offset: int
+) -> Sequence[Recharge]:
+    rows = await session.scalars(
+        select(Recharge)
+        .where(Recharge.card_id == card_id)
+        .order_by(Recharge.created_at.desc(), Recharge.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return rows.all()

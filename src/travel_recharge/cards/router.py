@@ -1,0 +1,132 @@
+"""Card endpoints: HTTP only; the rules live in cards.service."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+
+from travel_recharge.cache import CacheDep
+from travel_recharge.cards import service
+from travel_recharge.cards.schemas import (
+    BalanceOut,
+    BlockRequest,
+    CardCreate,
+    CardId,
+    CardOut,
+    RechargeHistoryOut,
+    RechargeOut,
+    RechargeRequest,
+    ReplacementOut,
+)
+from travel_recharge.config import SettingsDep
+from travel_recharge.db import PrimaryReadSessionDep, UnitOfWorkDep
+from travel_recharge.errors import error_responses
+from travel_recharge.finance import service as ledger
+from travel_recharge.finance.schemas import CardLedgerOut
+from travel_recharge.idempotency import IdempotencyKeyHeader
+from travel_recharge.pagination import PageDep
+
+router = APIRouter(prefix="/api/v1/cards", tags=["cards"])
+
+REPLAY_HEADER = "Idempotent-Replayed"
+
+
+def _answer(answer: service.Answer) -> JSONResponse:
+    headers = {REPLAY_HEADER: "true"} if answer.replayed else {}
+    return JSONResponse(answer.body, status_code=answer.status_code, headers=headers)
+
+
+def _json(body: bytes) -> Response:
+    return Response(content=body, media_type="application/json")
+
+
+@router.post("", status_code=201, response_model=CardOut, responses=error_responses(404, 409, 422))
+async def issue_card(request: CardCreate, uow: UnitOfWorkDep) -> CardOut:
+    """Issue a basic (anonymous) or personalized card with a zero balance."""
+    return await service.issue_card(uow.session, request, datetime.now(UTC))
+
+
+@router.post(
+    "/recharge",
+    status_code=201,
+    response_model=RechargeOut,
+    responses=error_responses(404, 409, 422),
+)
+async def recharge_card(
+    request: RechargeRequest, key: IdempotencyKeyHeader, uow: UnitOfWorkDep, cache: CacheDep
+) -> JSONResponse:
+    """Recharge a card at a point of sale; a retry with the same Idempotency-Key credits nothing."""
+    return _answer(await service.recharge(uow, cache, request, key, datetime.now(UTC)))
+
+
+@router.get("/{card_id}/balance", response_model=BalanceOut, responses=error_responses(404, 422))
+async def card_balance(
+    card_id: CardId, session: PrimaryReadSessionDep, cache: CacheDep, settings: SettingsDep
+) -> Response:
+    """The card's balance, status and credit trips; exact after every acknowledged write."""
+
+    async def load() -> bytes:
+        view = await service.balance(session, card_id, datetime.now(UTC))
+        return view.model_dump_json().encode()
+
+    group = service.cache_group(card_id)
+    return _json(await cache.read_through(group, "balance", settings.cache_ttl_card_s, load))
+
+
+@router.get(
+    "/{card_id}/history", response_model=RechargeHistoryOut, responses=error_responses(404, 422)
+)
+async def recharge_history(
+    card_id: CardId,
+    page: PageDep,
+    session: PrimaryReadSessionDep,
+    cache: CacheDep,
+    settings: SettingsDep,
+) -> Response:
+    """The card's recharges, newest first."""
+
+    async def load() -> bytes:
+        view = await service.recharge_history(session, card_id, page)
+        return view.model_dump_json().encode()
+
+    field = f"history:{page.cache_field}"
+    group = service.cache_group(card_id)
+    return _json(await cache.read_through(group, field, settings.cache_ttl_card_s, load))
+
+
+@router.get("/{card_id}/ledger", response_model=CardLedgerOut, responses=error_responses(404, 422))
+async def card_ledger(
+    card_id: CardId, page: PageDep, session: PrimaryReadSessionDep
+) -> CardLedgerOut:
+    """Every ledger entry of the card, newest first (never cached: it is the audit trail)."""
+    await service.require_card(session, card_id)
+    return await ledger.card_ledger(session, card_id, page)
+
+
+@router.post("/{card_id}/block", response_model=CardOut, responses=error_responses(404, 409, 422))
+async def block_card(
+    card_id: CardId, request: BlockRequest, uow: UnitOfWorkDep, cache: CacheDep
+) -> CardOut:
+    """Block an active card (reported lost or stolen, or by the operator)."""
+    return await service.block(uow, cache, card_id, request)
+
+
+@router.post("/{card_id}/unblock", response_model=CardOut, responses=error_responses(404, 409, 422))
+async def unblock_card(card_id: CardId, uow: UnitOfWorkDep, cache: CacheDep) -> CardOut:
+    """Make a blocked card usable again."""
+    return await service.unblock(uow, cache, card_id)
+
+
+@router.post(
+    "/{card_id}/replace",
+    status_code=201,
+    response_model=ReplacementOut,
+    responses=error_responses(404, 409, 422),
+)
+async def replace_card(
+    card_id: CardId, key: IdempotencyKeyHeader, uow: UnitOfWorkDep, cache: CacheDep
+) -> JSONResponse:
+    """Replace a lost personalized card: retire it and move its balance to a new card."""
+    return _answer(await service.replace(uow, cache, card_id, key))

@@ -1,0 +1,104 @@
+"""Card requests and answers. Amounts are whole pesos (strict integers: no floats, no strings)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import Path
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+from travel_recharge.pagination import PageInfo
+
+# PostgreSQL BIGINT bounds every id; a larger number is a 422, never a driver error.
+MAX_ID = 2**63 - 1
+# No single recharge can be anywhere near this; the fare policy sets the real limits.
+MAX_AMOUNT = 10**9
+
+CardId = Annotated[int, Path(ge=1, le=MAX_ID, description="the card's id")]
+Id = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
+CardType = Literal["basic", "personalized"]
+CardStatus = Literal["active", "blocked", "replaced", "deactivated"]
+
+
+class CardCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    card_type: CardType
+    user_id: Id | None = Field(default=None, description="owner; personalized cards only")
+    profile: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9_]{1,40}$",
+        description="rider profile with monthly benefits (e.g. elderly, disability, "
+        "student_jovenes_e); personalized cards only",
+    )
+
+
+class CardOut(BaseModel):
+    card_id: int
+    card_number: str
+    card_type: CardType
+    status: CardStatus
+    balance: int
+    user_id: int | None
+    profile: str | None
+    credit_trips_in_use: int
+    created_at: datetime
+
+
+class BalanceOut(BaseModel):
+    card_id: int
+    balance: int = Field(description="pesos; negative while credit trips are owed")
+    last_used_date: datetime | None
+    status: CardStatus
+    card_type: CardType
+    profile: str | None
+    credit_trips_in_use: int
+    credit_trips_available: int
+
+
+class RechargeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    card_id: Id
+    amount: Annotated[StrictInt, Field(ge=1, le=MAX_AMOUNT, description="pesos")]
+    recharge_point_id: Id
+
+
+class RechargeOut(BaseModel):
+    recharge_id: int
+    card_id: int
+    amount: int
+    new_balance: int
+    credit_repaid: int = Field(description="part of the amount that paid back credit trips")
+    recharge_point_id: int
+    channel: str
+    recharge_timestamp: datetime
+
+
+class RechargeHistoryItem(BaseModel):
+    recharge_id: int
+    amount: int
+    credit_repaid: int
+    new_balance: int
+    recharge_point_id: int
+    channel: str
+    recharge_timestamp: datetime
+
+
+class RechargeHistoryOut(BaseModel):
+    card_id: int
+    history: list[RechargeHistoryItem] = Field(description="newest first")
+    page: PageInfo
+
+
+class BlockRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    reason: str = Field(min_length=1, max_length=200, description="e.g. reported lost or stolen")
+
+
+class ReplacementOut(BaseModel):
+    old_card_id: int
+    new_card: CardOut
+    balance_moved: int

@@ -1,0 +1,333 @@
+"""Card rules: issuing, balances, recharges (idempotent), blocking and replacement."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from travel_recharge import idempotency
+from travel_recharge.cache import Cache
+from travel_recharge.cards import repository
+from travel_recharge.cards.numbers import card_number_for
+from travel_recharge.cards.schemas import (
+    BalanceOut,
+    BlockRequest,
+    CardCreate,
+    CardOut,
+    RechargeHistoryItem,
+    RechargeHistoryOut,
+    RechargeOut,
+    RechargeRequest,
+    ReplacementOut,
+)
+from travel_recharge.db import UnitOfWork
+from travel_recharge.errors import Conflict, NotFound, Unprocessable
+from travel_recharge.fares import service as fares
+from travel_recharge.fares.engine import RechargeRejected, plan_recharge
+from travel_recharge.fares.policy import RechargeChannel
+from travel_recharge.finance import service as ledger
+from travel_recharge.logs import log_event
+from travel_recharge.models import Card
+from travel_recharge.network import repository as network
+from travel_recharge.pagination import Page, PageInfo
+from travel_recharge.users import service as users
+
+logger = logging.getLogger("travel_recharge.cards")
+
+
+def cache_group(card_id: int) -> str:
+    """The cache group holding every cached view of one card (balance, history, trips)."""
+    return f"cards:{card_id}"
+
+
+def invalidate_after_commit(uow: UnitOfWork, cache: Cache, *card_ids: int) -> None:
+    async def invalidate() -> None:
+        await cache.invalidate(*(cache_group(card_id) for card_id in card_ids))
+
+    uow.after_commit(invalidate)
+
+
+def to_out(card: Card) -> CardOut:
+    return CardOut(
+        card_id=card.id,
+        card_number=card.card_number,
+        card_type=card.card_type,
+        status=card.status,
+        balance=card.balance,
+        user_id=card.user_id,
+        profile=card.profile,
+        credit_trips_in_use=card.credit_trips_in_use,
+        created_at=card.created_at,
+    )
+
+
+async def post_balance(
+    session: AsyncSession,
+    card_id: int,
+    *,
+    balance: int,
+    credit_trips_in_use: int,
+    last_used_at: datetime | None = None,
+) -> None:
+    """Store a card's new balance; the caller appends the matching ledger entry."""
+    await repository.set_money(
+        session,
+        card_id,
+        balance=balance,
+        credit_trips_in_use=credit_trips_in_use,
+        last_used_at=last_used_at,
+    )
+
+
+async def require_card(session: AsyncSession, card_id: int, *, lock: bool = False) -> Card:
+    card = await (repository.lock_card if lock else repository.card_by_id)(session, card_id)
+    if card is None:
+        raise NotFound(f"card {card_id} does not exist")
+    return card
+
+
+def require_active(card: Card) -> None:
+    if card.status != "active":
+        raise Conflict(f"card {card.id} is {card.status}; only active cards can be used")
+
+
+async def issue_card(session: AsyncSession, request: CardCreate, now: datetime) -> CardOut:
+    if request.card_type == "basic":
+        if request.user_id is not None:
+            raise Unprocessable("user_id: basic cards are anonymous; omit user_id")
+        if request.profile is not None:
+            raise Unprocessable("profile: rider profiles need a personalized card")
+    else:
+        if request.user_id is None:
+            raise Unprocessable("user_id: a personalized card needs its owner's user_id")
+        await users.require_user(session, request.user_id)
+        if await repository.user_has_card_in_use(session, request.user_id):
+            raise Conflict(f"user {request.user_id} already has a personalized card in use")
+    if request.profile is not None:
+        policy = (await fares.policy_at(session, now)).policy
+        if request.profile not in policy.profile_benefits:
+            known = ", ".join(sorted(policy.profile_benefits))
+            raise Unprocessable(f"profile: unknown profile {request.profile!r}; known: {known}")
+    card_id = await repository.next_card_id(session)
+    card = await repository.insert_card(
+        session,
+        card_id=card_id,
+        card_number=card_number_for(card_id),
+        card_type=request.card_type,
+        user_id=request.user_id,
+        profile=request.profile,
+    )
+    log_event(logger, "card.issued", card_id=card.id, card_type=card.card_type)
+    return to_out(card)
+
+
+async def balance(session: AsyncSession, card_id: int, now: datetime) -> BalanceOut:
+    card = await require_card(session, card_id)
+    credit_trips = (await fares.policy_at(session, now)).policy.credit_trips
+    available = credit_trips - card.credit_trips_in_use if card.card_type == "personalized" else 0
+    return BalanceOut(
+        card_id=card.id,
+        balance=card.balance,
+        last_used_date=card.last_used_at,
+        status=card.status,
+        card_type=card.card_type,
+        profile=card.profile,
+        credit_trips_in_use=card.credit_trips_in_use,
+        credit_trips_available=max(0, available),
+    )
+
+
+async def recharge_history(session: AsyncSession, card_id: int, page: Page) -> RechargeHistoryOut:
+    await require_card(session, card_id)
+    rows = await repository.recharges_of_card(session, card_id, page.limit, page.offset)
+    return RechargeHistoryOut(
+        card_id=card_id,
+        history=[
+            RechargeHistoryItem(
+                recharge_id=r.id,
+                amount=r.amount,
+                credit_repaid=r.credit_repaid,
+                new_balance=r.new_balance,
+                recharge_point_id=r.recharge_point_id,
+                channel=r.channel,
+                recharge_timestamp=r.created_at,
+            )
+            for r in rows
+        ],
+        page=PageInfo(limit=page.limit, offset=page.offset, returned=len(rows)),
+    )
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A money-moving answer: its status, body, and whether it replays an earlier request."""
+
+    status_code: int
+    body: dict[str, Any]
+    replayed: bool
+
+
+async def recharge(
+    uow: UnitOfWork, cache: Cache, request: RechargeRequest, key: str, now: datetime
+) -> Answer:
+    """Credit a card once per Idempotency-Key; a recharge first repays credit trips."""
+    session = uow.session
+    request_hash = idempotency.fingerprint(request.model_dump())
+    stored = await idempotency.claim(session, "recharge", key, request_hash)
+    if stored is not None:
+        return Answer(stored.status_code, stored.body, replayed=True)
+
+    card = await require_card(session, request.card_id, lock=True)
+    require_active(card)
+    point = await network.recharge_point_by_id(session, request.recharge_point_id)
+    if point is None:
+        raise NotFound(f"recharge point {request.recharge_point_id} does not exist")
+    if not point.active:
+        raise Conflict(f"recharge point {point.id} is not active")
+    if point.channel == "web":
+        # Web recharges are two-phase (posted when the card is next read at a station).
+        raise Unprocessable(
+            "recharge_point_id: web recharge points post through the two-phase web flow, "
+            "not at this endpoint"
+        )
+    policy = (await fares.policy_at(session, now)).policy
+    try:
+        plan = plan_recharge(
+            card.balance, card.credit_trips_in_use, request.amount, policy, RechargeChannel.POS
+        )
+    except RechargeRejected as exc:
+        raise Unprocessable(f"{exc.field}: {exc.message}") from exc
+
+    row = await repository.insert_recharge(
+        session,
+        card_id=card.id,
+        recharge_point_id=point.id,
+        channel=point.channel,
+        amount=request.amount,
+        credit_repaid=plan.credit_repaid,
+        new_balance=plan.new_balance,
+        created_at=now,
+    )
+    await _post_recharge_entries(session, card, row.id, request.amount, plan.credit_repaid)
+    await repository.set_money(
+        session,
+        card.id,
+        balance=plan.new_balance,
+        credit_trips_in_use=plan.credit_trips_in_use_after,
+    )
+    body = RechargeOut(
+        recharge_id=row.id,
+        card_id=card.id,
+        amount=request.amount,
+        new_balance=plan.new_balance,
+        credit_repaid=plan.credit_repaid,
+        recharge_point_id=point.id,
+        channel=point.channel,
+        recharge_timestamp=now,
+    ).model_dump(mode="json")
+    await idempotency.remember(session, "recharge", key, 201, body)
+    invalidate_after_commit(uow, cache, card.id)
+    log_event(
+        logger, "recharge.created", card_id=card.id, amount=request.amount, recharge_id=row.id
+    )
+    return Answer(201, body, replayed=False)
+
+
+async def _post_recharge_entries(
+    session: AsyncSession, card: Card, recharge_id: int, amount: int, credit_repaid: int
+) -> None:
+    """One entry for the part that repays credit trips, one for the rest."""
+    balance = card.balance
+    for kind, part in (("credit_repayment", credit_repaid), ("recharge", amount - credit_repaid)):
+        if part == 0:
+            continue
+        balance += part
+        await ledger.append_entry(
+            session,
+            card_id=card.id,
+            kind=kind,
+            amount=part,
+            balance_after=balance,
+            recharge_id=recharge_id,
+        )
+
+
+async def block(uow: UnitOfWork, cache: Cache, card_id: int, request: BlockRequest) -> CardOut:
+    card = await require_card(uow.session, card_id, lock=True)
+    if card.status != "active":
+        raise Conflict(f"card {card_id} is {card.status}; only an active card can be blocked")
+    await repository.set_status(uow.session, card_id, "blocked", request.reason)
+    invalidate_after_commit(uow, cache, card_id)
+    log_event(logger, "card.blocked", card_id=card_id)
+    return to_out(await require_card(uow.session, card_id))
+
+
+async def unblock(uow: UnitOfWork, cache: Cache, card_id: int) -> CardOut:
+    card = await require_card(uow.session, card_id, lock=True)
+    if card.status != "blocked":
+        raise Conflict(f"card {card_id} is {card.status}; only a blocked card can be unblocked")
+    await repository.set_status(uow.session, card_id, "active", None)
+    invalidate_after_commit(uow, cache, card_id)
+    log_event(logger, "card.unblocked", card_id=card_id)
+    return to_out(await require_card(uow.session, card_id))
+
+
+async def replace(uow: UnitOfWork, cache: Cache, card_id: int, key: str) -> Answer:
+    """A lost personalized card: retire it, issue a new one, move the balance by the ledger."""
+    session = uow.session
+    stored = await idempotency.claim(
+        session, "card_replace", key, idempotency.fingerprint({"card_id": card_id})
+    )
+    if stored is not None:
+        return Answer(stored.status_code, stored.body, replayed=True)
+    old = await require_card(session, card_id, lock=True)
+    if old.card_type != "personalized":
+        raise Conflict(f"card {card_id} is basic: its balance is not recoverable")
+    if old.status not in ("active", "blocked"):
+        raise Conflict(f"card {card_id} is {old.status} and cannot be replaced")
+    moved = old.balance
+    # Retire the old card first: the one-card-per-person index must see it gone.
+    await repository.set_status(session, old.id, "replaced", "replaced by a new card")
+    new_id = await repository.next_card_id(session)
+    new = await repository.insert_card(
+        session,
+        card_id=new_id,
+        card_number=card_number_for(new_id),
+        card_type=old.card_type,
+        user_id=old.user_id,
+        profile=old.profile,
+        balance=moved,
+        credit_trips_in_use=old.credit_trips_in_use,
+    )
+    await repository.set_status(session, old.id, "replaced", "replaced by a new card", new.id)
+    await repository.set_money(session, old.id, balance=0, credit_trips_in_use=0)
+    if moved != 0:
+        note = "balance moved to the replacement card"
+        await ledger.append_entry(
+            session,
+            card_id=old.id,
+            kind="balance_transfer",
+            amount=-moved,
+            balance_after=0,
+            counterpart_card_id=new.id,
+            note=note,
+        )
+        await ledger.append_entry(
+            session,
+            card_id=new.id,
+            kind="balance_transfer",
+            amount=moved,
+            balance_after=moved,
+            counterpart_card_id=old.id,
+            note="balance received from the replaced card",
+        )
+    body = ReplacementOut(old_card_id=old.id, new_card=to_out(new), balance_moved=moved)
+    answer = body.model_dump(mode="json")
+    await idempotency.remember(session, "card_replace", key, 201, answer)
+    invalidate_after_commit(uow, cache, old.id, new.id)
+    log_event(logger, "card.replaced", card_id=old.id, new_card_id=new.id, amount=moved)
+    return Answer(201, answer, replayed=False)

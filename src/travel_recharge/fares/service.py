@@ -1,0 +1,34 @@
+"""Fare policies as stored in the database: the one in force at an instant, and the history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from travel_recharge.errors import Unprocessable
+from travel_recharge.fares import repository
+from travel_recharge.fares.policy import FarePolicy, policy_from_dict
+from travel_recharge.fares.schemas import FarePolicyOut, FaresOut
+
+
+@dataclass(frozen=True)
+class PolicyInForce:
+    id: int
+    policy: FarePolicy
+
+
+async def policy_at(session: AsyncSession, at: datetime) -> PolicyInForce:
+    """The policy that prices an event at `at` (422 when no policy was in force yet)."""
+    row = await repository.policy_row_at(session, at)
+    if row is None:
+        raise Unprocessable(f"event_time: no fare policy was in force at {at.isoformat()}")
+    return PolicyInForce(id=row.id, policy=policy_from_dict(row.document))
+
+
+async def fares_overview(session: AsyncSession, now: datetime) -> FaresOut:
+    rows = await repository.all_policy_rows(session)
+    history = [FarePolicyOut(id=row.id, **row.document) for row in rows]
+    in_force = [p for p, row in zip(history, rows, strict=True) if row.effective_from <= now]
+    return FaresOut(in_force=in_force[-1] if in_force else None, history=history)

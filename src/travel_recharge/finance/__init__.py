@@ -1,0 +1,1 @@
+"""Finance: the ledger of every balance change, its verification, and revenue."""

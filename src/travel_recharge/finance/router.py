@@ -1,0 +1,17 @@
+"""Ledger verification for administrators."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from travel_recharge.db import ReadSessionDep
+from travel_recharge.finance import service
+from travel_recharge.finance.schemas import LedgerVerification
+
+router = APIRouter(prefix="/api/v1/admin/ledger", tags=["admin"])
+
+
+@router.get("/verify", response_model=LedgerVerification)
+async def verify_ledger(session: ReadSessionDep) -> LedgerVerification:
+    """Every card whose stored balance differs from the sum of its ledger entries."""
+    return await service.verify_ledger(session)

@@ -1,0 +1,1 @@
+"""The network: localities, stations, routes, arrivals, alerts and recharge points."""

@@ -1,0 +1,1 @@
+"""Trips: taps priced by the fare policy, trip ends, and a card's trips."""

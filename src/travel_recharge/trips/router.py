@@ -1,0 +1,63 @@
+"""Trip endpoints: taps, trip ends, a card's trips."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Response
+
+from travel_recharge.cache import CacheDep
+from travel_recharge.cards.schemas import CardId
+from travel_recharge.cards.service import cache_group
+from travel_recharge.config import SettingsDep
+from travel_recharge.db import PrimaryReadSessionDep, UnitOfWorkDep
+from travel_recharge.errors import error_responses
+from travel_recharge.pagination import PageDep
+from travel_recharge.trips import service
+from travel_recharge.trips.schemas import CardTripsOut, TapIn, TapOut, TripEndIn, TripEndOut
+
+router = APIRouter(prefix="/api/v1/trips", tags=["trips"])
+
+
+@router.post(
+    "/start",
+    status_code=201,
+    response_model=TapOut,
+    responses={
+        200: {"model": TapOut, "description": "A retried or double tap: the original answer"},
+        **error_responses(402, 404, 409, 422),
+    },
+)
+async def start_trip(
+    request: TapIn, response: Response, uow: UnitOfWorkDep, cache: CacheDep, settings: SettingsDep
+) -> TapOut:
+    """Price a tap (full fare, transfer, credit or benefit trip) and charge the card once."""
+    answer, created = await service.tap(uow, cache, request, datetime.now(UTC), settings)
+    if not created:
+        response.status_code = 200
+    return answer
+
+
+@router.post("/end", response_model=TripEndOut, responses=error_responses(404, 409, 422))
+async def end_trip(request: TripEndIn, uow: UnitOfWorkDep, cache: CacheDep) -> TripEndOut:
+    """Record where the rider left (no charge: fares are charged on entry)."""
+    return await service.end_trip(uow, cache, request, datetime.now(UTC))
+
+
+@router.get("/card/{card_id}", response_model=CardTripsOut, responses=error_responses(404, 422))
+async def card_trips(
+    card_id: CardId,
+    page: PageDep,
+    session: PrimaryReadSessionDep,
+    cache: CacheDep,
+    settings: SettingsDep,
+) -> Response:
+    """The card's trips, newest first."""
+
+    async def load() -> bytes:
+        return (await service.card_trips(session, card_id, page)).model_dump_json().encode()
+
+    body = await cache.read_through(
+        cache_group(card_id), f"trips:{page.cache_field}", settings.cache_ttl_card_s, load
+    )
+    return Response(content=body, media_type="application/json")

@@ -1,0 +1,95 @@
+"""Tap and trip requests and answers."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from travel_recharge.cards.schemas import Id
+from travel_recharge.pagination import PageInfo
+
+RouteCode = Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,20}$")]
+
+
+class TapIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    card_id: Id
+    station_id: Id | None = Field(default=None, description="where the card was read")
+    route_code: RouteCode | None = Field(
+        default=None, description="the route boarded (on-board validators of zonal buses)"
+    )
+    validator_id: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_.:-]+$",
+        description="the device that read the card; recorded for audit and double-tap checks",
+    )
+    tap_id: uuid.UUID = Field(description="client-generated id; a retry sends the same one")
+    event_time: AwareDatetime | None = Field(
+        default=None, description="when the validator read the card (default: now)"
+    )
+
+
+class TapOut(BaseModel):
+    trip_id: int
+    tap_id: uuid.UUID
+    card_id: int
+    station_id: int | None
+    route_code: str | None
+    validator_id: str
+    service_kind: str
+    event_time: datetime
+    fare_charged: int
+    fare_kind: str = Field(description="full, transfer, credit, free_trip or reduced_fare")
+    is_transfer: bool
+    credit_used: bool
+    benefit_trip_used: bool
+    transfers_in_window: int
+    transfer_window_left_seconds: int | None = Field(
+        description="seconds left to transfer for free; null when no transfer can follow"
+    )
+    balance_after: int
+    duplicate: bool = Field(
+        description="true when this answers a retried or double tap: nothing was charged now"
+    )
+
+
+class TripEndIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    trip_id: Id
+    station_id: Id
+
+
+class TripEndOut(BaseModel):
+    trip_id: int
+    card_id: int
+    boarding_station_id: int | None
+    disembarking_station_id: int
+    boarding_time: datetime
+    disembarking_time: datetime
+
+
+class CardTrip(BaseModel):
+    trip_id: int
+    card_id: int
+    boarding_station_id: int | None
+    disembarking_station_id: int | None
+    boarding_time: datetime
+    disembarking_time: datetime | None
+    route_code: str | None
+    service_kind: str
+    validator_id: str
+    is_transfer: bool
+    fare_charged: int
+    fare_kind: str
+
+
+class CardTripsOut(BaseModel):
+    card_id: int
+    trips: list[CardTrip] = Field(description="newest first")
+    page: PageInfo

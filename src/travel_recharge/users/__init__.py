@@ -1,0 +1,1 @@
+"""Riders: the people who own personalized cards."""
