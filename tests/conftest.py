@@ -13,17 +13,16 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
-import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
 from redis.asyncio import Redis
-from sqlalchemy.engine import make_url
 
 from travel_recharge.app import create_app
 from travel_recharge.config import Settings
 from travel_recharge.embedded import start_embedded
 from travel_recharge.migrations import upgrade_to_head
+from travel_recharge.scratch import admin_execute, with_database
 
 
 @dataclass(frozen=True)
@@ -32,23 +31,6 @@ class ServerUrls:
     database_url: str  # this session's fresh database
     redis_url: str
     namespace: str
-
-
-def _with_database(url: str, name: str) -> str:
-    return make_url(url).set(database=name).render_as_string(hide_password=False)
-
-
-def _libpq_url(url: str) -> str:
-    # asyncpg takes the libpq form (no "+driver" in the scheme).
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-async def _admin(url: str, statement: str) -> None:
-    connection = await asyncpg.connect(_libpq_url(url))
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
 
 
 @pytest.fixture(scope="session")
@@ -62,10 +44,10 @@ def test_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerUrl
         redis_url = redis_url or embedded.redis_url
     suffix = uuid.uuid4().hex[:10]
     name = f"tr_test_{suffix}"
-    asyncio.run(_admin(database_url, f'CREATE DATABASE "{name}"'))
+    asyncio.run(admin_execute(database_url, f'CREATE DATABASE "{name}"'))
     servers = ServerUrls(
         server_database_url=database_url,
-        database_url=_with_database(database_url, name),
+        database_url=with_database(database_url, name),
         redis_url=redis_url,
         namespace=f"trtest{suffix}",
     )
@@ -73,7 +55,7 @@ def test_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerUrl
         upgrade_to_head(servers.database_url)
         yield servers
     finally:
-        asyncio.run(_admin(database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(admin_execute(database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         asyncio.run(_drop_namespace(redis_url, servers.namespace))
         if embedded is not None:
             embedded.stop()

@@ -10,10 +10,11 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.conftest import ServerUrls, _admin, _with_database
+from tests.conftest import ServerUrls
 from travel_recharge.db import async_database_url
 from travel_recharge.migrations import upgrade_to_head_async
 from travel_recharge.models import Base
+from travel_recharge.scratch import admin_execute, with_database
 
 
 def _differences(connection: Connection) -> list[object]:
@@ -27,8 +28,8 @@ async def test_empty_database_migrates_to_head_matching_the_models(
     test_servers: ServerUrls,
 ) -> None:
     name = f"tr_migrate_{uuid.uuid4().hex[:10]}"
-    await _admin(test_servers.server_database_url, f'CREATE DATABASE "{name}"')
-    url = _with_database(test_servers.server_database_url, name)
+    await admin_execute(test_servers.server_database_url, f'CREATE DATABASE "{name}"')
+    url = with_database(test_servers.server_database_url, name)
     try:
         await upgrade_to_head_async(url)
         # A second run is a no-op: `serve` migrates on every embedded start.
@@ -43,4 +44,6 @@ async def test_empty_database_migrates_to_head_matching_the_models(
         assert len(heads) == 1
         assert differences == []
     finally:
-        await _admin(test_servers.server_database_url, f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin_execute(
+            test_servers.server_database_url, f'DROP DATABASE "{name}" WITH (FORCE)'
+        )

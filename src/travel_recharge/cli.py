@@ -1,4 +1,4 @@
-"""The `travel-recharge` command: serve, migrate, ledger verify."""
+"""The `travel-recharge` command: serve, migrate, ledger verify, bench."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import signal
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from types import FrameType
 
 from travel_recharge.config import Settings, get_settings
@@ -105,6 +106,26 @@ def cmd_ledger_verify(_: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_bench_taps(args: argparse.Namespace) -> int:
+    from travel_recharge.bench.taps import TapBenchOptions, markdown, run_tap_bench
+
+    settings = get_settings()
+    # Its own embedded servers, so a bench never disturbs a running `make run`.
+    settings = settings.model_copy(update={"data_dir": settings.data_dir / "bench"})
+    options = TapBenchOptions(
+        clients=args.clients,
+        seconds=args.seconds,
+        cards=args.cards,
+        workers=args.workers,
+        report_dir=Path(args.report_dir),
+    )
+    with infrastructure(settings) as ready:
+        report = run_tap_bench(ready, options)
+    print(markdown(report))
+    print(f"ledger mismatches after the run: {report['ledger_mismatches']}")
+    return 0 if report["ledger_mismatches"] == 0 else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="travel-recharge", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -134,6 +155,18 @@ def build_parser() -> argparse.ArgumentParser:
         "verify", help="report every card whose stored balance differs from its ledger"
     )
     verify.set_defaults(handler=cmd_ledger_verify)
+
+    bench = commands.add_parser("bench", help="benchmarks against a real server")
+    bench_commands = bench.add_subparsers(dest="bench_command", required=True)
+    taps = bench_commands.add_parser(
+        "taps", help="tap-in throughput through HTTP beside pgbench running the same SQL"
+    )
+    taps.add_argument("--clients", type=int, default=64, help="concurrent connections")
+    taps.add_argument("--seconds", type=int, default=15, help="measured seconds per phase")
+    taps.add_argument("--cards", type=int, default=4000, help="fixture cards")
+    taps.add_argument("--workers", type=int, default=2, help="server worker processes")
+    taps.add_argument("--report-dir", default="bench-reports", help="where JSON/Markdown go")
+    taps.set_defaults(handler=cmd_bench_taps)
     return parser
 
 

@@ -171,7 +171,7 @@ def _start_valkey(workdir: Path) -> Any:
     workdir.mkdir(parents=True, exist_ok=True)
     # The cache needs no persistence: no RDB snapshots, no append-only file.
     server = ValkeyServer(
-        port=_free_port(), data_dir=str(workdir), config={"save": '""', "appendonly": "no"}
+        port=free_port(), data_dir=str(workdir), config={"save": '""', "appendonly": "no"}
     )
     server.start()
     info = cast(dict[str, Any], server.client().info("server"))
@@ -184,7 +184,7 @@ def _start_valkey(workdir: Path) -> Any:
     return server
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])

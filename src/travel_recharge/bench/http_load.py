@@ -1,0 +1,103 @@
+"""A lean HTTP/1.1 keep-alive load generator.
+
+Each client is one connection sending requests back to back. It is written on raw asyncio
+streams because a full-featured HTTP client would spend more CPU than the server under test
+on this 2-core machine, and the load generator shares the machine with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+@dataclass
+class LoadResult:
+    latencies_s: list[float] = field(default_factory=list)
+    statuses: Counter[int] = field(default_factory=Counter)
+    elapsed_s: float = 0.0
+
+    @property
+    def requests(self) -> int:
+        return sum(self.statuses.values())
+
+    @property
+    def throughput(self) -> float:
+        return self.requests / self.elapsed_s if self.elapsed_s else 0.0
+
+
+async def _exchange(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
+) -> int:
+    writer.write(request)
+    await writer.drain()
+    status_line = await reader.readline()
+    if not status_line:
+        raise ConnectionError("server closed the connection")
+    status = int(status_line.split()[1])
+    length = 0
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    await reader.readexactly(length)
+    return status
+
+
+def _request(host: str, path: str, body: bytes) -> bytes:
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+async def _client(
+    host: str,
+    port: int,
+    path: str,
+    make_body: Callable[[], bytes],
+    deadline: float,
+    result: LoadResult,
+) -> None:
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        while time.perf_counter() < deadline:
+            request = _request(host, path, make_body())
+            started = time.perf_counter()
+            status = await _exchange(reader, writer, request)
+            result.latencies_s.append(time.perf_counter() - started)
+            result.statuses[status] += 1
+    finally:
+        writer.close()
+
+
+async def post_load(
+    host: str,
+    port: int,
+    path: str,
+    make_body: Callable[[], bytes],
+    clients: int,
+    seconds: float,
+) -> LoadResult:
+    """POST bodies from `make_body` with `clients` connections for `seconds`."""
+    result = LoadResult()
+    started = time.perf_counter()
+    deadline = started + seconds
+    await asyncio.gather(
+        *(_client(host, port, path, make_body, deadline, result) for _ in range(clients))
+    )
+    result.elapsed_s = time.perf_counter() - started
+    return result
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile (no interpolation): an observed latency, never a blend."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, round(fraction * len(ordered)) - 1))
+    return ordered[rank]

@@ -1,0 +1,189 @@
+"""`travel-recharge bench taps`: tap-in throughput through HTTP beside pgbench's ceiling.
+
+One run, one PostgreSQL: a scratch database is migrated and given fixture cards; the real
+service serves it from a subprocess while a keep-alive load generator taps; then pgbench runs
+the same SQL transaction on other cards of the same database. The ledger must verify after
+both, and the scratch database is dropped at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+from travel_recharge.bench.http_load import LoadResult, percentile, post_load
+from travel_recharge.bench.pgbench import PgbenchResult, run_pgbench
+from travel_recharge.config import Settings
+from travel_recharge.embedded import free_port
+from travel_recharge.migrations import upgrade_to_head
+from travel_recharge.scratch import libpq_url, scratch_database
+
+
+@dataclass(frozen=True)
+class TapBenchOptions:
+    clients: int = 64
+    seconds: int = 15
+    warmup_seconds: int = 3
+    cards: int = 4000
+    workers: int = 2
+    report_dir: Path = Path("bench-reports")
+
+
+def run_tap_bench(settings: Settings, options: TapBenchOptions) -> dict[str, Any]:
+    assert settings.database_url and settings.redis_url
+    with scratch_database(settings.database_url, "tr_bench") as database_url:
+        upgrade_to_head(database_url)
+        asyncio.run(_load_fixture(database_url, options.cards))
+        http = _http_phase(database_url, settings.redis_url, options)
+        half = options.cards // 2
+        pg = run_pgbench(
+            libpq_url(database_url),
+            Path(str(files("travel_recharge.bench") / "tap_transaction.sql")),
+            clients=options.clients,
+            seconds=options.seconds,
+            variables={"first_card": half + 1, "last_card": options.cards},
+        )
+        ledger_mismatches = asyncio.run(_ledger_mismatches(database_url))
+    report = _report(http, pg, options, ledger_mismatches)
+    _write(report, options.report_dir)
+    return report
+
+
+async def _load_fixture(database_url: str, cards: int) -> None:
+    script = (files("travel_recharge.bench") / "tap_fixture.sql").read_text()
+    connection = await asyncpg.connect(libpq_url(database_url))
+    try:
+        await connection.execute(script.replace(":cards", str(int(cards))))
+    finally:
+        await connection.close()
+
+
+async def _ledger_mismatches(database_url: str) -> int:
+    connection = await asyncpg.connect(libpq_url(database_url))
+    try:
+        return int(
+            await connection.fetchval(
+                "SELECT count(*) FROM cards c LEFT JOIN (SELECT card_id, sum(amount) AS s "
+                "FROM ledger_entries GROUP BY card_id) l ON l.card_id = c.id "
+                "WHERE c.balance <> coalesce(l.s, 0)"
+            )
+        )
+    finally:
+        await connection.close()
+
+
+def _http_phase(database_url: str, redis_url: str, options: TapBenchOptions) -> LoadResult:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TR_")}
+    env |= {
+        "TR_DATABASE_URL": database_url,
+        "TR_REDIS_URL": redis_url,
+        "TR_CACHE_NAMESPACE": f"bench{uuid.uuid4().hex[:8]}",
+        "TR_LOG_LEVEL": "WARNING",
+        "TR_DB_POOL_SIZE": str(max(4, options.clients // options.workers)),
+    }
+    launcher = Path(sys.executable).parent / "travel-recharge"
+    server = subprocess.Popen(
+        [str(launcher), "serve", "--port", str(port), "--workers", str(options.workers)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_healthy(port, server)
+        half = options.cards // 2
+
+        def body() -> bytes:
+            return json.dumps(
+                {
+                    "card_id": random.randint(1, half),
+                    "station_id": 1,
+                    "validator_id": f"BENCH-{random.getrandbits(40):x}",
+                    "tap_id": str(uuid.uuid4()),
+                }
+            ).encode()
+
+        async def load(seconds: int) -> LoadResult:
+            return await post_load(
+                "127.0.0.1", port, "/api/v1/trips/start", body, options.clients, seconds
+            )
+
+        asyncio.run(load(options.warmup_seconds))
+        return asyncio.run(load(options.seconds))
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+
+
+def _wait_healthy(port: int, server: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError("the server exited during start-up")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("the server did not become healthy")
+
+
+def _report(
+    http: LoadResult, pg: PgbenchResult, options: TapBenchOptions, ledger_mismatches: int
+) -> dict[str, Any]:
+    created = http.statuses.get(201, 0)
+    return {
+        "benchmark": "taps",
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "options": {k: str(v) for k, v in asdict(options).items()},
+        "http": {
+            "requests": http.requests,
+            "taps_created": created,
+            "statuses": {str(k): v for k, v in sorted(http.statuses.items())},
+            "throughput_per_s": round(http.throughput, 1),
+            "p50_ms": round(percentile(http.latencies_s, 0.50) * 1000, 2),
+            "p90_ms": round(percentile(http.latencies_s, 0.90) * 1000, 2),
+            "p99_ms": round(percentile(http.latencies_s, 0.99) * 1000, 2),
+        },
+        "pgbench": {k: round(v, 2) if isinstance(v, float) else v for k, v in asdict(pg).items()},
+        "http_vs_pgbench": round(http.throughput / pg.tps, 3) if pg.tps else None,
+        "ledger_mismatches": ledger_mismatches,
+    }
+
+
+def markdown(report: dict[str, Any]) -> str:
+    http, pg = report["http"], report["pgbench"]
+    return "\n".join(
+        [
+            "| path | per second | p50 ms | p90 ms | p99 ms | ratio |",
+            "|---|---|---|---|---|---|",
+            f"| HTTP POST /api/v1/trips/start | {http['throughput_per_s']} | {http['p50_ms']} | "
+            f"{http['p90_ms']} | {http['p99_ms']} | {report['http_vs_pgbench']} |",
+            f"| pgbench, same SQL transaction | {pg['tps']} | {pg['p50_ms']} | {pg['p90_ms']} | "
+            f"{pg['p99_ms']} | 1 |",
+        ]
+    )
+
+
+def _write(report: dict[str, Any], directory: Path) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    stamp = report["at"].replace(":", "").replace("-", "")
+    (directory / f"taps-{stamp}.json").write_text(json.dumps(report, indent=2))
+    (directory / f"taps-{stamp}.md").write_text(markdown(report) + "\n")
