@@ -45,7 +45,8 @@ class TapBenchOptions:
 
 
 def run_tap_bench(settings: Settings, options: TapBenchOptions) -> dict[str, Any]:
-    assert settings.database_url and settings.redis_url
+    assert settings.database_url, "infrastructure() provides the database"
+    assert settings.redis_url, "infrastructure() provides Redis"
     with scratch_database(settings.database_url, "tr_bench") as database_url:
         upgrade_to_head(database_url)
         asyncio.run(_load_fixture(database_url, options.cards))
