@@ -272,14 +272,20 @@ class Cache:
             await self.call(fill)
 
     async def invalidate(self, *groups: str) -> bool:
-        """Make every cached view of these groups stale; call it after the commit."""
+        """Make every cached view of these groups stale; call it after the commit.
+
+        A fresh generation token is enough: values stored under the old token never match
+        again, and their hash expires with its TTL. (One SET per group, on the tap's hot path.)
+        """
 
         async def run() -> object:
+            if len(groups) == 1:
+                return await self.redis.set(
+                    self._group_keys(groups[0])[0], uuid.uuid4().hex, ex=_GENERATION_TTL_S
+                )
             async with self.redis.pipeline(transaction=False) as pipe:
                 for group in groups:
-                    generation_key, data_key = self._group_keys(group)
-                    pipe.set(generation_key, uuid.uuid4().hex, ex=_GENERATION_TTL_S)
-                    pipe.delete(data_key)
+                    pipe.set(self._group_keys(group)[0], uuid.uuid4().hex, ex=_GENERATION_TTL_S)
                 return await pipe.execute()
 
         try:
@@ -296,7 +302,7 @@ class Cache:
         await self.redis.aclose()
 
 
-def get_cache(request: Request) -> Cache:
+async def get_cache(request: Request) -> Cache:
     cache: Cache = request.app.state.cache
     return cache
 

@@ -68,7 +68,7 @@ def get_settings() -> Settings:
     return Settings()
 
 
-def settings_of(request: Request) -> Settings:
+async def settings_of(request: Request) -> Settings:
     """The settings the running app was created with."""
     settings: Settings = request.app.state.settings
     return settings

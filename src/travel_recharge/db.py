@@ -108,13 +108,18 @@ class UnitOfWork:
             await hook()
 
 
-def get_database(request: Request) -> Database:
+def database_of(request: Request) -> Database:
     database: Database = request.app.state.database
     return database
 
 
+async def get_database(request: Request) -> Database:
+    # async: FastAPI runs plain-def dependencies in a thread pool, a costly hop per request.
+    return database_of(request)
+
+
 async def _unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:
-    async with get_database(request).write_sessions() as session:
+    async with database_of(request).write_sessions() as session:
         uow = UnitOfWork(session)
         yield uow
         # Reached only when the endpoint returned normally: the commit (and its hooks)
@@ -123,14 +128,14 @@ async def _unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:
 
 
 async def _read_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with get_database(request).read_sessions() as session:
+    async with database_of(request).read_sessions() as session:
         yield session
 
 
 async def _primary_read_session(request: Request) -> AsyncIterator[AsyncSession]:
     # Views that must reflect the caller's own acknowledged writes (a card's balance right
     # after a tap) read the primary: a replica may lag behind the commit.
-    async with get_database(request).write_sessions() as session:
+    async with database_of(request).write_sessions() as session:
         yield session
 
 

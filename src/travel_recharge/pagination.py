@@ -19,7 +19,7 @@ class Page:
         return f"{self.limit}:{self.offset}"
 
 
-def _page(
+async def _page(
     limit: Annotated[int, Query(ge=1, le=500, description="items per page")] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000, description="items to skip")] = 0,
 ) -> Page:

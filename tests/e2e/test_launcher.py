@@ -29,16 +29,21 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+_LAUNCHED: list[subprocess.Popen[bytes]] = []
+
+
 def _launch(workdir: Path, port: int, workers: int = 1) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TR_")}
     log = (workdir / f"launcher-{port}.log").open("ab")
-    return subprocess.Popen(
+    launcher = subprocess.Popen(
         [str(LAUNCHER), "serve", "--port", str(port), "--workers", str(workers)],
         cwd=workdir,
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
     )
+    _LAUNCHED.append(launcher)
+    return launcher
 
 
 def _wait_healthy(port: int, launcher: subprocess.Popen[bytes], timeout_s: float = 90) -> dict:
@@ -128,6 +133,14 @@ def test_serve_with_workers_then_sigterm_leaves_nothing_behind(tmp_path: Path) -
 def no_leftovers(tmp_path: Path) -> Iterator[None]:
     """Whatever a failing test leaves running under tmp_path is stopped afterwards."""
     yield
+    while _LAUNCHED:
+        launcher = _LAUNCHED.pop()
+        if launcher.poll() is None:
+            launcher.send_signal(signal.SIGTERM)
+            try:
+                launcher.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                launcher.kill()
     for pid in _postgres_processes_of(tmp_path):
         _kill(pid, signal.SIGINT)
     valkey_pid_file = tmp_path / ".data" / "valkey" / "valkey.pid"

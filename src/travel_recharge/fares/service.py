@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,6 +27,13 @@ async def policy_at(session: AsyncSession, at: datetime) -> PolicyInForce:
     if row is None:
         raise Unprocessable(f"event_time: no fare policy was in force at {at.isoformat()}")
     return PolicyInForce(id=row.id, policy=policy_from_dict(row.document))
+
+
+@lru_cache(maxsize=64)
+def parse_policy(policy_id: int, version: str, document: str) -> PolicyInForce:
+    """A stored policy parsed once per row version (`version` is the row's xmin, which
+    changes if an operator edits the row), so taps do not re-parse it every time."""
+    return PolicyInForce(id=policy_id, policy=policy_from_dict(json.loads(document)))
 
 
 async def fares_overview(session: AsyncSession, now: datetime) -> FaresOut:

@@ -2,67 +2,239 @@
 
 from __future__ import annotations
 
+import json
 import uuid
-from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from travel_recharge.models import Route, Trip
 
+# The tap is the hot path: three statements on the card's connection, written as SQL the
+# driver runs directly (no ORM unit of work), which is what lets HTTP taps approach the
+# throughput of the same transaction run by pgbench.
 
-async def trip_by_tap_id(session: AsyncSession, tap_id: uuid.UUID) -> Trip | None:
-    return await session.scalar(select(Trip).where(Trip.tap_id == tap_id))
+_LOCK_CARD = """
+SELECT c.id, c.card_type, c.status, c.balance, c.credit_trips_in_use, c.profile,
+       (SELECT s.kind FROM stations s WHERE s.id = $2) AS station_kind,
+       (SELECT r.id FROM routes r WHERE r.code = $3) AS route_id,
+       (SELECT r.kind FROM routes r WHERE r.code = $3) AS route_kind
+FROM cards c WHERE c.id = $1
+FOR UPDATE OF c
+"""
+
+_TRIP_COLUMNS = """
+    t.id, t.tap_id, t.card_id, t.station_id, t.route_id, r.code AS route_code, t.validator_id,
+    t.service_kind, t.event_time, t.fare_charged, t.fare_kind, t.is_transfer, t.credit_used,
+    t.benefit_trip_used, t.transfers_in_window, t.window_ends_at, t.balance_after
+"""
+
+# Runs after the card lock, so its snapshot includes every tap of the card committed before.
+# (Built from constant fragments only; every value is a bind parameter.)
+_TAP_CONTEXT = f"""
+SELECT
+  (SELECT row_to_json(x)::text FROM (
+      SELECT {_TRIP_COLUMNS} FROM trips t LEFT JOIN routes r ON r.id = t.route_id
+      WHERE t.tap_id = $1) x) AS same_tap,
+  (SELECT row_to_json(x)::text FROM (
+      SELECT {_TRIP_COLUMNS} FROM trips t LEFT JOIN routes r ON r.id = t.route_id
+      WHERE t.card_id = $2 AND t.validator_id = $3
+        AND t.event_time BETWEEN $4::timestamptz - $5::interval AND $4::timestamptz + $5::interval
+      ORDER BY t.event_time DESC LIMIT 1) x) AS double_tap,
+  p.id AS policy_id, p.xmin::text AS policy_version, p.document::text AS policy_document,
+  (SELECT json_agg(h ORDER BY h.event_time)::text FROM (
+      SELECT event_time, service_kind, route_id, station_id, fare_kind, fare_charged
+      FROM trips
+      WHERE card_id = $2 AND event_time <= $4::timestamptz
+        AND event_time >= $4::timestamptz
+            - (p.document->>'transfer_window_seconds')::int * interval '1 second') h
+  ) AS history,
+  CASE WHEN $6::boolean THEN (
+      SELECT count(*) FROM trips
+      WHERE card_id = $2 AND benefit_trip_used AND event_time >= $7 AND event_time < $8)
+  ELSE 0 END AS benefit_trips
+FROM (SELECT 1) AS one
+LEFT JOIN LATERAL (
+    SELECT id, xmin, document FROM fare_policies
+    WHERE effective_from <= $4::timestamptz ORDER BY effective_from DESC LIMIT 1
+) p ON true
+"""  # noqa: S608
+
+_POST_TAP = """
+WITH trip AS (
+    INSERT INTO trips (tap_id, card_id, validator_id, station_id, route_id, service_kind,
+        event_time, received_at, fare_policy_id, fare_charged, fare_kind, is_transfer,
+        credit_used, benefit_trip_used, transfers_in_window, window_anchor, window_ends_at,
+        balance_after)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, now(), $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+    RETURNING id
+), entry AS (
+    INSERT INTO ledger_entries (card_id, kind, amount, balance_after, trip_id)
+    SELECT $2, 'fare', -$9::bigint, $17, id FROM trip
+), card AS (
+    UPDATE cards SET balance = $17, credit_trips_in_use = credit_trips_in_use + $18::int,
+        last_used_at = greatest(last_used_at, $7)
+    WHERE id = $2
+)
+SELECT id FROM trip
+"""
 
 
-async def tap_at_validator_near(
-    session: AsyncSession, card_id: int, validator_id: str, at: datetime, window: timedelta
-) -> Trip | None:
-    """The card's tap at this validator within `window` of `at` (a double tap), if any."""
-    return await session.scalar(
-        select(Trip)
-        .where(
-            Trip.card_id == card_id,
-            Trip.validator_id == validator_id,
-            Trip.event_time.between(at - window, at + window),
-        )
-        .order_by(Trip.event_time.desc())
-        .limit(1)
+@dataclass(frozen=True)
+class LockedCard:
+    id: int
+    card_type: str
+    status: str
+    balance: int
+    credit_trips_in_use: int
+    profile: str | None
+    station_kind: str | None  # None: no such station (or none given)
+    route_id: int | None
+    route_kind: str | None
+
+
+@dataclass(frozen=True)
+class PostedTap:
+    """A tap as stored (the answer to the tap and to any retry of it)."""
+
+    id: int
+    tap_id: uuid.UUID
+    card_id: int
+    station_id: int | None
+    route_id: int | None
+    route_code: str | None
+    validator_id: str
+    service_kind: str
+    event_time: datetime
+    fare_charged: int
+    fare_kind: str
+    is_transfer: bool
+    credit_used: bool
+    benefit_trip_used: bool
+    transfers_in_window: int
+    window_ends_at: datetime | None
+    balance_after: int
+
+    @classmethod
+    def from_json(cls, text: str) -> PostedTap:
+        row = json.loads(text)
+        row["tap_id"] = uuid.UUID(row["tap_id"])
+        row["event_time"] = datetime.fromisoformat(row["event_time"])
+        if row["window_ends_at"] is not None:
+            row["window_ends_at"] = datetime.fromisoformat(row["window_ends_at"])
+        return cls(**row)
+
+
+@dataclass(frozen=True)
+class HistoryTap:
+    event_time: datetime
+    service_kind: str
+    route_id: int | None
+    station_id: int | None
+    fare_kind: str
+    fare_charged: int
+
+
+@dataclass(frozen=True)
+class TapContext:
+    same_tap: PostedTap | None
+    double_tap: PostedTap | None
+    policy_id: int | None
+    policy_version: str | None
+    policy_document: str | None
+    history: list[HistoryTap]
+    benefit_trips: int
+
+
+async def lock_card_for_tap(
+    session: AsyncSession, card_id: int, station_id: int | None, route_code: str | None
+) -> LockedCard | None:
+    connection = await session.connection()
+    result = await connection.exec_driver_sql(_LOCK_CARD, (card_id, station_id, route_code))
+    row = result.first()
+    return None if row is None else LockedCard(**row._asdict())
+
+
+async def tap_context(
+    session: AsyncSession,
+    *,
+    tap_id: uuid.UUID,
+    card_id: int,
+    validator_id: str,
+    event_time: datetime,
+    double_tap_window: timedelta,
+    month: tuple[datetime, datetime] | None,
+) -> TapContext:
+    connection = await session.connection()
+    start, end = month or (event_time, event_time)
+    result = await connection.exec_driver_sql(
+        _TAP_CONTEXT,
+        (
+            tap_id,
+            card_id,
+            validator_id,
+            event_time,
+            double_tap_window,
+            month is not None,
+            start,
+            end,
+        ),
+    )
+    row = result.one()._asdict()
+    return TapContext(
+        same_tap=PostedTap.from_json(row["same_tap"]) if row["same_tap"] else None,
+        double_tap=PostedTap.from_json(row["double_tap"]) if row["double_tap"] else None,
+        policy_id=row["policy_id"],
+        policy_version=row["policy_version"],
+        policy_document=row["policy_document"],
+        history=[
+            HistoryTap(**{**h, "event_time": datetime.fromisoformat(h["event_time"])})
+            for h in json.loads(row["history"] or "[]")
+        ],
+        benefit_trips=int(row["benefit_trips"]),
     )
 
 
-async def taps_between(
-    session: AsyncSession, card_id: int, start: datetime, end: datetime
-) -> Sequence[Trip]:
-    rows = await session.scalars(
-        select(Trip)
-        .where(Trip.card_id == card_id, Trip.event_time.between(start, end))
-        .order_by(Trip.event_time)
-    )
-    return rows.all()
-
-
-async def benefit_trips_between(
-    session: AsyncSession, card_id: int, start: datetime, end: datetime
+async def post_tap(
+    session: AsyncSession, tap: PostedTap, *, policy_id: int, window_anchor: datetime | None
 ) -> int:
-    count = await session.scalar(
-        select(func.count())
-        .select_from(Trip)
-        .where(
-            Trip.card_id == card_id,
-            Trip.benefit_trip_used,
-            Trip.event_time >= start,
-            Trip.event_time < end,
+    """Insert the trip and its ledger entry and store the card's new balance, in one statement."""
+    connection = await session.connection()
+    try:
+        result = await connection.exec_driver_sql(
+            _POST_TAP,
+            (
+                tap.tap_id,
+                tap.card_id,
+                tap.validator_id,
+                tap.station_id,
+                tap.route_id,
+                tap.service_kind,
+                tap.event_time,
+                policy_id,
+                tap.fare_charged,
+                tap.fare_kind,
+                tap.is_transfer,
+                tap.credit_used,
+                tap.benefit_trip_used,
+                tap.transfers_in_window,
+                window_anchor,
+                tap.window_ends_at,
+                tap.balance_after,
+                int(tap.credit_used),
+            ),
         )
-    )
-    return int(count or 0)
+    except IntegrityError as exc:
+        # The only unique key a tap can hit: its tap_id, taken meanwhile by another card.
+        raise DuplicateTapId(str(tap.tap_id)) from exc
+    return int(result.scalar_one())
 
 
-async def add_trip(session: AsyncSession, trip: Trip) -> Trip:
-    session.add(trip)
-    await session.flush()
-    return trip
+class DuplicateTapId(Exception):
+    """The tap_id was used by another card's tap committed meanwhile."""
 
 
 async def lock_trip(session: AsyncSession, trip_id: int) -> Trip | None:
@@ -73,12 +245,6 @@ async def end_trip(session: AsyncSession, trip_id: int, station_id: int, at: dat
     await session.execute(
         update(Trip).where(Trip.id == trip_id).values(end_station_id=station_id, ended_at=at)
     )
-
-
-async def route_code_of(session: AsyncSession, route_id: int | None) -> str | None:
-    if route_id is None:
-        return None
-    return await session.scalar(select(Route.code).where(Route.id == route_id))
 
 
 async def trips_of_card(

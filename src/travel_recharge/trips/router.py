@@ -29,13 +29,16 @@ router = APIRouter(prefix="/api/v1/trips", tags=["trips"])
     },
 )
 async def start_trip(
-    request: TapIn, response: Response, uow: UnitOfWorkDep, cache: CacheDep, settings: SettingsDep
-) -> TapOut:
+    request: TapIn, uow: UnitOfWorkDep, cache: CacheDep, settings: SettingsDep
+) -> Response:
     """Price a tap (full fare, transfer, credit or benefit trip) and charge the card once."""
     answer, created = await service.tap(uow, cache, request, datetime.now(UTC), settings)
-    if not created:
-        response.status_code = 200
-    return answer
+    # Serialized here: the answer is already a validated TapOut (the hot path of the API).
+    return Response(
+        content=answer.model_dump_json(),
+        status_code=201 if created else 200,
+        media_type="application/json",
+    )
 
 
 @router.post("/end", response_model=TripEndOut, responses=error_responses(404, 409, 422))

@@ -7,6 +7,7 @@ are priced one after another, each seeing the taps committed before it.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -23,14 +24,11 @@ from travel_recharge.fares.engine import (
     FareKind,
     PriorTap,
     TapDeclined,
-    TapPricing,
     TapRequest,
     price_tap,
 )
 from travel_recharge.fares.policy import CardType, ServiceKind
-from travel_recharge.finance import service as ledger
 from travel_recharge.logs import log_event
-from travel_recharge.models import Card, Route, Station, Trip
 from travel_recharge.network import repository as network
 from travel_recharge.pagination import Page, PageInfo
 from travel_recharge.trips import repository
@@ -62,192 +60,158 @@ async def tap(
     event_time = request.event_time or now
     if event_time > now + timedelta(seconds=settings.tap_future_tolerance_s):
         raise Unprocessable("event_time: is in the future")
-    station, route = await _where(session, request)
-    service_kind = ServiceKind(route.kind) if route else _STATION_SERVICE[station.kind]  # type: ignore[union-attr]
+    if request.station_id is None and request.route_code is None:
+        raise Unprocessable("station_id: give station_id or route_code (or both)")
 
-    card = await cards.require_card(session, request.card_id, lock=True)
-    earlier = await _earlier_answer(session, card, request, event_time, settings)
+    card = await repository.lock_card_for_tap(
+        session, request.card_id, request.station_id, request.route_code
+    )
+    if card is None:
+        raise NotFound(f"card {request.card_id} does not exist")
+    service_kind = _service_kind(request, card)
+    context = await repository.tap_context(
+        session,
+        tap_id=request.tap_id,
+        card_id=card.id,
+        validator_id=request.validator_id,
+        event_time=event_time,
+        double_tap_window=timedelta(seconds=settings.double_tap_window_s),
+        month=_benefit_month(event_time, settings) if card.profile else None,
+    )
+    # A retry or a double tap answers with the original tap, even if the card was blocked since.
+    earlier = _earlier(context, card.id, request)
     if earlier is not None:
-        return earlier, False
-    cards.require_active(card)
+        return _tap_out(earlier, duplicate=True), False
+    if card.status != "active":
+        raise Conflict(f"card {card.id} is {card.status}; only active cards can be used")
+    if context.policy_id is None or context.policy_version is None or not context.policy_document:
+        raise Unprocessable(f"event_time: no fare policy was in force at {event_time.isoformat()}")
+    in_force = fares.parse_policy(
+        context.policy_id, context.policy_version, context.policy_document
+    )
 
-    in_force = await fares.policy_at(session, event_time)
-    policy = in_force.policy
-    history = await repository.taps_between(
-        session, card.id, event_time - policy.transfer_window, event_time
-    )
-    state = CardState(
-        card_type=CardType(card.card_type),
-        balance=card.balance,
-        credit_trips_in_use=card.credit_trips_in_use,
-        profile=card.profile,
-        benefit_trips_used_this_month=await _benefit_trips_in_month(
-            session, card, event_time, settings
-        ),
-    )
     outcome = price_tap(
-        state,
-        [_prior(t) for t in history],
+        CardState(
+            card_type=CardType(card.card_type),
+            balance=card.balance,
+            credit_trips_in_use=card.credit_trips_in_use,
+            profile=card.profile,
+            benefit_trips_used_this_month=context.benefit_trips,
+        ),
+        [_prior(t) for t in context.history],
         # The engine only compares stops and routes for equality, so ids serve as codes.
         TapRequest(
             event_time=event_time,
             service_kind=service_kind,
-            route_code=str(route.id) if route else None,
-            station_code=str(station.id) if station else None,
+            route_code=_code(card.route_id),
+            station_code=_code(request.station_id),
         ),
-        policy,
+        in_force.policy,
     )
     if isinstance(outcome, TapDeclined):
         raise PaymentRequired(f"card {card.id}: {outcome.reason}")
 
-    trip = await repository.add_trip(
-        session,
-        _trip_row(request, card, station, route, event_time, service_kind, in_force.id, outcome),
-    )
-    await ledger.append_entry(
-        session,
+    left = outcome.transfer_window_left
+    posted = repository.PostedTap(
+        id=0,
+        tap_id=request.tap_id,
         card_id=card.id,
-        kind="fare",
-        amount=-outcome.fare_charged,
+        station_id=request.station_id,
+        route_id=card.route_id,
+        route_code=request.route_code,
+        validator_id=request.validator_id,
+        service_kind=service_kind.value,
+        event_time=event_time,
+        fare_charged=outcome.fare_charged,
+        fare_kind=outcome.fare_kind.value,
+        is_transfer=outcome.is_transfer,
+        credit_used=outcome.credit_used,
+        benefit_trip_used=outcome.benefit_trip_used,
+        transfers_in_window=outcome.transfers_in_window,
+        window_ends_at=event_time + left if left is not None else None,
         balance_after=outcome.balance_after,
-        trip_id=trip.id,
     )
-    await cards.post_balance(
-        session,
-        card.id,
-        balance=outcome.balance_after,
-        credit_trips_in_use=card.credit_trips_in_use + int(outcome.credit_used),
-        last_used_at=event_time,
-    )
+    try:
+        trip_id = await repository.post_tap(
+            session, posted, policy_id=in_force.id, window_anchor=outcome.window_anchor
+        )
+    except repository.DuplicateTapId as exc:
+        raise Conflict(f"tap_id {request.tap_id} was already used by another card") from exc
     cards.invalidate_after_commit(uow, cache, card.id)
     log_event(
         logger,
         "tap.priced",
         card_id=card.id,
-        trip_id=trip.id,
+        trip_id=trip_id,
         fare=outcome.fare_charged,
         fare_kind=outcome.fare_kind.value,
     )
-    return _tap_out(
-        trip, route.code if route else None, duplicate=False, left=outcome.transfer_window_left
-    ), True
+    return _tap_out(replace(posted, id=trip_id), duplicate=False), True
 
 
-async def _where(session: AsyncSession, request: TapIn) -> tuple[Station | None, Route | None]:
-    if request.station_id is None and request.route_code is None:
-        raise Unprocessable("station_id: give station_id or route_code (or both)")
-    station = route = None
-    if request.station_id is not None:
-        station = await network.station_by_id(session, request.station_id)
-        if station is None:
-            raise NotFound(f"station {request.station_id} does not exist")
-    if request.route_code is not None:
-        route = await network.route_by_code(session, request.route_code)
-        if route is None:
-            raise NotFound(f"route {request.route_code} does not exist")
-    return station, route
+def _service_kind(request: TapIn, card: repository.LockedCard) -> ServiceKind:
+    """How the boarding is priced: by the route when given, else by the station's kind."""
+    if request.route_code is not None and card.route_kind is None:
+        raise NotFound(f"route {request.route_code} does not exist")
+    if request.station_id is not None and card.station_kind is None:
+        raise NotFound(f"station {request.station_id} does not exist")
+    if card.route_kind is not None:
+        return ServiceKind(card.route_kind)
+    assert card.station_kind is not None
+    return _STATION_SERVICE[card.station_kind]
 
 
-async def _earlier_answer(
-    session: AsyncSession, card: Card, request: TapIn, event_time: datetime, settings: Settings
-) -> TapOut | None:
-    """The original answer when this tap was already posted (a retry or a double tap).
-
-    Checked after the card lock, so a concurrent twin has either committed (and is found
-    here) or not started.
-    """
-    same_id = await repository.trip_by_tap_id(session, request.tap_id)
-    if same_id is not None:
-        if same_id.card_id != card.id:
+def _earlier(
+    context: repository.TapContext, card_id: int, request: TapIn
+) -> repository.PostedTap | None:
+    if context.same_tap is not None:
+        if context.same_tap.card_id != card_id:
             raise Conflict(f"tap_id {request.tap_id} was already used by another card")
-        return await _replay(session, same_id)
-    window = timedelta(seconds=settings.double_tap_window_s)
-    double = await repository.tap_at_validator_near(
-        session, card.id, request.validator_id, event_time, window
-    )
-    return None if double is None else await _replay(session, double)
+        return context.same_tap
+    return context.double_tap
 
 
-async def _replay(session: AsyncSession, trip: Trip) -> TapOut:
-    left = trip.window_ends_at - trip.event_time if trip.window_ends_at else None
-    code = await repository.route_code_of(session, trip.route_id)
-    return _tap_out(trip, code, duplicate=True, left=left)
+def _code(identifier: int | None) -> str | None:
+    return None if identifier is None else str(identifier)
 
 
-async def _benefit_trips_in_month(
-    session: AsyncSession, card: Card, at: datetime, settings: Settings
-) -> int:
-    if card.profile is None:
-        return 0
+def _benefit_month(at: datetime, settings: Settings) -> tuple[datetime, datetime]:
+    """The calendar month (in the city's time zone) whose benefit trips the tap may use."""
     local = at.astimezone(ZoneInfo(settings.timezone))
     start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    end = (start + timedelta(days=32)).replace(day=1)
-    return await repository.benefit_trips_between(session, card.id, start, end)
+    return start, (start + timedelta(days=32)).replace(day=1)
 
 
-def _prior(trip: Trip) -> PriorTap:
+def _prior(tap: repository.HistoryTap) -> PriorTap:
     return PriorTap(
-        event_time=trip.event_time,
-        service_kind=ServiceKind(trip.service_kind),
-        route_code=str(trip.route_id) if trip.route_id is not None else None,
-        station_code=str(trip.station_id) if trip.station_id is not None else None,
-        fare_kind=FareKind(trip.fare_kind),
-        fare_charged=trip.fare_charged,
+        event_time=tap.event_time,
+        service_kind=ServiceKind(tap.service_kind),
+        route_code=_code(tap.route_id),
+        station_code=_code(tap.station_id),
+        fare_kind=FareKind(tap.fare_kind),
+        fare_charged=tap.fare_charged,
     )
 
 
-def _trip_row(
-    request: TapIn,
-    card: Card,
-    station: Station | None,
-    route: Route | None,
-    event_time: datetime,
-    service_kind: ServiceKind,
-    policy_id: int,
-    pricing: TapPricing,
-) -> Trip:
-    left = pricing.transfer_window_left
-    return Trip(
-        tap_id=request.tap_id,
-        card_id=card.id,
-        validator_id=request.validator_id,
-        station_id=station.id if station else None,
-        route_id=route.id if route else None,
-        service_kind=service_kind.value,
-        event_time=event_time,
-        fare_policy_id=policy_id,
-        fare_charged=pricing.fare_charged,
-        fare_kind=pricing.fare_kind.value,
-        is_transfer=pricing.is_transfer,
-        credit_used=pricing.credit_used,
-        benefit_trip_used=pricing.benefit_trip_used,
-        transfers_in_window=pricing.transfers_in_window,
-        window_anchor=pricing.window_anchor,
-        window_ends_at=event_time + left if left is not None else None,
-        balance_after=pricing.balance_after,
-    )
-
-
-def _tap_out(
-    trip: Trip, route_code: str | None, *, duplicate: bool, left: timedelta | None
-) -> TapOut:
+def _tap_out(tap: repository.PostedTap, *, duplicate: bool) -> TapOut:
+    left = tap.window_ends_at - tap.event_time if tap.window_ends_at else None
     return TapOut(
-        trip_id=trip.id,
-        tap_id=trip.tap_id,
-        card_id=trip.card_id,
-        station_id=trip.station_id,
-        route_code=route_code,
-        validator_id=trip.validator_id,
-        service_kind=trip.service_kind,
-        event_time=trip.event_time,
-        fare_charged=trip.fare_charged,
-        fare_kind=trip.fare_kind,
-        is_transfer=trip.is_transfer,
-        credit_used=trip.credit_used,
-        benefit_trip_used=trip.benefit_trip_used,
-        transfers_in_window=trip.transfers_in_window,
+        trip_id=tap.id,
+        tap_id=tap.tap_id,
+        card_id=tap.card_id,
+        station_id=tap.station_id,
+        route_code=tap.route_code,
+        validator_id=tap.validator_id,
+        service_kind=tap.service_kind,
+        event_time=tap.event_time,
+        fare_charged=tap.fare_charged,
+        fare_kind=tap.fare_kind,
+        is_transfer=tap.is_transfer,
+        credit_used=tap.credit_used,
+        benefit_trip_used=tap.benefit_trip_used,
+        transfers_in_window=tap.transfers_in_window,
         transfer_window_left_seconds=int(left.total_seconds()) if left is not None else None,
-        balance_after=trip.balance_after,
+        balance_after=tap.balance_after,
         duplicate=duplicate,
     )
 
