@@ -115,7 +115,8 @@ def client(app_and_client: tuple[FastAPI, httpx.AsyncClient]) -> httpx.AsyncClie
 # Tables whose rows tests create; fare_policies is reference data from the migrations.
 MUTABLE_TABLES = (
     "ledger_entries, idempotency_records, trips, recharges, cards, users, alerts, route_stops, "
-    "routes, stations, recharge_points, localities"
+    "routes, stations, recharge_points, localities, rollup_totals, rollup_hours, "
+    "rollup_station_days"
 )
 
 
@@ -125,6 +126,10 @@ async def clean(app: FastAPI, test_servers: ServerUrls) -> AsyncIterator[None]:
     yield
     async with app.state.database.primary.begin() as connection:
         await connection.exec_driver_sql(f"TRUNCATE {MUTABLE_TABLES} CASCADE")
+        # TRUNCATE fires no row triggers: the user counters are reset by hand.
+        await connection.exec_driver_sql(
+            "UPDATE rollup_users SET total_users = 0, active_users = 0"
+        )
     await _drop_namespace(test_servers.redis_url, test_servers.namespace)
 
 

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from travel_recharge.analytics.router import router as analytics_router
 from travel_recharge.cache import Cache
 from travel_recharge.cards.router import router as cards_router
 from travel_recharge.config import Settings, get_settings
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         cards_router,
         trips_router,
         finance_router,
+        analytics_router,
     ):
         app.include_router(router)
     return app

@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     # write, so their TTL only bounds memory; the others bound how stale a total can be.
     cache_ttl_card_s: int = Field(default=300, ge=1)
     cache_ttl_fares_s: int = Field(default=300, ge=1)
+    # Analytics come from rollups; a cached figure is at most this old.
+    cache_ttl_users_count_s: int = Field(default=300, ge=1)
+    cache_ttl_users_active_s: int = Field(default=60, ge=1)
+    cache_ttl_users_latest_s: int = Field(default=120, ge=1)
+    cache_ttl_totals_s: int = Field(default=300, ge=1)
 
     # Money path.
     timezone: str = "America/Bogota"  # monthly benefit trips follow the city's calendar

@@ -1,5 +1,12 @@
 """ORM tables, one module per aggregate. Importing this package registers every table."""
 
+from travel_recharge.models.analytics import (
+    AnalyticsSettings,
+    RollupHour,
+    RollupStationDay,
+    RollupTotal,
+    RollupUsers,
+)
 from travel_recharge.models.base import Base
 from travel_recharge.models.money import (
     Card,
@@ -14,6 +21,7 @@ from travel_recharge.models.users import User
 
 __all__ = [
     "Alert",
+    "AnalyticsSettings",
     "Base",
     "Card",
     "FarePolicyRow",
@@ -22,6 +30,10 @@ __all__ = [
     "Locality",
     "Recharge",
     "RechargePoint",
+    "RollupHour",
+    "RollupStationDay",
+    "RollupTotal",
+    "RollupUsers",
     "Route",
     "RouteStop",
     "Station",

@@ -1,0 +1,1 @@
+"""Analytics: totals, localities, revenue, hourly and station figures, all from rollups."""

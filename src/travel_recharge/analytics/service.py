@@ -1,0 +1,158 @@
+"""Analytics figures from the rollups (see models/analytics.py for how they are kept)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from travel_recharge.analytics import repository
+from travel_recharge.analytics.schemas import (
+    ActiveUsers,
+    DayRevenue,
+    HourTrips,
+    LatestUser,
+    LatestUserInfo,
+    LocalityRevenue,
+    LocalityTrips,
+    Revenue,
+    RevenueByDay,
+    RevenueByLocality,
+    ServiceKindShares,
+    Shares,
+    StationLoad,
+    TopStations,
+    TotalUsers,
+    TripsByHour,
+    TripTotals,
+    TripTotalsByLocality,
+)
+from travel_recharge.errors import Unprocessable
+
+MAX_RANGE_DAYS = 366
+DEFAULT_RANGE_DAYS = 30
+
+
+def date_range(
+    date_from: date | None, date_to: date | None, now: datetime, timezone: str
+) -> tuple[date, date]:
+    """The inclusive local-day range asked for; by default the last 30 days up to today."""
+    end = date_to or now.astimezone(ZoneInfo(timezone)).date()
+    start = date_from or end - timedelta(days=DEFAULT_RANGE_DAYS - 1)
+    if start > end:
+        raise Unprocessable("date_from: must not be after date_to")
+    if (end - start).days >= MAX_RANGE_DAYS:
+        raise Unprocessable(f"date_from: the range may span at most {MAX_RANGE_DAYS} days")
+    return start, end
+
+
+async def total_users(session: AsyncSession) -> TotalUsers:
+    return TotalUsers(total_users=(await repository.user_counts(session))[0])
+
+
+async def active_users(session: AsyncSession) -> ActiveUsers:
+    return ActiveUsers(active_users_count=(await repository.user_counts(session))[1])
+
+
+async def latest_user(session: AsyncSession) -> LatestUser | None:
+    found = await repository.latest_user(session)
+    if found is None:
+        return None
+    return LatestUser(latest_user=LatestUserInfo(user_id=found[0], full_name=found[1]))
+
+
+def _totals(trips: int, completed: int, revenue: int) -> dict[str, int]:
+    return {
+        "total_trips": trips,
+        "completed_trips": completed,
+        "active_trips": trips - completed,
+        "total_revenue": revenue,
+    }
+
+
+async def trip_totals(session: AsyncSession) -> TripTotals:
+    return TripTotals(**_totals(*await repository.totals(session)))
+
+
+async def trip_totals_by_locality(session: AsyncSession) -> TripTotalsByLocality:
+    rows = await repository.totals_by_locality(session)
+    return TripTotalsByLocality(
+        localities=[
+            LocalityTrips(locality=name, locality_code=code, **_totals(trips, completed, revenue))
+            for code, name, trips, completed, revenue in rows
+        ]
+    )
+
+
+async def revenue(session: AsyncSession) -> Revenue:
+    return Revenue(total_revenue=(await repository.totals(session))[2])
+
+
+async def revenue_by_locality(session: AsyncSession) -> RevenueByLocality:
+    rows = await repository.totals_by_locality(session)
+    return RevenueByLocality(
+        data=[
+            LocalityRevenue(locality=name, locality_code=code, total_revenue=revenue)
+            for code, name, _, _, revenue in rows
+        ]
+    )
+
+
+async def trips_by_hour(
+    session: AsyncSession, start: date, end: date, service_kind: str | None
+) -> TripsByHour:
+    counts = await repository.trips_by_hour(session, start, end, service_kind)
+    return TripsByHour(
+        date_from=start,
+        date_to=end,
+        service_kind=service_kind,
+        hours=[HourTrips(hour=hour, trips=counts.get(hour, 0)) for hour in range(24)],
+    )
+
+
+async def revenue_by_day(session: AsyncSession, start: date, end: date) -> RevenueByDay:
+    rows = await repository.by_day(session, start, end)
+    return RevenueByDay(
+        date_from=start,
+        date_to=end,
+        days=[DayRevenue(day=day, trips=trips, revenue=rev) for day, trips, rev in rows],
+    )
+
+
+async def top_stations(session: AsyncSession, start: date, end: date, limit: int) -> TopStations:
+    rows = await repository.top_stations(session, start, end, limit)
+    return TopStations(
+        date_from=start,
+        date_to=end,
+        stations=[
+            StationLoad(station_id=i, code=c, name=n, boardings=t, revenue=r)
+            for i, c, n, t, r in rows
+        ],
+    )
+
+
+def _shares(
+    kind: str, trips: int, transfers: int, credit: int, benefit: int, rev: int
+) -> ServiceKindShares:
+    return ServiceKindShares(
+        service_kind=kind,
+        trips=trips,
+        transfers=transfers,
+        transfer_share=round(transfers / trips, 4) if trips else 0.0,
+        credit_trips=credit,
+        credit_share=round(credit / trips, 4) if trips else 0.0,
+        benefit_trips=benefit,
+        revenue=rev,
+    )
+
+
+async def shares(session: AsyncSession, start: date, end: date) -> Shares:
+    rows = await repository.by_service_kind(session, start, end)
+    overall = [sum(column) for column in zip(*(row[1:] for row in rows), strict=True)] or [0] * 5
+    return Shares(
+        date_from=start,
+        date_to=end,
+        by_service_kind=[_shares(*row) for row in rows],
+        overall=_shares("all", *overall),
+    )

@@ -1,0 +1,26 @@
+"""Cached JSON views: a read endpoint's answer served from Redis, or computed and stored."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from fastapi import Response
+from pydantic import BaseModel
+
+from travel_recharge.cache import Cache
+
+
+async def cached_json(
+    cache: Cache,
+    group: str,
+    field: str,
+    ttl_s: int,
+    produce: Callable[[], Awaitable[BaseModel]],
+) -> Response:
+    """The view as a JSON response; `produce` runs only on a cache miss."""
+
+    async def load() -> bytes:
+        return (await produce()).model_dump_json().encode()
+
+    body = await cache.read_through(group, field, ttl_s, load)
+    return Response(content=body, media_type="application/json")
