@@ -27,6 +27,7 @@ from travel_recharge.finance import service as ledger
 from travel_recharge.finance.schemas import CardLedgerOut
 from travel_recharge.idempotency import IdempotencyKeyHeader
 from travel_recharge.pagination import PageDep
+from travel_recharge.views import cached_json
 
 router = APIRouter(prefix="/api/v1/cards", tags=["cards"])
 
@@ -36,10 +37,6 @@ REPLAY_HEADER = "Idempotent-Replayed"
 def _answer(answer: service.Answer) -> JSONResponse:
     headers = {REPLAY_HEADER: "true"} if answer.replayed else {}
     return JSONResponse(answer.body, status_code=answer.status_code, headers=headers)
-
-
-def _json(body: bytes) -> Response:
-    return Response(content=body, media_type="application/json")
 
 
 @router.post("", status_code=201, response_model=CardOut, responses=error_responses(404, 409, 422))
@@ -67,12 +64,13 @@ async def card_balance(
 ) -> Response:
     """The card's balance, status and credit trips; exact after every acknowledged write."""
 
-    async def load() -> bytes:
-        view = await service.balance(session, card_id, datetime.now(UTC))
-        return view.model_dump_json().encode()
-
-    group = service.cache_group(card_id)
-    return _json(await cache.read_through(group, "balance", settings.cache_ttl_card_s, load))
+    return await cached_json(
+        cache,
+        service.cache_group(card_id),
+        "balance",
+        settings.cache_ttl_card_s,
+        lambda: service.balance(session, card_id, datetime.now(UTC)),
+    )
 
 
 @router.get(
@@ -87,13 +85,13 @@ async def recharge_history(
 ) -> Response:
     """The card's recharges, newest first."""
 
-    async def load() -> bytes:
-        view = await service.recharge_history(session, card_id, page)
-        return view.model_dump_json().encode()
-
-    field = f"history:{page.cache_field}"
-    group = service.cache_group(card_id)
-    return _json(await cache.read_through(group, field, settings.cache_ttl_card_s, load))
+    return await cached_json(
+        cache,
+        service.cache_group(card_id),
+        f"history:{page.cache_field}",
+        settings.cache_ttl_card_s,
+        lambda: service.recharge_history(session, card_id, page),
+    )
 
 
 @router.get("/{card_id}/ledger", response_model=CardLedgerOut, responses=error_responses(404, 422))

@@ -11,6 +11,7 @@ from travel_recharge.config import SettingsDep
 from travel_recharge.db import ReadSessionDep
 from travel_recharge.fares import service
 from travel_recharge.fares.schemas import FaresOut
+from travel_recharge.views import cached_json
 
 router = APIRouter(prefix="/api/v1/fares", tags=["fares"])
 
@@ -19,9 +20,10 @@ router = APIRouter(prefix="/api/v1/fares", tags=["fares"])
 async def fares(session: ReadSessionDep, cache: CacheDep, settings: SettingsDep) -> Response:
     """The fare policy in force now and every version, oldest first."""
 
-    async def load() -> bytes:
-        overview = await service.fares_overview(session, datetime.now(UTC))
-        return overview.model_dump_json().encode()
-
-    body = await cache.read_through("fares", "overview", settings.cache_ttl_fares_s, load)
-    return Response(content=body, media_type="application/json")
+    return await cached_json(
+        cache,
+        "fares",
+        "overview",
+        settings.cache_ttl_fares_s,
+        lambda: service.fares_overview(session, datetime.now(UTC)),
+    )

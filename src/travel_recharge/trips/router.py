@@ -15,6 +15,7 @@ from travel_recharge.errors import error_responses
 from travel_recharge.pagination import PageDep
 from travel_recharge.trips import service
 from travel_recharge.trips.schemas import CardTripsOut, TapIn, TapOut, TripEndIn, TripEndOut
+from travel_recharge.views import cached_json
 
 router = APIRouter(prefix="/api/v1/trips", tags=["trips"])
 
@@ -57,10 +58,10 @@ async def card_trips(
 ) -> Response:
     """The card's trips, newest first."""
 
-    async def load() -> bytes:
-        return (await service.card_trips(session, card_id, page)).model_dump_json().encode()
-
-    body = await cache.read_through(
-        cache_group(card_id), f"trips:{page.cache_field}", settings.cache_ttl_card_s, load
+    return await cached_json(
+        cache,
+        cache_group(card_id),
+        f"trips:{page.cache_field}",
+        settings.cache_ttl_card_s,
+        lambda: service.card_trips(session, card_id, page),
     )
-    return Response(content=body, media_type="application/json")
