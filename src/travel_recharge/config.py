@@ -48,6 +48,16 @@ class Settings(BaseSettings):
     # write, so their TTL only bounds memory; the others bound how stale a total can be.
     cache_ttl_card_s: int = Field(default=300, ge=1)
     cache_ttl_fares_s: int = Field(default=300, ge=1)
+    # Network views. Stations, routes and recharge points change only when the network is
+    # reloaded, so these TTLs bound staleness after a reload (and the HTTP max-age of their
+    # ETagged answers). Alert views are also invalidated after every alert write; arrivals
+    # are cached per minute.
+    cache_ttl_stations_s: int = Field(default=60, ge=1)  # the paginated station list
+    cache_ttl_station_reference_s: int = Field(default=300, ge=1)  # identifiers, details
+    cache_ttl_routes_s: int = Field(default=300, ge=1)  # route codes and details
+    cache_ttl_arrivals_s: int = Field(default=60, ge=1)
+    cache_ttl_alerts_s: int = Field(default=60, ge=1)
+    cache_ttl_recharge_points_s: int = Field(default=300, ge=1)
     # Analytics come from rollups; a cached figure is at most this old.
     cache_ttl_users_count_s: int = Field(default=300, ge=1)
     cache_ttl_users_active_s: int = Field(default=60, ge=1)

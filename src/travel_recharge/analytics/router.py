@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from travel_recharge.analytics import service
 from travel_recharge.analytics.schemas import (
@@ -32,6 +32,15 @@ router = APIRouter(prefix="/api/v1", tags=["analytics"])
 GROUP = "analytics"
 DateFrom = Annotated[date | None, Query(description="first local day (default: 30 days ago)")]
 DateTo = Annotated[date | None, Query(description="last local day (default: today)")]
+
+
+async def _date_range(
+    settings: SettingsDep, date_from: DateFrom = None, date_to: DateTo = None
+) -> tuple[date, date]:
+    return service.date_range(date_from, date_to, datetime.now(UTC), settings.timezone)
+
+
+DateRangeDep = Annotated[tuple[date, date], Depends(_date_range)]
 ServiceKind = Literal["trunk", "cable", "zonal", "feeder"]
 
 
@@ -138,12 +147,11 @@ async def trips_by_hour(
     session: ReadSessionDep,
     cache: CacheDep,
     settings: SettingsDep,
-    date_from: DateFrom = None,
-    date_to: DateTo = None,
+    days: DateRangeDep,
     service_kind: ServiceKind | None = None,
 ) -> Response:
     """Trips per local hour of day over a date range, optionally for one service kind."""
-    start, end = service.date_range(date_from, date_to, datetime.now(UTC), settings.timezone)
+    start, end = days
     return await cached_json(
         cache,
         GROUP,
@@ -160,11 +168,10 @@ async def revenue_by_day(
     session: ReadSessionDep,
     cache: CacheDep,
     settings: SettingsDep,
-    date_from: DateFrom = None,
-    date_to: DateTo = None,
+    days: DateRangeDep,
 ) -> Response:
     """Trips and revenue per local day over a date range."""
-    start, end = service.date_range(date_from, date_to, datetime.now(UTC), settings.timezone)
+    start, end = days
     return await cached_json(
         cache,
         GROUP,
@@ -179,12 +186,11 @@ async def top_stations(
     session: ReadSessionDep,
     cache: CacheDep,
     settings: SettingsDep,
-    date_from: DateFrom = None,
-    date_to: DateTo = None,
+    days: DateRangeDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 10,
 ) -> Response:
     """The busiest trunk stations, portals and cable stations by boardings over a date range."""
-    start, end = service.date_range(date_from, date_to, datetime.now(UTC), settings.timezone)
+    start, end = days
     return await cached_json(
         cache,
         GROUP,
@@ -199,11 +205,10 @@ async def shares(
     session: ReadSessionDep,
     cache: CacheDep,
     settings: SettingsDep,
-    date_from: DateFrom = None,
-    date_to: DateTo = None,
+    days: DateRangeDep,
 ) -> Response:
     """Share of transfers and of credit trips, by service kind, over a date range."""
-    start, end = service.date_range(date_from, date_to, datetime.now(UTC), settings.timezone)
+    start, end = days
     return await cached_json(
         cache,
         GROUP,
