@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 from travel_recharge.app import create_app
 from travel_recharge.config import Settings
 from travel_recharge.embedded import start_embedded
+from travel_recharge.finance.service import verify_ledger
 from travel_recharge.migrations import upgrade_to_head
 from travel_recharge.scratch import admin_execute, with_database
 
@@ -121,9 +122,16 @@ MUTABLE_TABLES = (
 
 
 @pytest.fixture
-async def clean(app: FastAPI, test_servers: ServerUrls) -> AsyncIterator[None]:
-    """Each money-path test starts from empty tables and an empty cache namespace."""
+async def clean(
+    app: FastAPI, test_servers: ServerUrls, request: pytest.FixtureRequest
+) -> AsyncIterator[None]:
+    """Each money-path test starts from empty tables and an empty cache namespace, and
+    must leave a ledger that verifies (unless it tampers on purpose: ledger_tampered)."""
     yield
+    if request.node.get_closest_marker("ledger_tampered") is None:
+        async with app.state.database.read_sessions() as session:
+            report = await verify_ledger(session)
+        assert report.mismatches == [], "the ledger does not verify after this test"
     async with app.state.database.primary.begin() as connection:
         await connection.exec_driver_sql(f"TRUNCATE {MUTABLE_TABLES} CASCADE")
         # TRUNCATE fires no row triggers: the user counters are reset by hand.

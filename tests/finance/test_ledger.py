@@ -20,6 +20,7 @@ from tests.money import new_card, recharge, tap
 pytestmark = pytest.mark.usefixtures("network")
 
 
+@pytest.mark.ledger_tampered
 async def test_verification_reports_a_tampered_balance(
     client: httpx.AsyncClient, app: FastAPI, network: Network
 ) -> None:
@@ -66,6 +67,7 @@ async def run(command: list[str], env: dict[str, str]) -> subprocess.CompletedPr
     )
 
 
+@pytest.mark.ledger_tampered
 async def test_ledger_verify_command_exit_code(
     client: httpx.AsyncClient, app: FastAPI, test_servers: ServerUrls
 ) -> None:
