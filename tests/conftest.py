@@ -78,6 +78,9 @@ def make_settings(servers: ServerUrls, **overrides: object) -> Settings:
         "redis_url": servers.redis_url,
         "cache_namespace": servers.namespace,
         "db_pool_size": 5,
+        # Tests fold rollup deltas explicitly (analytics.folder.fold_deltas), so the figures
+        # they check do not depend on the background loop's timing.
+        "rollup_fold_interval_s": 0,
     }
     values.update(overrides)
     return Settings.model_validate(values)
@@ -116,7 +119,7 @@ def client(app_and_client: tuple[FastAPI, httpx.AsyncClient]) -> httpx.AsyncClie
 # Tables whose rows tests create; fare_policies is reference data from the migrations.
 MUTABLE_TABLES = (
     "ledger_entries, idempotency_records, trips, recharges, cards, users, alerts, route_stops, "
-    "routes, stations, recharge_points, localities, rollup_totals, rollup_hours, "
+    "routes, stations, recharge_points, localities, rollup_deltas, rollup_totals, rollup_hours, "
     "rollup_station_days"
 )
 

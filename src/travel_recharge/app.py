@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from travel_recharge.analytics.folder import fold_forever
 from travel_recharge.analytics.router import router as analytics_router
 from travel_recharge.cache import Cache
 from travel_recharge.cards.router import router as cards_router
@@ -40,12 +43,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         configure_logging(settings.log_level, settings.logs_as_json)
         app.state.database = Database.from_settings(settings)
         app.state.cache = Cache.from_settings(settings)
+        folder = (
+            asyncio.create_task(fold_forever(app.state.database, settings.rollup_fold_interval_s))
+            if settings.rollup_fold_interval_s > 0
+            else None
+        )
         log_event(
             logger, "service.started", env=settings.env, replica=bool(settings.database_replica_url)
         )
         try:
             yield
         finally:
+            if folder is not None:
+                folder.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await folder
             await app.state.cache.close()
             await app.state.database.dispose()
             log_event(logger, "service.stopped")

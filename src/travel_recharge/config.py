@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     cache_ttl_users_active_s: int = Field(default=60, ge=1)
     cache_ttl_users_latest_s: int = Field(default=120, ge=1)
     cache_ttl_totals_s: int = Field(default=300, ge=1)
+    # Taps reach the analytics rollups through deltas folded this often (0: never, for tools).
+    rollup_fold_interval_s: float = Field(default=1.0, ge=0)
 
     # Money path.
     timezone: str = "America/Bogota"  # monthly benefit trips follow the city's calendar

@@ -7,12 +7,15 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
 
 from tests.conftest import Network, ServerUrls, make_settings, start_app
 from tests.money import new_card, recharge, tap
+from travel_recharge.analytics.folder import fold_deltas
+from travel_recharge.scratch import libpq_url
 
 BOGOTA = ZoneInfo("America/Bogota")
 FARE = 3550
@@ -55,6 +58,7 @@ async def scenario(app: FastAPI, client: httpx.AsyncClient, network: Network) ->
         json={"trip_id": b_trip["trip_id"], "station_id": network.trunk_station},
     )
     assert ended.status_code == 200
+    assert await fold_deltas(app.state.database) == 6  # five taps and one trip end
     return {"a": a, "b": b, "c": c}
 
 
@@ -188,35 +192,67 @@ async def test_bad_ranges_are_422(client: httpx.AsyncClient, query: str, field: 
 
 
 @pytest.mark.usefixtures("network")
-async def test_concurrent_taps_of_many_cards_lose_no_count(client: httpx.AsyncClient) -> None:
+async def test_concurrent_taps_of_many_cards_lose_no_count(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
     cards = [await new_card(client) for _ in range(40)]
     for card in cards:
         await recharge(client, card, 5000)
     responses = await asyncio.gather(*(tap(client, card, station_id=1) for card in cards))
     assert {r.status_code for r in responses} == {201}
+    await fold_deltas(app.state.database)
     totals = (await client.get("/api/v1/trips/total")).json()
     assert (totals["total_trips"], totals["total_revenue"]) == (40, 40 * FARE)
 
 
 @pytest.fixture
-async def short_ttl_client(
+async def short_ttl_app(
     test_servers: ServerUrls, network: Network
-) -> AsyncIterator[httpx.AsyncClient]:
-    async for _, client in start_app(make_settings(test_servers, cache_ttl_totals_s=1)):
-        yield client
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    settings = make_settings(test_servers, cache_ttl_totals_s=1, rollup_fold_interval_s=0)
+    async for pair in start_app(settings):
+        yield pair
 
 
-async def test_totals_are_at_most_one_ttl_old(short_ttl_client: httpx.AsyncClient) -> None:
-    client = short_ttl_client
+async def test_totals_are_at_most_one_ttl_old(
+    short_ttl_app: tuple[FastAPI, httpx.AsyncClient],
+) -> None:
+    app, client = short_ttl_app
     card = await new_card(client)
     await recharge(client, card, 5000)
     assert (await client.get("/api/v1/trips/total")).json()["total_trips"] == 0
     await tap(client, card, station_id=1)
+    await fold_deltas(app.state.database)
     # Within the TTL the cached total may lag behind the tap (the documented bound) ...
     assert (await client.get("/api/v1/trips/total")).json()["total_trips"] == 0
     await asyncio.sleep(1.1)
     # ... and once it expires the answer is exact.
     assert (await client.get("/api/v1/trips/total")).json()["total_trips"] == 1
+
+
+async def rollup_trips(servers: ServerUrls) -> int:
+    connection = await asyncpg.connect(libpq_url(servers.database_url))
+    try:
+        return int(await connection.fetchval("SELECT coalesce(sum(trips), 0) FROM rollup_totals"))
+    finally:
+        await connection.close()
+
+
+async def test_the_background_folder_brings_taps_into_the_rollups(
+    test_servers: ServerUrls, network: Network
+) -> None:
+    settings = make_settings(test_servers, rollup_fold_interval_s=0.1)
+    async for _, client in start_app(settings):
+        card = await new_card(client)
+        await recharge(client, card, 5000)
+        await tap(client, card, station_id=1)
+        trips = 0
+        for _ in range(30):  # the loop folds every 0.1 s: 3 s is a generous bound
+            await asyncio.sleep(0.1)
+            trips = await rollup_trips(test_servers)
+            if trips == 1:
+                break
+        assert trips == 1
 
 
 def test_the_scenario_times_are_bogota_local() -> None:

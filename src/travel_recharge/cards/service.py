@@ -24,7 +24,7 @@ from travel_recharge.cards.schemas import (
     RechargeRequest,
     ReplacementOut,
 )
-from travel_recharge.db import UnitOfWork
+from travel_recharge.db import CommitHooks, UnitOfWork
 from travel_recharge.errors import Conflict, NotFound, Unprocessable
 from travel_recharge.fares import service as fares
 from travel_recharge.fares.engine import RechargeRejected, plan_recharge
@@ -44,7 +44,7 @@ def cache_group(card_id: int) -> str:
     return f"cards:{card_id}"
 
 
-def invalidate_after_commit(uow: UnitOfWork, cache: Cache, *card_ids: int) -> None:
+def invalidate_after_commit(uow: CommitHooks, cache: Cache, *card_ids: int) -> None:
     async def invalidate() -> None:
         await cache.invalidate(*(cache_group(card_id) for card_id in card_ids))
 

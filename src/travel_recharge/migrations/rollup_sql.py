@@ -1,75 +1,30 @@
-"""SQL of the analytics rollups: triggers that keep them exact and a rebuild for bulk loads.
+"""SQL of the analytics rollups: delta triggers, the folder, and a full rebuild.
 
 Kept in one module so the migration that creates them and the code that rebuilds them after
-a bulk COPY (which runs with the trips trigger disabled) share the same definitions.
+a bulk COPY (which runs with the trips triggers disabled) share the same definitions.
 """
 
 from __future__ import annotations
 
-# The locality a boarding belongs to: its station's, or for an on-board validator (route
-# only) the locality of the route's first stop. '00' marks a route without stops.
-TRIP_LOCALITY = """
-CREATE FUNCTION trip_locality(p_station_id integer, p_route_id integer) RETURNS text
-LANGUAGE sql STABLE AS $$
-    SELECT coalesce(
-        (SELECT locality_code FROM stations WHERE id = p_station_id),
-        (SELECT s.locality_code FROM route_stops rs JOIN stations s ON s.id = rs.station_id
-          WHERE rs.route_id = p_route_id ORDER BY rs.sequence LIMIT 1),
-        '00')
-$$
-"""
-
+# A tap appends one delta row; no shared counter is touched inside the tap's transaction.
 TRIP_INSERTED = """
-CREATE FUNCTION rollup_trip_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    cfg analytics_settings%ROWTYPE;
-    v_local timestamp;
-    v_shard smallint;
-    v_station_kind text;
+CREATE FUNCTION rollup_delta_trip_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    SELECT * INTO cfg FROM analytics_settings WHERE id = 1;
-    v_local := NEW.event_time AT TIME ZONE cfg.timezone;
-    v_shard := NEW.card_id % cfg.shards;
-    INSERT INTO rollup_totals AS r (locality_code, service_kind, shard, trips, transfers,
-        credit_trips, benefit_trips, revenue, completed_trips)
-    VALUES (trip_locality(NEW.station_id, NEW.route_id), NEW.service_kind, v_shard, 1,
-        NEW.is_transfer::int, NEW.credit_used::int, NEW.benefit_trip_used::int,
-        NEW.fare_charged, (NEW.ended_at IS NOT NULL)::int)
-    ON CONFLICT (locality_code, service_kind, shard) DO UPDATE SET
-        trips = r.trips + 1, transfers = r.transfers + EXCLUDED.transfers,
-        credit_trips = r.credit_trips + EXCLUDED.credit_trips,
-        benefit_trips = r.benefit_trips + EXCLUDED.benefit_trips,
-        revenue = r.revenue + EXCLUDED.revenue,
-        completed_trips = r.completed_trips + EXCLUDED.completed_trips;
-    INSERT INTO rollup_hours AS r (day, hour, service_kind, shard, trips, transfers,
-        credit_trips, benefit_trips, revenue)
-    VALUES (v_local::date, extract(hour FROM v_local), NEW.service_kind, v_shard, 1,
-        NEW.is_transfer::int, NEW.credit_used::int, NEW.benefit_trip_used::int, NEW.fare_charged)
-    ON CONFLICT (day, hour, service_kind, shard) DO UPDATE SET
-        trips = r.trips + 1, transfers = r.transfers + EXCLUDED.transfers,
-        credit_trips = r.credit_trips + EXCLUDED.credit_trips,
-        benefit_trips = r.benefit_trips + EXCLUDED.benefit_trips,
-        revenue = r.revenue + EXCLUDED.revenue;
-    IF NEW.station_id IS NOT NULL THEN
-        SELECT kind INTO v_station_kind FROM stations WHERE id = NEW.station_id;
-        IF v_station_kind IN ('portal', 'trunk', 'cable') THEN
-            INSERT INTO rollup_station_days AS r (day, station_id, shard, trips, revenue)
-            VALUES (v_local::date, NEW.station_id, v_shard, 1, NEW.fare_charged)
-            ON CONFLICT (day, station_id, shard) DO UPDATE SET
-                trips = r.trips + 1, revenue = r.revenue + EXCLUDED.revenue;
-        END IF;
-    END IF;
+    INSERT INTO rollup_deltas (event_time, station_id, route_id, service_kind, trips, completed,
+        transfers, credit_trips, benefit_trips, revenue)
+    VALUES (NEW.event_time, NEW.station_id, NEW.route_id, NEW.service_kind, 1,
+        (NEW.ended_at IS NOT NULL)::int, NEW.is_transfer::int, NEW.credit_used::int,
+        NEW.benefit_trip_used::int, NEW.fare_charged);
     RETURN NULL;
 END $$
 """
 
 TRIP_ENDED = """
-CREATE FUNCTION rollup_trip_ended() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION rollup_delta_trip_ended() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE rollup_totals SET completed_trips = completed_trips + 1
-    WHERE locality_code = trip_locality(NEW.station_id, NEW.route_id)
-      AND service_kind = NEW.service_kind
-      AND shard = NEW.card_id % (SELECT shards FROM analytics_settings WHERE id = 1);
+    INSERT INTO rollup_deltas (event_time, station_id, route_id, service_kind, trips, completed,
+        transfers, credit_trips, benefit_trips, revenue)
+    VALUES (NEW.event_time, NEW.station_id, NEW.route_id, NEW.service_kind, 0, 1, 0, 0, 0, 0);
     RETURN NULL;
 END $$
 """
@@ -91,63 +46,118 @@ BEGIN
 END $$
 """
 
-TRIGGERS = (
-    "CREATE TRIGGER trips_rollup_inserted AFTER INSERT ON trips "
-    "FOR EACH ROW EXECUTE FUNCTION rollup_trip_inserted()",
-    "CREATE TRIGGER trips_rollup_ended AFTER UPDATE OF ended_at ON trips FOR EACH ROW "
-    "WHEN (OLD.ended_at IS NULL AND NEW.ended_at IS NOT NULL) "
-    "EXECUTE FUNCTION rollup_trip_ended()",
-    "CREATE TRIGGER users_rollup AFTER INSERT OR DELETE OR UPDATE OF active ON users "
-    "FOR EACH ROW EXECUTE FUNCTION rollup_users_changed()",
-)
+# Adds the rows of the temporary table rollup_input (shaped like rollup_deltas) to the
+# rollups. A boarding's locality is its station's, or for an on-board validator (route only)
+# the locality of the route's first stop; '00' marks a route without stops.
+APPLY_INPUT = """
+CREATE FUNCTION apply_rollup_input() RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    tz text := (SELECT timezone FROM analytics_settings WHERE id = 1);
+BEGIN
+    INSERT INTO rollup_totals AS r (locality_code, service_kind, trips, completed_trips,
+        transfers, credit_trips, benefit_trips, revenue)
+    SELECT coalesce(s.locality_code, first_stop.locality_code, '00'), i.service_kind,
+        sum(i.trips), sum(i.completed), sum(i.transfers), sum(i.credit_trips),
+        sum(i.benefit_trips), sum(i.revenue)
+    FROM rollup_input i
+    LEFT JOIN stations s ON s.id = i.station_id
+    LEFT JOIN LATERAL (
+        SELECT st.locality_code FROM route_stops rs JOIN stations st ON st.id = rs.station_id
+        WHERE rs.route_id = i.route_id ORDER BY rs.sequence LIMIT 1
+    ) first_stop ON i.station_id IS NULL
+    GROUP BY 1, 2
+    ON CONFLICT (locality_code, service_kind) DO UPDATE SET
+        trips = r.trips + EXCLUDED.trips,
+        completed_trips = r.completed_trips + EXCLUDED.completed_trips,
+        transfers = r.transfers + EXCLUDED.transfers,
+        credit_trips = r.credit_trips + EXCLUDED.credit_trips,
+        benefit_trips = r.benefit_trips + EXCLUDED.benefit_trips,
+        revenue = r.revenue + EXCLUDED.revenue;
 
-# Recomputes every rollup from the rows (after a bulk COPY with the trips trigger disabled,
-# or to repair). One pass over trips per rollup table.
+    INSERT INTO rollup_hours AS r (day, hour, service_kind, trips, transfers, credit_trips,
+        benefit_trips, revenue)
+    SELECT (i.event_time AT TIME ZONE tz)::date, extract(hour FROM i.event_time AT TIME ZONE tz),
+        i.service_kind, sum(i.trips), sum(i.transfers), sum(i.credit_trips),
+        sum(i.benefit_trips), sum(i.revenue)
+    FROM rollup_input i WHERE i.trips > 0
+    GROUP BY 1, 2, 3
+    ON CONFLICT (day, hour, service_kind) DO UPDATE SET
+        trips = r.trips + EXCLUDED.trips,
+        transfers = r.transfers + EXCLUDED.transfers,
+        credit_trips = r.credit_trips + EXCLUDED.credit_trips,
+        benefit_trips = r.benefit_trips + EXCLUDED.benefit_trips,
+        revenue = r.revenue + EXCLUDED.revenue;
+
+    INSERT INTO rollup_station_days AS r (day, station_id, trips, revenue)
+    SELECT (i.event_time AT TIME ZONE tz)::date, i.station_id, sum(i.trips), sum(i.revenue)
+    FROM rollup_input i JOIN stations s ON s.id = i.station_id
+    WHERE i.trips > 0 AND s.kind IN ('portal', 'trunk', 'cable')
+    GROUP BY 1, 2
+    ON CONFLICT (day, station_id) DO UPDATE SET
+        trips = r.trips + EXCLUDED.trips, revenue = r.revenue + EXCLUDED.revenue;
+END $$
+"""
+
+# Moves the pending deltas into the rollups; returns how many it folded. One folder at a time
+# (any worker on any machine): the others skip the round instead of waiting.
+FOLD = """
+CREATE FUNCTION fold_rollup_deltas() RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    folded bigint;
+BEGIN
+    IF NOT pg_try_advisory_xact_lock(hashtext('travel_recharge.fold_rollup_deltas')) THEN
+        RETURN 0;
+    END IF;
+    DROP TABLE IF EXISTS rollup_input;
+    CREATE TEMPORARY TABLE rollup_input ON COMMIT DROP AS
+        WITH moved AS (DELETE FROM rollup_deltas RETURNING *) SELECT * FROM moved;
+    SELECT count(*) INTO folded FROM rollup_input;
+    IF folded > 0 THEN
+        PERFORM apply_rollup_input();
+    END IF;
+    RETURN folded;
+END $$
+"""
+
+# Recomputes every rollup from the rows: after a bulk COPY with the triggers disabled, or to
+# repair. Holds the folder's lock so no fold runs halfway through.
 REBUILD = """
 CREATE FUNCTION rebuild_rollups() RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
+    PERFORM pg_advisory_xact_lock(hashtext('travel_recharge.fold_rollup_deltas'));
+    DELETE FROM rollup_deltas;
     DELETE FROM rollup_totals;
     DELETE FROM rollup_hours;
     DELETE FROM rollup_station_days;
-    CREATE TEMPORARY TABLE route_locality ON COMMIT DROP AS
-        SELECT DISTINCT ON (rs.route_id) rs.route_id, s.locality_code
-        FROM route_stops rs JOIN stations s ON s.id = rs.station_id
-        ORDER BY rs.route_id, rs.sequence;
-    CREATE TEMPORARY TABLE rollup_source ON COMMIT DROP AS
-        SELECT t.service_kind, t.station_id, s.kind AS station_kind,
-            coalesce(s.locality_code, rl.locality_code, '00') AS locality_code,
-            (t.card_id % cfg.shards)::smallint AS shard,
-            (t.event_time AT TIME ZONE cfg.timezone) AS local_time,
-            t.is_transfer::int AS transfer, t.credit_used::int AS credit,
-            t.benefit_trip_used::int AS benefit, t.fare_charged,
-            (t.ended_at IS NOT NULL)::int AS completed
-        FROM trips t
-        CROSS JOIN (SELECT timezone, shards FROM analytics_settings WHERE id = 1) cfg
-        LEFT JOIN stations s ON s.id = t.station_id
-        LEFT JOIN route_locality rl ON rl.route_id = t.route_id;
-    INSERT INTO rollup_totals (locality_code, service_kind, shard, trips, transfers,
-        credit_trips, benefit_trips, revenue, completed_trips)
-    SELECT locality_code, service_kind, shard, count(*), sum(transfer), sum(credit),
-        sum(benefit), sum(fare_charged), sum(completed)
-    FROM rollup_source GROUP BY 1, 2, 3;
-    INSERT INTO rollup_hours (day, hour, service_kind, shard, trips, transfers, credit_trips,
-        benefit_trips, revenue)
-    SELECT local_time::date, extract(hour FROM local_time), service_kind, shard, count(*),
-        sum(transfer), sum(credit), sum(benefit), sum(fare_charged)
-    FROM rollup_source GROUP BY 1, 2, 3, 4;
-    INSERT INTO rollup_station_days (day, station_id, shard, trips, revenue)
-    SELECT local_time::date, station_id, shard, count(*), sum(fare_charged)
-    FROM rollup_source WHERE station_kind IN ('portal', 'trunk', 'cable') GROUP BY 1, 2, 3;
+    DROP TABLE IF EXISTS rollup_input;
+    CREATE TEMPORARY TABLE rollup_input ON COMMIT DROP AS
+        SELECT event_time, station_id, route_id, service_kind, 1 AS trips,
+            (ended_at IS NOT NULL)::int AS completed, is_transfer::int AS transfers,
+            credit_used::int AS credit_trips, benefit_trip_used::int AS benefit_trips,
+            fare_charged AS revenue
+        FROM trips;
+    PERFORM apply_rollup_input();
     UPDATE rollup_users SET total_users = (SELECT count(*) FROM users),
         active_users = (SELECT count(*) FROM users WHERE active) WHERE id = 1;
 END $$
 """
 
-FUNCTIONS = (TRIP_LOCALITY, TRIP_INSERTED, TRIP_ENDED, USERS_CHANGED, REBUILD)
+TRIGGERS = (
+    "CREATE TRIGGER trips_rollup_inserted AFTER INSERT ON trips "
+    "FOR EACH ROW EXECUTE FUNCTION rollup_delta_trip_inserted()",
+    "CREATE TRIGGER trips_rollup_ended AFTER UPDATE OF ended_at ON trips FOR EACH ROW "
+    "WHEN (OLD.ended_at IS NULL AND NEW.ended_at IS NOT NULL) "
+    "EXECUTE FUNCTION rollup_delta_trip_ended()",
+    "CREATE TRIGGER users_rollup AFTER INSERT OR DELETE OR UPDATE OF active ON users "
+    "FOR EACH ROW EXECUTE FUNCTION rollup_users_changed()",
+)
+
+FUNCTIONS = (TRIP_INSERTED, TRIP_ENDED, USERS_CHANGED, APPLY_INPUT, FOLD, REBUILD)
 DROP_FUNCTIONS = (
     "rebuild_rollups()",
+    "fold_rollup_deltas()",
+    "apply_rollup_input()",
     "rollup_users_changed()",
-    "rollup_trip_ended()",
-    "rollup_trip_inserted()",
-    "trip_locality(integer, integer)",
+    "rollup_delta_trip_ended()",
+    "rollup_delta_trip_inserted()",
 )

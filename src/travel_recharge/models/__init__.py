@@ -2,6 +2,7 @@
 
 from travel_recharge.models.analytics import (
     AnalyticsSettings,
+    RollupDelta,
     RollupHour,
     RollupStationDay,
     RollupTotal,
@@ -30,6 +31,7 @@ __all__ = [
     "Locality",
     "Recharge",
     "RechargePoint",
+    "RollupDelta",
     "RollupHour",
     "RollupStationDay",
     "RollupTotal",

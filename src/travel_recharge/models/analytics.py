@@ -1,15 +1,16 @@
-"""Analytics rollups, maintained by triggers on trips and users (migration 0003).
+"""Analytics rollups (migration 0003).
 
-Readers never scan trips: totals, hourly figures and station loads come from these small
-tables. Counters are split over `shard` (card id modulo the shard count) so that concurrent
-taps of different cards update different rows instead of queueing on one hot counter.
+A tap never updates a shared counter: a trigger appends one row to `rollup_deltas`, and the
+folder (fold_rollup_deltas(), run every second by one worker at a time) moves the deltas
+into the rollups. So concurrent taps never queue on a hot row, and readers sum small tables
+(localities x service kinds; local days x hours x kinds; days x trunk stations), never trips.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, Index, Integer, SmallInteger, String
+from sqlalchemy import BigInteger, Date, DateTime, Index, Integer, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from travel_recharge.models.base import Base
@@ -30,17 +31,33 @@ class AnalyticsSettings(Base):
 
     id: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     timezone: Mapped[str] = mapped_column(String(64))
-    shards: Mapped[int] = mapped_column(SmallInteger)
+
+
+class RollupDelta(Base):
+    """A tap (trips = 1) or a trip end (completed = 1) not yet folded into the rollups."""
+
+    __tablename__ = "rollup_deltas"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    event_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    station_id: Mapped[int | None] = mapped_column(Integer)
+    route_id: Mapped[int | None] = mapped_column(Integer)
+    service_kind: Mapped[str] = mapped_column(String(10))
+    trips: Mapped[int] = mapped_column(SmallInteger)
+    completed: Mapped[int] = mapped_column(SmallInteger)
+    transfers: Mapped[int] = mapped_column(SmallInteger)
+    credit_trips: Mapped[int] = mapped_column(SmallInteger)
+    benefit_trips: Mapped[int] = mapped_column(SmallInteger)
+    revenue: Mapped[int] = mapped_column(BigInteger)
 
 
 class RollupTotal(_TripCounters, Base):
-    """All-time figures per locality and service kind (trip ends add completed_trips)."""
+    """All-time figures per locality and service kind."""
 
     __tablename__ = "rollup_totals"
 
     locality_code: Mapped[str] = mapped_column(String(2), primary_key=True)
     service_kind: Mapped[str] = mapped_column(String(10), primary_key=True)
-    shard: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     completed_trips: Mapped[int] = mapped_column(BigInteger, server_default="0")
 
 
@@ -52,7 +69,6 @@ class RollupHour(_TripCounters, Base):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     hour: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     service_kind: Mapped[str] = mapped_column(String(10), primary_key=True)
-    shard: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
 
 
 class RollupStationDay(Base):
@@ -63,13 +79,12 @@ class RollupStationDay(Base):
 
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     station_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    shard: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     trips: Mapped[int] = mapped_column(BigInteger, server_default="0")
     revenue: Mapped[int] = mapped_column(BigInteger, server_default="0")
 
 
 class RollupUsers(Base):
-    """One row: registered and active riders."""
+    """One row: registered and active riders (registrations are rare: a trigger suffices)."""
 
     __tablename__ = "rollup_users"
 

@@ -10,7 +10,7 @@ from travel_recharge.cache import CacheDep
 from travel_recharge.cards.schemas import CardId
 from travel_recharge.cards.service import cache_group
 from travel_recharge.config import SettingsDep
-from travel_recharge.db import PrimaryReadSessionDep, UnitOfWorkDep
+from travel_recharge.db import DriverTransactionDep, PrimaryReadSessionDep, UnitOfWorkDep
 from travel_recharge.errors import error_responses
 from travel_recharge.pagination import PageDep
 from travel_recharge.trips import service
@@ -30,10 +30,10 @@ router = APIRouter(prefix="/api/v1/trips", tags=["trips"])
     },
 )
 async def start_trip(
-    request: TapIn, uow: UnitOfWorkDep, cache: CacheDep, settings: SettingsDep
+    request: TapIn, unit: DriverTransactionDep, cache: CacheDep, settings: SettingsDep
 ) -> Response:
     """Price a tap (full fare, transfer, credit or benefit trip) and charge the card once."""
-    answer, created = await service.tap(uow, cache, request, datetime.now(UTC), settings)
+    answer, created = await service.tap(unit, cache, request, datetime.now(UTC), settings)
     # Serialized here: the answer is already a validated TapOut (the hot path of the API).
     return Response(
         content=answer.model_dump_json(),

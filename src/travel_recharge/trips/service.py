@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from travel_recharge.cache import Cache
 from travel_recharge.cards import service as cards
 from travel_recharge.config import Settings
-from travel_recharge.db import UnitOfWork
+from travel_recharge.db import DriverTransaction, UnitOfWork
 from travel_recharge.errors import Conflict, NotFound, PaymentRequired, Unprocessable
 from travel_recharge.fares import service as fares
 from travel_recharge.fares.engine import (
@@ -53,10 +53,10 @@ _STATION_SERVICE = {
 
 
 async def tap(
-    uow: UnitOfWork, cache: Cache, request: TapIn, now: datetime, settings: Settings
+    unit: DriverTransaction, cache: Cache, request: TapIn, now: datetime, settings: Settings
 ) -> tuple[TapOut, bool]:
     """Price and post a tap; returns the answer and whether it was created now."""
-    session = uow.session
+    connection = unit.connection
     event_time = request.event_time or now
     if event_time > now + timedelta(seconds=settings.tap_future_tolerance_s):
         raise Unprocessable("event_time: is in the future")
@@ -64,13 +64,13 @@ async def tap(
         raise Unprocessable("station_id: give station_id or route_code (or both)")
 
     card = await repository.lock_card_for_tap(
-        session, request.card_id, request.station_id, request.route_code
+        connection, request.card_id, request.station_id, request.route_code
     )
     if card is None:
         raise NotFound(f"card {request.card_id} does not exist")
     service_kind = _service_kind(request, card)
     context = await repository.tap_context(
-        session,
+        connection,
         tap_id=request.tap_id,
         card_id=card.id,
         validator_id=request.validator_id,
@@ -133,11 +133,11 @@ async def tap(
     )
     try:
         trip_id = await repository.post_tap(
-            session, posted, policy_id=in_force.id, window_anchor=outcome.window_anchor
+            connection, posted, policy_id=in_force.id, window_anchor=outcome.window_anchor
         )
     except repository.DuplicateTapId as exc:
         raise Conflict(f"tap_id {request.tap_id} was already used by another card") from exc
-    cards.invalidate_after_commit(uow, cache, card.id)
+    cards.invalidate_after_commit(unit, cache, card.id)
     log_event(
         logger,
         "tap.priced",

@@ -1,8 +1,8 @@
-"""Analytics rollups: tables, the triggers that keep them exact, a rebuild, and a backfill.
+"""Analytics rollups: tables, delta triggers, the folder, a rebuild and a backfill.
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-24 07:21:55.306319
+Create Date: 2026-11-24 07:29:26.728054
 """
 
 from __future__ import annotations
@@ -26,32 +26,42 @@ def upgrade() -> None:
         "analytics_settings",
         sa.Column("id", sa.SmallInteger(), nullable=False),
         sa.Column("timezone", sa.String(length=64), nullable=False),
-        sa.Column("shards", sa.SmallInteger(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_analytics_settings")),
+    )
+    op.create_table(
+        "rollup_deltas",
+        sa.Column("id", sa.BigInteger(), nullable=False),
+        sa.Column("event_time", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("station_id", sa.Integer(), nullable=True),
+        sa.Column("route_id", sa.Integer(), nullable=True),
+        sa.Column("service_kind", sa.String(length=10), nullable=False),
+        sa.Column("trips", sa.SmallInteger(), nullable=False),
+        sa.Column("completed", sa.SmallInteger(), nullable=False),
+        sa.Column("transfers", sa.SmallInteger(), nullable=False),
+        sa.Column("credit_trips", sa.SmallInteger(), nullable=False),
+        sa.Column("benefit_trips", sa.SmallInteger(), nullable=False),
+        sa.Column("revenue", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_rollup_deltas")),
     )
     op.create_table(
         "rollup_hours",
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("hour", sa.SmallInteger(), nullable=False),
         sa.Column("service_kind", sa.String(length=10), nullable=False),
-        sa.Column("shard", sa.SmallInteger(), nullable=False),
         sa.Column("trips", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("transfers", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("credit_trips", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("benefit_trips", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("revenue", sa.BigInteger(), server_default="0", nullable=False),
-        sa.PrimaryKeyConstraint(
-            "day", "hour", "service_kind", "shard", name=op.f("pk_rollup_hours")
-        ),
+        sa.PrimaryKeyConstraint("day", "hour", "service_kind", name=op.f("pk_rollup_hours")),
     )
     op.create_table(
         "rollup_station_days",
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("station_id", sa.Integer(), nullable=False),
-        sa.Column("shard", sa.SmallInteger(), nullable=False),
         sa.Column("trips", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("revenue", sa.BigInteger(), server_default="0", nullable=False),
-        sa.PrimaryKeyConstraint("day", "station_id", "shard", name=op.f("pk_rollup_station_days")),
+        sa.PrimaryKeyConstraint("day", "station_id", name=op.f("pk_rollup_station_days")),
     )
     op.create_index(
         "ix_rollup_station_days_station_id", "rollup_station_days", ["station_id"], unique=False
@@ -60,16 +70,13 @@ def upgrade() -> None:
         "rollup_totals",
         sa.Column("locality_code", sa.String(length=2), nullable=False),
         sa.Column("service_kind", sa.String(length=10), nullable=False),
-        sa.Column("shard", sa.SmallInteger(), nullable=False),
         sa.Column("completed_trips", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("trips", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("transfers", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("credit_trips", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("benefit_trips", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("revenue", sa.BigInteger(), server_default="0", nullable=False),
-        sa.PrimaryKeyConstraint(
-            "locality_code", "service_kind", "shard", name=op.f("pk_rollup_totals")
-        ),
+        sa.PrimaryKeyConstraint("locality_code", "service_kind", name=op.f("pk_rollup_totals")),
     )
     op.create_table(
         "rollup_users",
@@ -80,10 +87,8 @@ def upgrade() -> None:
     )
     # ### end Alembic commands ###
 
-    # The city's time zone decides a tap's local day and hour; 4 shards per counter.
-    op.execute(
-        "INSERT INTO analytics_settings (id, timezone, shards) VALUES (1, 'America/Bogota', 4)"
-    )
+    # The city's time zone decides a tap's local day and hour.
+    op.execute("INSERT INTO analytics_settings (id, timezone) VALUES (1, 'America/Bogota')")
     op.execute("INSERT INTO rollup_users (id) VALUES (1)")
     for statement in (*rollup_sql.FUNCTIONS, *rollup_sql.TRIGGERS):
         op.execute(statement)
@@ -103,5 +108,6 @@ def downgrade() -> None:
     op.drop_index("ix_rollup_station_days_station_id", table_name="rollup_station_days")
     op.drop_table("rollup_station_days")
     op.drop_table("rollup_hours")
+    op.drop_table("rollup_deltas")
     op.drop_table("analytics_settings")
     # ### end Alembic commands ###
