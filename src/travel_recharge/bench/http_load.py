@@ -47,7 +47,7 @@ async def _exchange(
     return status
 
 
-def _request(host: str, path: str, body: bytes) -> bytes:
+def post_request(host: str, path: str, body: bytes) -> bytes:
     head = (
         f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\n\r\n"
@@ -55,18 +55,21 @@ def _request(host: str, path: str, body: bytes) -> bytes:
     return head.encode() + body
 
 
+def get_request(host: str, path: str) -> bytes:
+    return f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+
+
 async def _client(
     host: str,
     port: int,
-    path: str,
-    make_body: Callable[[], bytes],
+    make_request: Callable[[], bytes],
     deadline: float,
     result: LoadResult,
 ) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     try:
         while time.perf_counter() < deadline:
-            request = _request(host, path, make_body())
+            request = make_request()
             started = time.perf_counter()
             status = await _exchange(reader, writer, request)
             result.latencies_s.append(time.perf_counter() - started)
@@ -75,20 +78,19 @@ async def _client(
         writer.close()
 
 
-async def post_load(
+async def run_load(
     host: str,
     port: int,
-    path: str,
-    make_body: Callable[[], bytes],
+    make_request: Callable[[], bytes],
     clients: int,
     seconds: float,
 ) -> LoadResult:
-    """POST bodies from `make_body` with `clients` connections for `seconds`."""
+    """Send requests from `make_request` with `clients` connections for `seconds`."""
     result = LoadResult()
     started = time.perf_counter()
     deadline = started + seconds
     await asyncio.gather(
-        *(_client(host, port, path, make_body, deadline, result) for _ in range(clients))
+        *(_client(host, port, make_request, deadline, result) for _ in range(clients))
     )
     result.elapsed_s = time.perf_counter() - started
     return result

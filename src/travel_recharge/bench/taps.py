@@ -10,27 +10,21 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import random
-import signal
-import subprocess
-import sys
-import time
 import uuid
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import asyncpg
-import httpx
 import uvloop
 
-from travel_recharge.bench.http_load import LoadResult, percentile, post_load
+from travel_recharge.bench.http_load import LoadResult, percentile, post_request, run_load
 from travel_recharge.bench.pgbench import PgbenchResult, run_pgbench
+from travel_recharge.bench.report import report_header, write_report
+from travel_recharge.bench.server import bench_server
 from travel_recharge.config import Settings
-from travel_recharge.embedded import free_port
 from travel_recharge.migrations import upgrade_to_head
 from travel_recharge.scratch import libpq_url, scratch_database
 
@@ -62,7 +56,7 @@ def run_tap_bench(settings: Settings, options: TapBenchOptions) -> dict[str, Any
         )
         ledger_mismatches = asyncio.run(_ledger_mismatches(database_url))
     report = _report(http, pg, options, ledger_mismatches)
-    _write(report, options.report_dir)
+    write_report(report, markdown(report), options.report_dir)
     return report
 
 
@@ -90,71 +84,38 @@ async def _ledger_mismatches(database_url: str) -> int:
 
 
 def _http_phase(database_url: str, redis_url: str, options: TapBenchOptions) -> LoadResult:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TR_")}
-    env |= {
+    environment = {
         "TR_DATABASE_URL": database_url,
         "TR_REDIS_URL": redis_url,
         "TR_CACHE_NAMESPACE": f"bench{uuid.uuid4().hex[:8]}",
-        "TR_LOG_LEVEL": "WARNING",
         "TR_DB_POOL_SIZE": str(max(4, options.clients // options.workers)),
     }
-    launcher = Path(sys.executable).parent / "travel-recharge"
-    server = subprocess.Popen(
-        [str(launcher), "serve", "--port", str(port), "--workers", str(options.workers)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        _wait_healthy(port, server)
-        half = options.cards // 2
+    half = options.cards // 2
 
-        def body() -> bytes:
-            return json.dumps(
-                {
-                    "card_id": random.randint(1, half),
-                    "station_id": 1,
-                    "validator_id": f"BENCH-{random.getrandbits(40):x}",
-                    "tap_id": str(uuid.uuid4()),
-                }
-            ).encode()
+    def request() -> bytes:
+        body = {
+            "card_id": random.randint(1, half),
+            "station_id": 1,
+            "validator_id": f"BENCH-{random.getrandbits(40):x}",
+            "tap_id": str(uuid.uuid4()),
+        }
+        return post_request("127.0.0.1", "/api/v1/trips/start", json.dumps(body).encode())
+
+    with bench_server(environment, options.workers) as port:
 
         async def load(seconds: int) -> LoadResult:
-            return await post_load(
-                "127.0.0.1", port, "/api/v1/trips/start", body, options.clients, seconds
-            )
+            return await run_load("127.0.0.1", port, request, options.clients, seconds)
 
         # uvloop: the generator shares the CPU with the server, so it should use little.
         uvloop.run(load(options.warmup_seconds))
         return uvloop.run(load(options.seconds))
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=60)
-
-
-def _wait_healthy(port: int, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError("the server exited during start-up")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("the server did not become healthy")
 
 
 def _report(
     http: LoadResult, pg: PgbenchResult, options: TapBenchOptions, ledger_mismatches: int
 ) -> dict[str, Any]:
     created = http.statuses.get(201, 0)
-    return {
-        "benchmark": "taps",
-        "at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+    return report_header("taps") | {
         "options": {k: str(v) for k, v in asdict(options).items()},
         "http": {
             "requests": http.requests,
@@ -183,10 +144,3 @@ def markdown(report: dict[str, Any]) -> str:
             f"{pg['p99_ms']} | 1 |",
         ]
     )
-
-
-def _write(report: dict[str, Any], directory: Path) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    stamp = report["at"].replace(":", "").replace("-", "")
-    (directory / f"taps-{stamp}.json").write_text(json.dumps(report, indent=2))
-    (directory / f"taps-{stamp}.md").write_text(markdown(report) + "\n")
