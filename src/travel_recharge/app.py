@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.middleware.gzip import GZipMiddleware
 
 from travel_recharge.analytics.folder import fold_forever
 from travel_recharge.analytics.router import router as analytics_router
@@ -21,6 +22,8 @@ from travel_recharge.fares.router import router as fares_router
 from travel_recharge.finance.router import router as finance_router
 from travel_recharge.logs import configure_logging, log_event
 from travel_recharge.middleware import RequestIdMiddleware
+from travel_recharge.network.alerts_router import operator_router as alerts_router
+from travel_recharge.network.router import router as network_router
 from travel_recharge.ops.router import router as health_router
 from travel_recharge.ops.service import VERSION
 from travel_recharge.trips.router import router as trips_router
@@ -72,6 +75,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
+    # Level 6, not Starlette's 9: on the 370 kB station identifiers it takes ~4 ms instead of
+    # ~17 ms of CPU per answer for a 7% larger result. Below 1 kB gzip saves little.
+    app.add_middleware(GZipMiddleware, minimum_size=1000, compresslevel=6)
     app.add_middleware(RequestIdMiddleware)
     for router in (
         health_router,
@@ -81,6 +87,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         trips_router,
         finance_router,
         analytics_router,
+        network_router,
+        alerts_router,
     ):
         app.include_router(router)
     return app

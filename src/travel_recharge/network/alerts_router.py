@@ -1,0 +1,51 @@
+"""Alert management for operators: create, amend, resolve. HTTP only.
+
+Role checks arrive with the security issue: it puts the operator check in
+OPERATOR_DEPENDENCIES below, which then guards every route of this router and nothing else.
+(Edit the list here: APIRouter copies it when the routes are declared, at import.)
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter
+from fastapi.params import Depends
+
+from travel_recharge.cache import CacheDep
+from travel_recharge.db import UnitOfWorkDep
+from travel_recharge.errors import error_responses
+from travel_recharge.network import alerts
+from travel_recharge.network.schemas import AlertCreate, AlertId, AlertOut, AlertUpdate
+
+OPERATOR_DEPENDENCIES: list[Depends] = []
+
+operator_router = APIRouter(
+    prefix="/api/v1/alerts", tags=["alerts"], dependencies=OPERATOR_DEPENDENCIES
+)
+
+
+@operator_router.post(
+    "", status_code=201, response_model=AlertOut, responses=error_responses(404, 422)
+)
+async def create_alert(request: AlertCreate, uow: UnitOfWorkDep, cache: CacheDep) -> AlertOut:
+    """Publish an alert for a station, a route, or a route at one station."""
+    return await alerts.create(uow, cache, request, datetime.now(UTC))
+
+
+@operator_router.patch(
+    "/{alert_id}", response_model=AlertOut, responses=error_responses(404, 409, 422)
+)
+async def update_alert(
+    alert_id: AlertId, request: AlertUpdate, uow: UnitOfWorkDep, cache: CacheDep
+) -> AlertOut:
+    """Change an unresolved alert's message, severity, cause, effect or end."""
+    return await alerts.update(uow, cache, alert_id, request, datetime.now(UTC))
+
+
+@operator_router.post(
+    "/{alert_id}/resolve", response_model=AlertOut, responses=error_responses(404, 409, 422)
+)
+async def resolve_alert(alert_id: AlertId, uow: UnitOfWorkDep, cache: CacheDep) -> AlertOut:
+    """Mark an alert resolved: it stops showing at once and can no longer change."""
+    return await alerts.resolve(uow, cache, alert_id, datetime.now(UTC))

@@ -1,0 +1,273 @@
+"""Network reads: stations, routes, recharge points and arrivals, through the cache.
+
+Every read returns the JSON bytes of its answer from Cache.read_through. Cache groups and the
+TTL of their views:
+- "stations:list"      station list pages                     cache_ttl_stations_s
+- "stations:reference" identifiers and per-code details       cache_ttl_station_reference_s
+- "routes"             route codes and per-code details       cache_ttl_routes_s
+- "recharge_points"    recharge point pages                   cache_ttl_recharge_points_s
+- "arrivals:<minute>"  arrivals of every station that minute  cache_ttl_arrivals_s
+Nothing in the API writes stations, routes or recharge points: those views change only when
+the network is reloaded, and their TTL bounds how long a reload takes to show. Kinds and
+channels read from the database are cast to their Literal types: CHECK constraints hold them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import cast
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from travel_recharge.cache import Cache
+from travel_recharge.config import Settings
+from travel_recharge.errors import NotFound
+from travel_recharge.models import Station
+from travel_recharge.network import repository
+from travel_recharge.network.arrivals import Visit, minute_of, next_arrivals
+from travel_recharge.network.reference import BANDS
+from travel_recharge.network.schemas import (
+    ArrivalOut,
+    ArrivalsOut,
+    Channel,
+    HeadwayOut,
+    RechargePointOut,
+    RechargePointsPage,
+    RouteCodesOut,
+    RouteDetailsOut,
+    RouteKind,
+    RouteServing,
+    RouteStopOut,
+    StationDetailsOut,
+    StationIdentifier,
+    StationIdentifiersOut,
+    StationKind,
+    StationOut,
+    StationsPage,
+)
+from travel_recharge.pagination import Page, PageInfo
+
+STATION_LIST_GROUP = "stations:list"
+STATION_REFERENCE_GROUP = "stations:reference"
+ROUTES_GROUP = "routes"
+RECHARGE_POINTS_GROUP = "recharge_points"
+
+
+@dataclass(frozen=True)
+class Reads:
+    """What a cached network read needs: a session to read with, the cache, the settings."""
+
+    session: AsyncSession
+    cache: Cache
+    settings: Settings
+
+    async def cached(
+        self, group: str, field: str, ttl_s: int, produce: Callable[[], Awaitable[BaseModel]]
+    ) -> bytes:
+        """The view's JSON bytes from the cache; `produce` runs only on a miss."""
+
+        async def load() -> bytes:
+            return (await produce()).model_dump_json().encode()
+
+        return await self.cache.read_through(group, field, ttl_s, load)
+
+
+def arrivals_group(minute: datetime) -> str:
+    # No write changes a timetable, so arrivals are never invalidated: the group only keeps
+    # one minute's views together, and they all expire soon after the minute is over.
+    return f"arrivals:{minute:%Y%m%dT%H%M}"
+
+
+def _filter_field(*values: object) -> str:
+    # "*" stands for "no filter"; filter values never contain it (they are validated codes).
+    return ":".join("*" if value is None else str(value) for value in values)
+
+
+def _page_info(page: Page, returned: int) -> PageInfo:
+    return PageInfo(limit=page.limit, offset=page.offset, returned=returned)
+
+
+def station_out(station: Station, locality_name: str) -> StationOut:
+    return StationOut(
+        station_id=station.id,
+        code=station.code,
+        name=station.name,
+        kind=cast(StationKind, station.kind),
+        corridor=station.corridor,
+        locality_code=station.locality_code,
+        locality_name=locality_name,
+        latitude=station.latitude,
+        longitude=station.longitude,
+        active=station.active,
+    )
+
+
+async def stations(
+    reads: Reads, *, locality: str | None, kind: str | None, active: bool | None, page: Page
+) -> bytes:
+    async def produce() -> StationsPage:
+        rows, total = await repository.stations_page(
+            reads.session,
+            locality=locality,
+            kind=kind,
+            active=active,
+            limit=page.limit,
+            offset=page.offset,
+        )
+        items = [station_out(station, locality_name) for station, locality_name in rows]
+        return StationsPage(stations=items, total=total, page=_page_info(page, len(items)))
+
+    field = _filter_field(locality, kind, active, page.cache_field)
+    ttl = reads.settings.cache_ttl_stations_s
+    return await reads.cached(STATION_LIST_GROUP, field, ttl, produce)
+
+
+async def station_identifiers(reads: Reads) -> bytes:
+    async def produce() -> StationIdentifiersOut:
+        rows = await repository.station_identifiers(reads.session)
+        return StationIdentifiersOut(
+            stations=[StationIdentifier.model_validate(row, from_attributes=True) for row in rows]
+        )
+
+    ttl = reads.settings.cache_ttl_station_reference_s
+    return await reads.cached(STATION_REFERENCE_GROUP, "identifiers", ttl, produce)
+
+
+async def station_details(reads: Reads, code: str) -> bytes:
+    async def produce() -> StationDetailsOut:
+        row = await repository.station_by_code(reads.session, code)
+        if row is None:
+            raise NotFound(f"station {code} does not exist")
+        station, locality_name = row
+        serving = [
+            RouteServing.model_validate(row, from_attributes=True)
+            for row in await repository.routes_serving(reads.session, station.id)
+        ]
+        base = station_out(station, locality_name).model_dump()
+        return StationDetailsOut(**base, routes_serving=serving)
+
+    ttl = reads.settings.cache_ttl_station_reference_s
+    return await reads.cached(STATION_REFERENCE_GROUP, f"details:{code}", ttl, produce)
+
+
+async def route_codes(reads: Reads) -> bytes:
+    async def produce() -> RouteCodesOut:
+        return RouteCodesOut(route_codes=list(await repository.route_codes(reads.session)))
+
+    return await reads.cached(ROUTES_GROUP, "codes", reads.settings.cache_ttl_routes_s, produce)
+
+
+async def route_details(reads: Reads, code: str) -> bytes:
+    async def produce() -> RouteDetailsOut:
+        route = await repository.route_by_code(reads.session, code)
+        if route is None:
+            raise NotFound(f"route {code} does not exist")
+        headways = [
+            HeadwayOut(
+                band=band.name,
+                start=band.start,
+                end=band.end,
+                headway_minutes=route.headways[band.name],
+            )
+            for band in BANDS
+            if band.name in route.headways
+        ]
+        stops = [
+            RouteStopOut.model_validate(row, from_attributes=True)
+            for row in await repository.route_stops(reads.session, route.id)
+        ]
+        return RouteDetailsOut(
+            route_id=route.id,
+            code=route.code,
+            name=route.name,
+            kind=cast(RouteKind, route.kind),
+            active=route.active,
+            headways=headways,
+            stops=stops,
+        )
+
+    ttl = reads.settings.cache_ttl_routes_s
+    return await reads.cached(ROUTES_GROUP, f"details:{code}", ttl, produce)
+
+
+async def recharge_points(
+    reads: Reads, *, locality: str | None, channel: str | None, page: Page
+) -> bytes:
+    async def produce() -> RechargePointsPage:
+        rows, total = await repository.recharge_points_page(
+            reads.session, locality=locality, channel=channel, limit=page.limit, offset=page.offset
+        )
+        items = [
+            RechargePointOut(
+                recharge_point_id=point.id,
+                name=point.name,
+                channel=cast(Channel, point.channel),
+                locality_code=point.locality_code,
+                locality_name=locality_name,
+            )
+            for point, locality_name in rows
+        ]
+        return RechargePointsPage(
+            recharge_points=items, total=total, page=_page_info(page, len(items))
+        )
+
+    field = _filter_field(locality, channel, page.cache_field)
+    ttl = reads.settings.cache_ttl_recharge_points_s
+    return await reads.cached(RECHARGE_POINTS_GROUP, field, ttl, produce)
+
+
+async def require_station(session: AsyncSession, station_id: int) -> Station:
+    station = await repository.station_by_id(session, station_id)
+    if station is None:
+        raise NotFound(f"station {station_id} does not exist")
+    return station
+
+
+async def arrivals(
+    reads: Reads, station_id: int, *, at: datetime, now: datetime, per_route: int
+) -> bytes:
+    """Scheduled arrivals at the station for the minute holding `at` (see network.arrivals).
+
+    A closed (inactive) station has none; inactive routes do not run.
+    """
+    minute = minute_of(at)
+    zone = ZoneInfo(reads.settings.timezone)
+
+    async def produce() -> ArrivalsOut:
+        station = await require_station(reads.session, station_id)
+        visits = [
+            Visit(
+                route_code=code,
+                route_name=name,
+                destination=destination,
+                headways=headways,
+                minutes_from_start=minutes,
+            )
+            for code, name, headways, minutes, destination in (
+                await repository.calls_at_station(reads.session, station_id)
+                if station.active
+                else []
+            )
+        ]
+        return ArrivalsOut(
+            station_id=station.id,
+            station_code=station.code,
+            station_name=station.name,
+            at=minute.astimezone(zone),
+            arrivals=[
+                ArrivalOut.model_validate(arrival, from_attributes=True)
+                for arrival in next_arrivals(visits, minute, zone, per_route)
+            ],
+        )
+
+    ttl = reads.settings.cache_ttl_arrivals_s
+    # Only answers around the present are cached: a client sweeping `at` through other
+    # minutes gets exact answers from PostgreSQL instead of filling Redis with one-off groups.
+    if abs(minute - minute_of(now)) > timedelta(seconds=ttl):
+        return (await produce()).model_dump_json().encode()
+    field = f"{station_id}:{per_route}"
+    return await reads.cached(arrivals_group(minute), field, ttl, produce)
