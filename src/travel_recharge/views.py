@@ -10,6 +10,21 @@ from pydantic import BaseModel
 from travel_recharge.cache import Cache
 
 
+async def cached_bytes(
+    cache: Cache,
+    group: str,
+    field: str,
+    ttl_s: int,
+    produce: Callable[[], Awaitable[BaseModel]],
+) -> bytes:
+    """The view's JSON bytes; `produce` runs only on a cache miss."""
+
+    async def load() -> bytes:
+        return (await produce()).model_dump_json().encode()
+
+    return await cache.read_through(group, field, ttl_s, load)
+
+
 async def cached_json(
     cache: Cache,
     group: str,
@@ -18,9 +33,5 @@ async def cached_json(
     produce: Callable[[], Awaitable[BaseModel]],
 ) -> Response:
     """The view as a JSON response; `produce` runs only on a cache miss."""
-
-    async def load() -> bytes:
-        return (await produce()).model_dump_json().encode()
-
-    body = await cache.read_through(group, field, ttl_s, load)
+    body = await cached_bytes(cache, group, field, ttl_s, produce)
     return Response(content=body, media_type="application/json")

@@ -50,6 +50,7 @@ from travel_recharge.network.schemas import (
     StationsPage,
 )
 from travel_recharge.pagination import Page, PageInfo
+from travel_recharge.views import cached_bytes
 
 STATION_LIST_GROUP = "stations:list"
 STATION_REFERENCE_GROUP = "stations:reference"
@@ -69,11 +70,7 @@ class Reads:
         self, group: str, field: str, ttl_s: int, produce: Callable[[], Awaitable[BaseModel]]
     ) -> bytes:
         """The view's JSON bytes from the cache; `produce` runs only on a miss."""
-
-        async def load() -> bytes:
-            return (await produce()).model_dump_json().encode()
-
-        return await self.cache.read_through(group, field, ttl_s, load)
+        return await cached_bytes(self.cache, group, field, ttl_s, produce)
 
 
 def arrivals_group(minute: datetime) -> str:
