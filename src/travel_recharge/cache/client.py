@@ -1,8 +1,4 @@
-"""Redis as an accelerator: bounded timeouts, a circuit breaker, fail-open operations.
-
-Nothing here raises because Redis is down, slow or wiped: a failed read is a miss, a failed
-write or delete is skipped (and counted), so every answer can still come from PostgreSQL.
-"""
+"""The Redis client: every call bounded in time and guarded by the circuit breaker."""
 
 from __future__ import annotations
 
@@ -11,8 +7,8 @@ import contextlib
 import logging
 import time
 import uuid
-from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Annotated, TypeVar, cast
 
@@ -22,6 +18,15 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from travel_recharge.cache.breaker import CacheUnavailable, CircuitBreaker
+from travel_recharge.cache.read_through import (
+    GENERATION_TTL_S,
+    Load,
+    ReadThrough,
+    StampedePolicy,
+    ViewKeys,
+)
+from travel_recharge.cache.stats import CacheStats
 from travel_recharge.config import Settings
 from travel_recharge.logs import log_event
 
@@ -34,83 +39,39 @@ T = TypeVar("T")
 KEY_VERSION = "v1"
 
 
-class CircuitBreaker:
-    """Stops calling Redis after `failures` consecutive errors, for `reset_s` seconds.
+@dataclass(frozen=True)
+class IsolatedScope:
+    """Keys and stats of one isolated block (see Cache.isolated)."""
 
-    After the pause one trial call goes through (half-open); its success closes the breaker.
-    The breaker is per worker process: each process learns Redis' health on its own.
-    """
-
-    def __init__(
-        self, failures: int, reset_s: float, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self._threshold = failures
-        self._reset_s = reset_s
-        self._clock = clock
-        self._consecutive_failures = 0
-        self._opened_at: float | None = None
+    cache: Cache
+    label: str
+    use_redis: bool
+    stats: CacheStats = field(default_factory=CacheStats)
 
     @property
-    def state(self) -> str:
-        if self._opened_at is None:
-            return "closed"
-        return "half_open" if self._clock() - self._opened_at >= self._reset_s else "open"
-
-    def allow(self) -> bool:
-        return self.state != "open"
-
-    def record_success(self) -> None:
-        self._consecutive_failures = 0
-        self._opened_at = None
-
-    def record_failure(self) -> None:
-        self._consecutive_failures += 1
-        if self._consecutive_failures >= self._threshold or self._opened_at is not None:
-            self._opened_at = self._clock()
+    def key_prefix(self) -> str:
+        """Every key written inside the block starts with this (inside our namespace)."""
+        return f"{self.cache.base_prefix}scratch:{self.label}:"
 
 
-@dataclass
-class CacheStats:
-    """This process' cache outcomes by namespace (the first segment of a key name)."""
-
-    hits: Counter[str] = field(default_factory=Counter)
-    misses: Counter[str] = field(default_factory=Counter)
-    errors: int = 0
-    skipped_open_circuit: int = 0
-
-
-# Fill a field of a cached group only if the group's generation token is still the one the
-# reader saw before it queried PostgreSQL. A write that committed in between has replaced the
-# token (see Cache.invalidate), so a value computed from pre-commit data is never stored.
-_FILL_SCRIPT = """
-local current = redis.call('GET', KEYS[1])
-if current ~= ARGV[1] then
-    if ARGV[1] ~= '' or current then return 0 end
-    current = ARGV[5]
-    redis.call('SET', KEYS[1], current, 'EX', ARGV[6])
-end
-redis.call('HSET', KEYS[2], ARGV[2], current .. '|' .. ARGV[3])
-redis.call('EXPIRE', KEYS[2], ARGV[4])
-redis.call('EXPIRE', KEYS[1], ARGV[6])
-return 1
-"""
-
-# A generation token outlives every cached value, so a value can only match the token
-# written for it; only eviction or a flush can drop a token, and then values miss.
-_GENERATION_TTL_S = 86_400
-
-
-class CacheUnavailable(Exception):
-    """Redis could not be asked (breaker open, timeout, connection error)."""
+# Per task, not per process: an isolated block must not change what concurrent requests see.
+_scope: ContextVar[IsolatedScope | None] = ContextVar("travel_recharge_cache_scope", default=None)
 
 
 class Cache:
-    def __init__(self, redis: Redis, namespace: str, breaker: CircuitBreaker, budget_s: float):
+    def __init__(
+        self,
+        redis: Redis,
+        namespace: str,
+        breaker: CircuitBreaker,
+        budget_s: float,
+        stampede: StampedePolicy | None = None,
+    ):
         self.redis = redis
         self.namespace = namespace
         self.breaker = breaker
-        self.stats = CacheStats()
-        self._fill_script = redis.register_script(_FILL_SCRIPT)
+        self._stats = CacheStats()
+        self._views = ReadThrough(self, stampede or StampedePolicy())
         # Hard bound on one Redis call, beyond the socket timeouts (which a half-written
         # reply or a slow DNS lookup can outlast).
         self._budget_s = budget_s
@@ -128,21 +89,61 @@ class Cache:
         )
         breaker = CircuitBreaker(settings.redis_breaker_failures, settings.redis_breaker_reset_s)
         budget = settings.redis_connect_timeout_s + settings.redis_socket_timeout_s
-        return cls(redis, settings.cache_namespace, breaker, budget)
+        stampede = StampedePolicy.from_settings(settings)
+        return cls(redis, settings.cache_namespace, breaker, budget, stampede)
 
     def key(self, name: str) -> str:
         """The full Redis key of a cache entry: every key we own starts with our prefix."""
         return f"{self.prefix}{name}"
 
     @property
-    def prefix(self) -> str:
+    def base_prefix(self) -> str:
         return f"{self.namespace}:{KEY_VERSION}:"
+
+    @property
+    def prefix(self) -> str:
+        scope = self._scope()
+        return scope.key_prefix if scope is not None else self.base_prefix
+
+    @property
+    def stats(self) -> CacheStats:
+        scope = self._scope()
+        return scope.stats if scope is not None else self._stats
+
+    @property
+    def stampede(self) -> StampedePolicy:
+        return self._views.policy
+
+    @property
+    def budget_s(self) -> float:
+        """The longest one Redis call may take."""
+        return self._budget_s
+
+    def _scope(self) -> IsolatedScope | None:
+        scope = _scope.get()
+        return scope if scope is not None and scope.cache is self else None
+
+    @contextlib.contextmanager
+    def isolated(self, *, use_redis: bool) -> Iterator[IsolatedScope]:
+        """Within the block (this task and tasks it starts) every key lives under the scope's
+        own prefix inside our namespace and outcomes go to the scope's own stats; with
+        use_redis=False Redis is not asked at all. Real keys and this process' stats stay
+        untouched: the performance test measures real endpoints with it."""
+        scope = IsolatedScope(self, uuid.uuid4().hex, use_redis)
+        token = _scope.set(scope)
+        try:
+            yield scope
+        finally:
+            _scope.reset(token)
 
     async def call(self, operation: Callable[[], Awaitable[T]]) -> T:
         """Run one Redis operation under the breaker and the time budget.
 
         Raises CacheUnavailable instead of any Redis or timeout error.
         """
+        scope = self._scope()
+        if scope is not None and not scope.use_redis:
+            raise CacheUnavailable("bypassed")
         if not self.breaker.allow():
             self.stats.skipped_open_circuit += 1
             raise CacheUnavailable("circuit open")
@@ -215,77 +216,39 @@ class Cache:
         return (time.perf_counter() - started) * 1000
 
     async def read_through(
-        self, group: str, field: str, ttl_s: int, load: Callable[[], Awaitable[bytes]]
+        self, group: str, field: str, ttl_s: int, load: Load, *, stale_ok: bool = False
     ) -> bytes:
         """The cached bytes of `field` in `group`, or `load()`'s result, stored for next time.
 
         A group holds the cached views of one thing (a card: balance, history pages, trips
-        pages); writers call `invalidate(group)` after their commit.
+        pages); writers call `invalidate(group)` after their commit, and a value stored under
+        an invalidated generation is never served again.
+
+        Concurrent misses of one view run `load` once, across processes (the protocol and its
+        bounds are in travel_recharge.cache.read_through). With `stale_ok`, for views whose
+        freshness bound is their TTL (never card views), a value whose TTL ran out but whose
+        generation is current is served while another caller recomputes it, up to
+        `cache_stale_grace_s` after expiry.
         """
-        stats_group = group.split(":", 1)[0]
-        generation_key, data_key = self._group_keys(group)
-
-        async def read() -> tuple[bytes | None, bytes | None]:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.get(generation_key)
-                pipe.hget(data_key, field)
-                token, raw = await pipe.execute()
-            return token, raw
-
-        try:
-            token, raw = await self.call(read)
-        except CacheUnavailable:
-            self.stats.misses[stats_group] += 1
-            return await load()
-        if raw is not None and token is not None:
-            stored_token, _, payload = raw.partition(b"|")
-            if stored_token == token:
-                self.stats.hits[stats_group] += 1
-                return payload
-        self.stats.misses[stats_group] += 1
-        value = await load()
-        await self._fill(generation_key, data_key, field, token, value, ttl_s)
-        return value
-
-    async def _fill(
-        self,
-        generation_key: str,
-        data_key: str,
-        field: str,
-        seen_token: bytes | None,
-        value: bytes,
-        ttl_s: int,
-    ) -> None:
-        args: list[bytes | str | int] = [
-            seen_token or b"",
-            field,
-            value,
-            ttl_s,
-            uuid.uuid4().hex,
-            _GENERATION_TTL_S,
-        ]
-
-        async def fill() -> object:
-            return await self._fill_script(keys=[generation_key, data_key], args=args)
-
-        with contextlib.suppress(CacheUnavailable):
-            await self.call(fill)
+        base = self.key(group)
+        keys = ViewKeys(self.generation_key(group), f"{base}:f:{field}", f"{base}:lock:{field}")
+        return await self._views.read(keys, group.split(":", 1)[0], ttl_s, load, stale_ok)
 
     async def invalidate(self, *groups: str) -> bool:
         """Make every cached view of these groups stale; call it after the commit.
 
         A fresh generation token is enough: values stored under the old token never match
-        again, and their hash expires with its TTL. (One SET per group, on the tap's hot path.)
+        again, and expire with their TTL. (One SET per group, on the tap's hot path.)
         """
 
         async def run() -> object:
             if len(groups) == 1:
                 return await self.redis.set(
-                    self._group_keys(groups[0])[0], uuid.uuid4().hex, ex=_GENERATION_TTL_S
+                    self.generation_key(groups[0]), uuid.uuid4().hex, ex=GENERATION_TTL_S
                 )
             async with self.redis.pipeline(transaction=False) as pipe:
                 for group in groups:
-                    pipe.set(self._group_keys(group)[0], uuid.uuid4().hex, ex=_GENERATION_TTL_S)
+                    pipe.set(self.generation_key(group), uuid.uuid4().hex, ex=GENERATION_TTL_S)
                 return await pipe.execute()
 
         try:
@@ -295,8 +258,22 @@ class Cache:
             return False
         return True
 
-    def _group_keys(self, group: str) -> tuple[str, str]:
-        return self.key(f"{group}:gen"), self.key(f"{group}:data")
+    def generation_key(self, group: str) -> str:
+        return self.key(f"{group}:gen")
+
+    def is_generation_key(self, full_key: str) -> bool:
+        """Whether a full key is a generation token of this key version (see invalidate)."""
+        name = full_key.removeprefix(self.base_prefix)
+        return (
+            name != full_key
+            and name.endswith(":gen")
+            and ":f:" not in name
+            and ":lock:" not in name
+        )
+
+    def new_generation(self) -> tuple[str, int]:
+        """A fresh generation token and its lifetime in seconds."""
+        return uuid.uuid4().hex, GENERATION_TTL_S
 
     async def close(self) -> None:
         await self.redis.aclose()

@@ -1,0 +1,91 @@
+"""Cache administration endpoints (an admin role guards them once the security issue lands:
+attach it as a dependency of this router)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+
+from travel_recharge.cache import CacheDep
+from travel_recharge.cards.schemas import MAX_ID
+from travel_recharge.errors import error_responses
+from travel_recharge.ops import cache_perf, cache_service
+from travel_recharge.ops.cache_schemas import (
+    CacheHealthOut,
+    CacheStatsOut,
+    ClearOut,
+    DeletedKeyOut,
+    KeyPage,
+    PerformanceOut,
+)
+
+router = APIRouter(prefix="/api/v1/cache", tags=["cache"])
+
+Cursor = Annotated[
+    str, Query(pattern=r"^[0-9]{1,20}$", description="SCAN cursor: 0 to start, then next_cursor")
+]
+Limit = Annotated[int, Query(ge=1, le=500, description="about this many keys per page")]
+Pattern = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=256,
+        description="SCAN MATCH glob over full key names; must start with the namespace prefix "
+        '("<namespace>:"); default: every key of the namespace',
+    ),
+]
+Samples = Annotated[int, Query(ge=5, le=200, description="cold and warm samples per endpoint")]
+CardIdQuery = Annotated[
+    int | None, Query(ge=1, le=MAX_ID, description="also measure this card's balance view")
+]
+KeyName = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=1024,
+        description="the full Redis key, namespace prefix included (as GET /keys shows it)",
+    ),
+]
+
+
+@router.get("/stats", response_model=CacheStatsOut)
+async def cache_stats(cache: CacheDep) -> CacheStatsOut:
+    """This worker's hits, misses and stampede outcomes per namespace, plus Redis figures."""
+    return await cache_service.stats(cache)
+
+
+@router.get("/keys", response_model=KeyPage, responses=error_responses(422, 503))
+async def cache_keys(
+    cache: CacheDep, cursor: Cursor = "0", limit: Limit = 100, pattern: Pattern = None
+) -> KeyPage:
+    """One SCAN page of our namespace's keys (full names), each with its TTL and size."""
+    return await cache_service.list_keys(cache, int(cursor), limit, pattern)
+
+
+@router.get("/health", response_model=CacheHealthOut)
+async def cache_health(cache: CacheDep) -> CacheHealthOut:
+    """Redis connectivity, PING latency and this worker's circuit breaker state (always 200)."""
+    return await cache_service.check(cache)
+
+
+@router.get("/performance-test", response_model=PerformanceOut, responses=error_responses(422))
+async def performance_test(
+    request: Request, cache: CacheDep, samples: Samples = 20, card_id: CardIdQuery = None
+) -> PerformanceOut:
+    """Cold (PostgreSQL only) against warm (Redis) p50/p99 of real read endpoints, in process."""
+    return await cache_perf.compare(request.app, cache, samples, cache_perf.paths_for(card_id))
+
+
+@router.post("/clear", response_model=ClearOut, responses=error_responses(503))
+async def clear_cache(cache: CacheDep) -> ClearOut:
+    """Delete every key of our namespace (SCAN + UNLINK; never FLUSHDB), and nothing else."""
+    return await cache_service.clear(cache)
+
+
+@router.delete(
+    "/key/{key_name:path}", response_model=DeletedKeyOut, responses=error_responses(404, 422, 503)
+)
+async def delete_cache_key(cache: CacheDep, key_name: KeyName) -> DeletedKeyOut:
+    """Delete one key of our namespace; names outside it are refused (422)."""
+    return await cache_service.delete_key(cache, key_name)

