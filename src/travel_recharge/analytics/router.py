@@ -53,6 +53,7 @@ async def users_count(session: ReadSessionDep, cache: CacheDep, settings: Settin
         "users:count",
         settings.cache_ttl_users_count_s,
         lambda: service.total_users(session),
+        stale_ok=True,
     )
 
 
@@ -67,6 +68,7 @@ async def users_active_count(
         "users:active",
         settings.cache_ttl_users_active_s,
         lambda: service.active_users(session),
+        stale_ok=True,
     )
 
 
@@ -82,7 +84,9 @@ async def users_latest(session: ReadSessionDep, cache: CacheDep, settings: Setti
         latest = await service.latest_user(session)
         return b"" if latest is None else latest.model_dump_json().encode()
 
-    body = await cache.read_through(GROUP, "users:latest", settings.cache_ttl_users_latest_s, load)
+    body = await cache.read_through(
+        GROUP, "users:latest", settings.cache_ttl_users_latest_s, load, stale_ok=True
+    )
     if not body:
         return Response(status_code=204)
     return Response(content=body, media_type="application/json")
@@ -97,6 +101,7 @@ async def trips_total(session: ReadSessionDep, cache: CacheDep, settings: Settin
         "trips:total",
         settings.cache_ttl_totals_s,
         lambda: service.trip_totals(session),
+        stale_ok=True,
     )
 
 
@@ -111,6 +116,7 @@ async def trips_total_by_locality(
         "trips:localities",
         settings.cache_ttl_totals_s,
         lambda: service.trip_totals_by_locality(session),
+        stale_ok=True,
     )
 
 
@@ -125,6 +131,7 @@ async def finance_revenue(
         "finance:revenue",
         settings.cache_ttl_totals_s,
         lambda: service.revenue(session),
+        stale_ok=True,
     )
 
 
@@ -139,6 +146,7 @@ async def finance_revenue_by_locality(
         "finance:localities",
         settings.cache_ttl_totals_s,
         lambda: service.revenue_by_locality(session),
+        stale_ok=True,
     )
 
 
@@ -158,6 +166,7 @@ async def trips_by_hour(
         f"hours:{start}:{end}:{service_kind}",
         settings.cache_ttl_totals_s,
         lambda: service.trips_by_hour(session, start, end, service_kind),
+        stale_ok=True,
     )
 
 
@@ -178,6 +187,7 @@ async def revenue_by_day(
         f"days:{start}:{end}",
         settings.cache_ttl_totals_s,
         lambda: service.revenue_by_day(session, start, end),
+        stale_ok=True,
     )
 
 
@@ -197,6 +207,7 @@ async def top_stations(
         f"stations:{start}:{end}:{limit}",
         settings.cache_ttl_totals_s,
         lambda: service.top_stations(session, start, end, limit),
+        stale_ok=True,
     )
 
 
@@ -215,4 +226,5 @@ async def shares(
         f"shares:{start}:{end}",
         settings.cache_ttl_totals_s,
         lambda: service.shares(session, start, end),
+        stale_ok=True,
     )

@@ -26,4 +26,5 @@ async def fares(session: ReadSessionDep, cache: CacheDep, settings: SettingsDep)
         "overview",
         settings.cache_ttl_fares_s,
         lambda: service.fares_overview(session, datetime.now(UTC)),
+        stale_ok=True,
     )

@@ -69,8 +69,12 @@ class Reads:
     async def cached(
         self, group: str, field: str, ttl_s: int, produce: Callable[[], Awaitable[BaseModel]]
     ) -> bytes:
-        """The view's JSON bytes from the cache; `produce` runs only on a miss."""
-        return await cached_bytes(self.cache, group, field, ttl_s, produce)
+        """The view's JSON bytes from the cache; `produce` runs only on a miss.
+
+        Network views are bounded by their TTL (alert writes replace the generation, which
+        stale serving never crosses), so an expired value may be served during a refresh.
+        """
+        return await cached_bytes(self.cache, group, field, ttl_s, produce, stale_ok=True)
 
 
 def arrivals_group(minute: datetime) -> str:
