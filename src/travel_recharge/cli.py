@@ -1,4 +1,4 @@
-"""The `travel-recharge` command: serve, migrate, ledger verify, bench."""
+"""The `travel-recharge` command: serve, migrate, seed, ledger verify, bench."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ import signal
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import date, datetime
 from pathlib import Path
 from types import FrameType
+from zoneinfo import ZoneInfo
 
 from travel_recharge.config import Settings, get_settings
 from travel_recharge.db import Database
@@ -67,6 +69,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if embedded or args.migrate:
             upgrade_to_head(ready.database_url or "")
             log_event(logger, "migrations.applied")
+        if embedded:
+            from travel_recharge.seed.load import seed_demo_if_empty
+
+            # A fresh machine starts with the network and a small demo dataset to look at.
+            seed_demo_if_empty(ready.database_url or "", _today(ready), ready.timezone)
         uvicorn.run(
             "travel_recharge.app:create_app",
             factory=True,
@@ -86,6 +93,46 @@ def cmd_migrate(_: argparse.Namespace) -> int:
     with infrastructure(get_settings()) as ready:
         upgrade_to_head(ready.database_url or "")
     log_event(logger, "migrations.applied")
+    return 0
+
+
+def _today(settings: Settings) -> date:
+    """The city's current date: the seed's default anchor (its data ends the day before)."""
+    return datetime.now(ZoneInfo(settings.timezone)).date()
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    """Exit 0 when seeded; 2, changing nothing, when the database already has riders and
+    --reset is missing or the options cannot be seeded."""
+    from travel_recharge.seed.load import SeedRefused, seed
+    from travel_recharge.seed.options import SeedOptions
+
+    settings = get_settings()
+    with infrastructure(settings) as ready:
+        try:
+            options = SeedOptions(
+                users=args.users,
+                days=args.days,
+                random_seed=args.random_seed,
+                until=args.until or _today(ready),
+                timezone=ready.timezone,
+                basic_share=args.basic_share,
+                workers=args.workers,
+            )
+        except ValueError as exc:
+            print(f"travel-recharge seed: {exc}", file=sys.stderr)
+            return 2
+        try:
+            report = seed(
+                ready.database_url or "", options, reset=args.reset, progress=not args.quiet
+            )
+        except SeedRefused as exc:
+            print(f"travel-recharge seed: {exc}", file=sys.stderr)
+            return 2
+    print(
+        f"seeded {report.users} users, {report.cards} cards, {report.recharges} recharges, "
+        f"{report.trips} trips and {report.ledger_entries} ledger entries in {report.seconds} s"
+    )
     return 0
 
 
@@ -149,6 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     migrate.set_defaults(handler=cmd_migrate)
 
+    _add_seed_parser(commands)
+
     ledger = commands.add_parser("ledger", help="ledger tools")
     ledger_commands = ledger.add_subparsers(dest="ledger_command", required=True)
     verify = ledger_commands.add_parser(
@@ -168,6 +217,52 @@ def build_parser() -> argparse.ArgumentParser:
     taps.add_argument("--report-dir", default="bench-reports", help="where JSON/Markdown go")
     taps.set_defaults(handler=cmd_bench_taps)
     return parser
+
+
+def _add_seed_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from travel_recharge.seed.options import (
+        DEFAULT_BASIC_SHARE,
+        DEFAULT_RANDOM_SEED,
+        DEMO_DAYS,
+        DEMO_USERS,
+        default_workers,
+    )
+
+    seed = commands.add_parser(
+        "seed",
+        help="generate users, cards, recharges and trips (deterministic) and load them with COPY",
+    )
+    seed.add_argument(
+        "--users", type=int, default=DEMO_USERS, help="riders with a personalized card"
+    )
+    seed.add_argument("--days", type=int, default=DEMO_DAYS, help="days of trips to generate")
+    seed.add_argument(
+        "--random-seed", type=int, default=DEFAULT_RANDOM_SEED, help="same seed, same data"
+    )
+    seed.add_argument(
+        "--until",
+        type=date.fromisoformat,
+        help="first day after the data, YYYY-MM-DD (default: today in the city's time zone)",
+    )
+    seed.add_argument(
+        "--basic-share",
+        type=float,
+        default=DEFAULT_BASIC_SHARE,
+        help="share of the cards that are basic",
+    )
+    seed.add_argument(
+        "--workers",
+        type=int,
+        default=default_workers(),
+        help="generator processes (default: cores)",
+    )
+    seed.add_argument(
+        "--reset",
+        action="store_true",
+        help="replace existing users, cards, recharges and trips (fare policies and network stay)",
+    )
+    seed.add_argument("--quiet", action="store_true", help="no progress bar")
+    seed.set_defaults(handler=cmd_seed)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
