@@ -136,6 +136,22 @@ def cmd_seed(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_reads(args: argparse.Namespace) -> int:
+    from travel_recharge.bench.reads import ReadBenchOptions, markdown, run_read_bench
+
+    options = ReadBenchOptions(
+        clients=args.clients,
+        seconds=args.seconds,
+        workers=args.workers,
+        report_dir=Path(args.report_dir),
+    )
+    # The data being measured is the configured (or embedded) database, as seeded.
+    with infrastructure(get_settings()) as ready:
+        report = run_read_bench(ready, options)
+    print(markdown(report))
+    return 0
+
+
 async def _verify_ledger(settings: Settings) -> LedgerVerification:
     database = Database.from_settings(settings)
     try:
@@ -216,6 +232,14 @@ def build_parser() -> argparse.ArgumentParser:
     taps.add_argument("--workers", type=int, default=2, help="server worker processes")
     taps.add_argument("--report-dir", default="bench-reports", help="where JSON/Markdown go")
     taps.set_defaults(handler=cmd_bench_taps)
+    reads = bench_commands.add_parser(
+        "reads", help="each read endpoint warm (Redis) and cold (PostgreSQL only), as seeded"
+    )
+    reads.add_argument("--clients", type=int, default=8, help="concurrent connections")
+    reads.add_argument("--seconds", type=float, default=3.0, help="measured seconds per side")
+    reads.add_argument("--workers", type=int, default=1, help="worker processes per server")
+    reads.add_argument("--report-dir", default="bench-reports", help="where JSON/Markdown go")
+    reads.set_defaults(handler=cmd_bench_reads)
     return parser
 
 

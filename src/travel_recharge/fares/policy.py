@@ -42,6 +42,18 @@ class ServiceKind(StrEnum):
     FEEDER = "feeder"  # alimentador
 
 
+# How a boarding at a station is priced when no route is given (a validator at the station's
+# gate): portals and trunk stations are trunk, TransMiCable is cable, a zonal stop is zonal.
+STATION_SERVICE: Mapping[str, ServiceKind] = MappingProxyType(
+    {
+        "portal": ServiceKind.TRUNK,
+        "trunk": ServiceKind.TRUNK,
+        "cable": ServiceKind.CABLE,
+        "zonal": ServiceKind.ZONAL,
+    }
+)
+
+
 class CardType(StrEnum):
     BASIC = "basic"
     PERSONALIZED = "personalized"

@@ -125,6 +125,7 @@ async def _sync_sequences(connection: asyncpg.Connection) -> None:
     # Ids were given explicitly; later inserts (alerts aside) must continue after them.
     for table in ("stations", "routes", "recharge_points"):
         await connection.execute(
+            # The next id is max + 1 (1 on an empty table): setval(..., false) means "not used".
             f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"  # noqa: S608
-            f" (SELECT coalesce(max(id), 1) FROM {table}))"
+            f" (SELECT coalesce(max(id), 0) + 1 FROM {table}), false)"
         )

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from travel_recharge.fares.policy import CardType, ServiceKind
+from travel_recharge.fares.policy import STATION_SERVICE, CardType, ServiceKind
 from travel_recharge.seed import options as model
 from travel_recharge.seed.options import SeedOptions
 from travel_recharge.seed.world import World
@@ -130,10 +130,9 @@ class Planner:
 
     def station_leg(self, board: int, alight: int) -> Leg:
         """A trunk or TransMiCable ride, priced by the boarding station's kind."""
-        cable = self.world.stations[board].kind == "cable"
         # About 22 km/h door to door on segregated lanes, plus waiting at the platform.
         minutes = 6 + round(self.world.distance_km(board, alight) * 60 / 22)
-        kind = ServiceKind.CABLE if cable else ServiceKind.TRUNK
+        kind = STATION_SERVICE[self.world.stations[board].kind]
         return Leg(kind, board, None, alight, minutes + self.rng.randint(0, 8))
 
     def bus_leg(self, route: int) -> Leg:

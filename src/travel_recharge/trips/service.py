@@ -27,7 +27,7 @@ from travel_recharge.fares.engine import (
     TapRequest,
     price_tap,
 )
-from travel_recharge.fares.policy import CardType, ServiceKind
+from travel_recharge.fares.policy import STATION_SERVICE, CardType, ServiceKind
 from travel_recharge.logs import log_event
 from travel_recharge.network import repository as network
 from travel_recharge.pagination import Page, PageInfo
@@ -42,14 +42,6 @@ from travel_recharge.trips.schemas import (
 )
 
 logger = logging.getLogger("travel_recharge.trips")
-
-# How a boarding at a station is priced when no route is given.
-_STATION_SERVICE = {
-    "portal": ServiceKind.TRUNK,
-    "trunk": ServiceKind.TRUNK,
-    "cable": ServiceKind.CABLE,
-    "zonal": ServiceKind.ZONAL,
-}
 
 
 async def tap(
@@ -158,7 +150,7 @@ def _service_kind(request: TapIn, card: repository.LockedCard) -> ServiceKind:
     if card.route_kind is not None:
         return ServiceKind(card.route_kind)
     assert card.station_kind is not None
-    return _STATION_SERVICE[card.station_kind]
+    return STATION_SERVICE[card.station_kind]
 
 
 def _earlier(
