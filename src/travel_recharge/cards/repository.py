@@ -8,29 +8,25 @@ from datetime import datetime
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from travel_recharge.cards.numbers import card_number_for
 from travel_recharge.models import Card, Recharge
-
-
-async def next_card_id(session: AsyncSession) -> int:
-    # The card number is derived from the id, so the id is drawn before the insert.
-    return int(await session.scalar(text("SELECT nextval('cards_id_seq')")) or 0)
 
 
 async def insert_card(
     session: AsyncSession,
     *,
-    card_id: int,
-    card_number: str,
     card_type: str,
     user_id: int | None,
     profile: str | None,
     balance: int = 0,
     credit_trips_in_use: int = 0,
 ) -> Card:
+    # The card number is derived from the id, so the id is drawn before the insert.
+    card_id = int(await session.scalar(text("SELECT nextval('cards_id_seq')")) or 0)
     await session.execute(
         insert(Card).values(
             id=card_id,
-            card_number=card_number,
+            card_number=card_number_for(card_id),
             card_type=card_type,
             user_id=user_id,
             profile=profile,

@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from travel_recharge import idempotency
 from travel_recharge.cache import Cache
 from travel_recharge.cards import repository
-from travel_recharge.cards.numbers import card_number_for
 from travel_recharge.cards.schemas import (
     BalanceOut,
     BlockRequest,
@@ -112,11 +111,8 @@ async def issue_card(session: AsyncSession, request: CardCreate, now: datetime) 
         if request.profile not in policy.profile_benefits:
             known = ", ".join(sorted(policy.profile_benefits))
             raise Unprocessable(f"profile: unknown profile {request.profile!r}; known: {known}")
-    card_id = await repository.next_card_id(session)
     card = await repository.insert_card(
         session,
-        card_id=card_id,
-        card_number=card_number_for(card_id),
         card_type=request.card_type,
         user_id=request.user_id,
         profile=request.profile,
@@ -292,11 +288,8 @@ async def replace(uow: UnitOfWork, cache: Cache, card_id: int, key: str) -> Answ
     moved = old.balance
     # Retire the old card first: the one-card-per-person index must see it gone.
     await repository.set_status(session, old.id, "replaced", "replaced by a new card")
-    new_id = await repository.next_card_id(session)
     new = await repository.insert_card(
         session,
-        card_id=new_id,
-        card_number=card_number_for(new_id),
         card_type=old.card_type,
         user_id=old.user_id,
         profile=old.profile,

@@ -4,19 +4,30 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Text, cast, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from travel_recharge.models import FarePolicyRow
 
 
-async def policy_row_at(session: AsyncSession, at: datetime) -> FarePolicyRow | None:
-    return await session.scalar(
-        select(FarePolicyRow)
-        .where(FarePolicyRow.effective_from <= at)
-        .order_by(FarePolicyRow.effective_from.desc())
-        .limit(1)
-    )
+async def policy_row_at(session: AsyncSession, at: datetime) -> tuple[int, str, str] | None:
+    """(id, row version, document as JSON text) of the policy in force at `at`."""
+    result = (
+        await session.execute(
+            select(
+                FarePolicyRow.id,
+                literal_column("xmin::text", type_=Text),
+                cast(FarePolicyRow.document, Text),
+            )
+            .where(FarePolicyRow.effective_from <= at)
+            .order_by(FarePolicyRow.effective_from.desc())
+            .limit(1)
+        )
+    ).first()
+    if result is None:
+        return None
+    policy_id, version, document = result
+    return int(policy_id), str(version), str(document)
 
 
 async def all_policy_rows(session: AsyncSession) -> list[FarePolicyRow]:

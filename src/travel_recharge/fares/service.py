@@ -26,7 +26,7 @@ async def policy_at(session: AsyncSession, at: datetime) -> PolicyInForce:
     row = await repository.policy_row_at(session, at)
     if row is None:
         raise Unprocessable(f"event_time: no fare policy was in force at {at.isoformat()}")
-    return PolicyInForce(id=row.id, policy=policy_from_dict(row.document))
+    return parse_policy(*row)
 
 
 @lru_cache(maxsize=64)
