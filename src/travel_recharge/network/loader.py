@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from travel_recharge.bulk import continue_id_sequences
 from travel_recharge.network.reference import ReferenceNetwork, build_reference_network
 
 KIOSK_EVERY_NTH_ZONAL_STOP = 40
@@ -49,7 +50,8 @@ async def load_reference_network(
     network = build_reference_network(random_seed)
     async with connection.transaction():
         await _copy_network(connection, network)
-        await _sync_sequences(connection)
+        # Ids were given explicitly; later inserts (alerts, new points) continue after them.
+        await continue_id_sequences(connection, ("stations", "routes", "recharge_points"))
     return await reference_counts(connection)
 
 
@@ -119,13 +121,3 @@ async def _copy_network(connection: asyncpg.Connection, network: ReferenceNetwor
         records=[(i, *point) for i, point in enumerate(points, start=1)],
         columns=["id", "name", "locality_code", "channel"],
     )
-
-
-async def _sync_sequences(connection: asyncpg.Connection) -> None:
-    # Ids were given explicitly; later inserts (alerts aside) must continue after them.
-    for table in ("stations", "routes", "recharge_points"):
-        await connection.execute(
-            # The next id is max + 1 (1 on an empty table): setval(..., false) means "not used".
-            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"  # noqa: S608
-            f" (SELECT coalesce(max(id), 0) + 1 FROM {table}), false)"
-        )

@@ -23,6 +23,7 @@ from multiprocessing.pool import AsyncResult, Pool
 import asyncpg
 from tqdm import tqdm
 
+from travel_recharge.bulk import continue_id_sequences
 from travel_recharge.logs import log_event
 from travel_recharge.migrations import upgrade_to_head
 from travel_recharge.network.loader import load_reference_network
@@ -240,7 +241,7 @@ async def _load(
             bar.set_postfix(trips=ids.trip - 1, refresh=False)
         bar.set_description("seed: indexes, foreign keys, rollups")
         await repository.restore_after_bulk_load(connection, suspended)
-        await repository.sync_sequences(connection)
+        await continue_id_sequences(connection, repository.GENERATED_TABLES)
         await repository.rebuild_rollups(connection)
         await transaction.commit()
         await repository.analyze(connection)

@@ -150,15 +150,6 @@ async def copy_rows(
     await connection.copy_records_to_table(table, records=records, columns=list(columns))
 
 
-async def sync_sequences(connection: asyncpg.Connection) -> None:
-    # Ids were given explicitly; the service's own inserts must continue after them.
-    for table in GENERATED_TABLES:
-        await connection.execute(
-            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"  # noqa: S608
-            f" coalesce((SELECT max(id) FROM {table}), 0) + 1, false)"
-        )
-
-
 async def rebuild_rollups(connection: asyncpg.Connection) -> None:
     await connection.execute("SELECT rebuild_rollups()")
 
