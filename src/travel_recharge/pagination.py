@@ -18,6 +18,10 @@ class Page:
     def cache_field(self) -> str:
         return f"{self.limit}:{self.offset}"
 
+    def info(self, returned: int) -> PageInfo:
+        """The page block of an answer that holds `returned` items."""
+        return PageInfo(limit=self.limit, offset=self.offset, returned=returned)
+
 
 async def _page(
     limit: Annotated[int, Query(ge=1, le=500, description="items per page")] = 50,

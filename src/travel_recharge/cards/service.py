@@ -32,7 +32,7 @@ from travel_recharge.finance import service as ledger
 from travel_recharge.logs import log_event
 from travel_recharge.models import Card
 from travel_recharge.network import repository as network
-from travel_recharge.pagination import Page, PageInfo
+from travel_recharge.pagination import Page
 from travel_recharge.users import service as users
 
 logger = logging.getLogger("travel_recharge.cards")
@@ -154,7 +154,7 @@ async def recharge_history(session: AsyncSession, card_id: int, page: Page) -> R
             )
             for r in rows
         ],
-        page=PageInfo(limit=page.limit, offset=page.offset, returned=len(rows)),
+        page=page.info(len(rows)),
     )
 
 

@@ -11,7 +11,7 @@ from travel_recharge.finance.schemas import (
     LedgerMismatch,
     LedgerVerification,
 )
-from travel_recharge.pagination import Page, PageInfo
+from travel_recharge.pagination import Page
 
 append_entry = repository.append
 
@@ -34,7 +34,7 @@ async def card_ledger(session: AsyncSession, card_id: int, page: Page) -> CardLe
             )
             for e in entries
         ],
-        page=PageInfo(limit=page.limit, offset=page.offset, returned=len(entries)),
+        page=page.info(len(entries)),
     )
 
 

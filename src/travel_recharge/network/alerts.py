@@ -39,7 +39,7 @@ from travel_recharge.network.schemas import (
     StationAlertsOut,
 )
 from travel_recharge.network.service import Reads, require_station
-from travel_recharge.pagination import Page, PageInfo
+from travel_recharge.pagination import Page
 
 logger = logging.getLogger("travel_recharge.network.alerts")
 
@@ -121,7 +121,7 @@ async def station_alerts(
         station_name=cached.station_name,
         active_only=active_only,
         alerts=alerts,
-        page=PageInfo(limit=page.limit, offset=page.offset, returned=len(alerts)),
+        page=page.info(len(alerts)),
     )
     return answer.model_dump_json().encode()
 

@@ -49,7 +49,7 @@ from travel_recharge.network.schemas import (
     StationOut,
     StationsPage,
 )
-from travel_recharge.pagination import Page, PageInfo
+from travel_recharge.pagination import Page
 from travel_recharge.views import cached_bytes
 
 STATION_LIST_GROUP = "stations:list"
@@ -88,10 +88,6 @@ def _filter_field(*values: object) -> str:
     return ":".join("*" if value is None else str(value) for value in values)
 
 
-def _page_info(page: Page, returned: int) -> PageInfo:
-    return PageInfo(limit=page.limit, offset=page.offset, returned=returned)
-
-
 def station_out(station: Station, locality_name: str) -> StationOut:
     return StationOut(
         station_id=station.id,
@@ -120,7 +116,7 @@ async def stations(
             offset=page.offset,
         )
         items = [station_out(station, locality_name) for station, locality_name in rows]
-        return StationsPage(stations=items, total=total, page=_page_info(page, len(items)))
+        return StationsPage(stations=items, total=total, page=page.info(len(items)))
 
     field = _filter_field(locality, kind, active, page.cache_field)
     ttl = reads.settings.cache_ttl_stations_s
@@ -212,9 +208,7 @@ async def recharge_points(
             )
             for point, locality_name in rows
         ]
-        return RechargePointsPage(
-            recharge_points=items, total=total, page=_page_info(page, len(items))
-        )
+        return RechargePointsPage(recharge_points=items, total=total, page=page.info(len(items)))
 
     field = _filter_field(locality, channel, page.cache_field)
     ttl = reads.settings.cache_ttl_recharge_points_s

@@ -30,7 +30,7 @@ from travel_recharge.fares.engine import (
 from travel_recharge.fares.policy import STATION_SERVICE, CardType, ServiceKind
 from travel_recharge.logs import log_event
 from travel_recharge.network import repository as network
-from travel_recharge.pagination import Page, PageInfo
+from travel_recharge.pagination import Page
 from travel_recharge.trips import repository
 from travel_recharge.trips.schemas import (
     CardTrip,
@@ -252,5 +252,5 @@ async def card_trips(session: AsyncSession, card_id: int, page: Page) -> CardTri
             )
             for t, code in rows
         ],
-        page=PageInfo(limit=page.limit, offset=page.offset, returned=len(rows)),
+        page=page.info(len(rows)),
     )
