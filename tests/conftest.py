@@ -12,6 +12,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -24,6 +25,16 @@ from travel_recharge.embedded import start_embedded
 from travel_recharge.finance.service import verify_ledger
 from travel_recharge.migrations import upgrade_to_head
 from travel_recharge.scratch import admin_execute, with_database
+from travel_recharge.security.keys import new_signing_key
+from travel_recharge.security.rate_limit import unreachable_limits
+from travel_recharge.security.roles import Role
+from travel_recharge.security.tokens import Principal, TokenSigner
+
+# Every app of the session signs with this key, so a token is good at all of them.
+TEST_SIGNING_KEY = new_signing_key()
+# Limits the suite never reaches, so the limiter runs (its Redis script included) on every
+# request without refusing any; tests of the limits themselves configure small ones.
+UNREACHABLE_LIMITS = unreachable_limits()
 
 
 @dataclass(frozen=True)
@@ -81,6 +92,8 @@ def make_settings(servers: ServerUrls, **overrides: object) -> Settings:
         # Tests fold rollup deltas explicitly (analytics.folder.fold_deltas), so the figures
         # they check do not depend on the background loop's timing.
         "rollup_fold_interval_s": 0,
+        "auth_signing_key": TEST_SIGNING_KEY,
+        "rate_limits": UNREACHABLE_LIMITS,
     }
     values.update(overrides)
     return Settings.model_validate(values)
@@ -91,13 +104,27 @@ def settings(test_servers: ServerUrls) -> Settings:
     return make_settings(test_servers)
 
 
+def bearer(
+    app: FastAPI, role: Role, *, user_id: int | None = None, account_id: int = 1
+) -> dict[str, str]:
+    """An Authorization header with a token the app accepts, signed with its own key."""
+    signer: TokenSigner = app.state.token_signer
+    principal = Principal(account_id, f"test-{role}", role, user_id)
+    return {"Authorization": f"Bearer {signer.issue(principal, datetime.now(UTC)).token}"}
+
+
+def client_for(app: FastAPI, headers: dict[str, str] | None = None) -> httpx.AsyncClient:
+    """An in-process client sending `headers` (none: an anonymous caller)."""
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver", headers=headers)
+
+
 async def start_app(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    """The app with its lifespan running, and an in-process client for it."""
+    """The app with its lifespan running, and an in-process client for it acting as an
+    admin (who may call everything); tests of access rules make their own clients."""
     app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield app, client
+    async with app.router.lifespan_context(app), client_for(app, bearer(app, Role.admin)) as client:
+        yield app, client
 
 
 @pytest.fixture(scope="session")

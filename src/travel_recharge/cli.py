@@ -15,13 +15,22 @@ from pathlib import Path
 from types import FrameType
 from zoneinfo import ZoneInfo
 
+from pydantic import ValidationError
+
 from travel_recharge.config import Settings, get_settings
 from travel_recharge.db import Database
 from travel_recharge.embedded import EmbeddedError, EmbeddedServers, start_embedded
+from travel_recharge.errors import AppError
 from travel_recharge.finance.schemas import LedgerVerification
 from travel_recharge.finance.service import verify_ledger
 from travel_recharge.logs import configure_logging, log_event
 from travel_recharge.migrations import upgrade_to_head
+from travel_recharge.security import accounts
+from travel_recharge.security.access import TOKEN_PATH
+from travel_recharge.security.demo import DemoCredentials, describe, ensure_demo_accounts
+from travel_recharge.security.keys import WeakSigningKey, new_signing_key, signing_key
+from travel_recharge.security.roles import Role
+from travel_recharge.security.schemas import AccountCreate, AccountCreated
 
 logger = logging.getLogger("travel_recharge.cli")
 
@@ -58,11 +67,36 @@ def infrastructure(settings: Settings) -> Iterator[Settings]:
             servers.stop()
 
 
+def _shared_signing_key(settings: Settings) -> Settings:
+    """Settings with a signing key every worker shares; WeakSigningKey in production."""
+    signing_key(settings)  # refuses a missing or weak key in production
+    if settings.auth_signing_key is not None:
+        return settings
+    # Generated once here and handed down: a token from one worker is good at the others.
+    # Tokens do not survive a restart, which is fine for the short-lived ones we issue.
+    os.environ["TR_AUTH_SIGNING_KEY"] = new_signing_key()
+    get_settings.cache_clear()
+    return get_settings()
+
+
+async def _demo_accounts(settings: Settings, token_url: str) -> DemoCredentials:
+    database = Database.from_settings(settings)
+    try:
+        return await ensure_demo_accounts(database, settings.data_dir, token_url)
+    finally:
+        await database.dispose()
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    settings = get_settings()
+    try:
+        settings = _shared_signing_key(get_settings())
+    except WeakSigningKey as exc:
+        print(f"travel-recharge serve: {exc}", file=sys.stderr)
+        return 2
     embedded = not (settings.database_url and settings.redis_url)
+    host, port = args.host or settings.host, args.port or settings.port
     with infrastructure(settings) as ready:
         # The launcher that owns the embedded database keeps its schema current; a
         # production deploy runs `travel-recharge migrate` as its release step.
@@ -74,11 +108,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
             # A fresh machine starts with the network and a small demo dataset to look at.
             seed_demo_if_empty(ready.database_url or "", _today(ready), ready.timezone)
+            token_url = f"http://{host}:{port}{TOKEN_PATH}"
+            print(describe(asyncio.run(_demo_accounts(ready, token_url))), flush=True)
         uvicorn.run(
             "travel_recharge.app:create_app",
             factory=True,
-            host=args.host or settings.host,
-            port=args.port or settings.port,
+            host=host,
+            port=port,
             workers=args.workers or settings.workers,
             loop="uvloop",
             http="httptools",
@@ -169,6 +205,35 @@ def cmd_ledger_verify(_: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+async def _create_account(settings: Settings, request: AccountCreate) -> AccountCreated:
+    database = Database.from_settings(settings)
+    try:
+        async with database.write_sessions() as session, session.begin():
+            return await accounts.create(session, request)
+    finally:
+        await database.dispose()
+
+
+def cmd_accounts_create(args: argparse.Namespace) -> int:
+    """Exit 0 printing the new account and its secret (shown only this once), 2 if refused."""
+    try:
+        request = AccountCreate(
+            login=args.login, role=args.role, kind=args.kind, user_id=args.user_id
+        )
+    except ValidationError as exc:
+        problems = "; ".join(str(error["msg"]) for error in exc.errors())
+        print(f"travel-recharge accounts create: {problems}", file=sys.stderr)
+        return 2
+    with infrastructure(get_settings()) as ready:
+        try:
+            created = asyncio.run(_create_account(ready, request))
+        except AppError as exc:
+            print(f"travel-recharge accounts create: {exc.detail}", file=sys.stderr)
+            return 2
+    print(created.model_dump_json(indent=2))
+    return 0
+
+
 def cmd_bench_taps(args: argparse.Namespace) -> int:
     from travel_recharge.bench.taps import TapBenchOptions, markdown, run_tap_bench
 
@@ -220,6 +285,17 @@ def build_parser() -> argparse.ArgumentParser:
         "verify", help="report every card whose stored balance differs from its ledger"
     )
     verify.set_defaults(handler=cmd_ledger_verify)
+
+    account_tools = commands.add_parser("accounts", help="accounts that may ask for tokens")
+    account_commands = account_tools.add_subparsers(dest="accounts_command", required=True)
+    create = account_commands.add_parser(
+        "create", help="create an account (the first admin, a device) and print its secret once"
+    )
+    create.add_argument("--login", required=True, help="username or client_id")
+    create.add_argument("--role", required=True, choices=[role.value for role in Role])
+    create.add_argument("--kind", choices=["person", "client"], help="default: by role")
+    create.add_argument("--user-id", type=int, help="the rider, for the rider role")
+    create.set_defaults(handler=cmd_accounts_create)
 
     bench = commands.add_parser("bench", help="benchmarks against a real server")
     bench_commands = bench.add_subparsers(dest="bench_command", required=True)

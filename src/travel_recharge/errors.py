@@ -23,9 +23,34 @@ class AppError(Exception):
     status_code = 400
     code = "bad_request"
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.headers = headers
+
+
+class Unauthorized(AppError):
+    """No token, or one that is expired, tampered with or signed another way."""
+
+    status_code = 401
+    code = "unauthorized"
+
+    def __init__(self, detail: str) -> None:
+        # RFC 6750 §3: a 401 names the scheme the client should use.
+        super().__init__(detail, {"WWW-Authenticate": 'Bearer realm="travel-recharge"'})
+
+
+class Forbidden(AppError):
+    status_code = 403
+    code = "forbidden"
+
+
+class TooManyRequests(AppError):
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, detail: str, retry_after_s: int) -> None:
+        super().__init__(detail, {"Retry-After": str(retry_after_s)})
 
 
 class NotFound(AppError):
@@ -81,11 +106,18 @@ def _field_path(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "request"
 
 
+def _field_problem(err: dict[str, Any]) -> dict[str, str]:
+    if err.get("type") == "json_invalid":
+        # FastAPI puts the character position where the field name would be.
+        loc = err.get("loc", ())
+        at = f" at character {loc[-1]}" if len(loc) > 1 else ""
+        reason = (err.get("ctx") or {}).get("error", "")
+        return {"field": "body", "problem": f"not valid JSON{at}: {reason}".rstrip(": ")}
+    return {"field": _field_path(tuple(err.get("loc", ()))), "problem": str(err.get("msg", ""))}
+
+
 def _validation_detail(exc: RequestValidationError) -> tuple[str, list[dict[str, str]]]:
-    fields = [
-        {"field": _field_path(tuple(err.get("loc", ()))), "problem": str(err.get("msg", ""))}
-        for err in exc.errors()
-    ]
+    fields = [_field_problem(err) for err in exc.errors()]
     detail = "; ".join(f"{f['field']}: {f['problem']}" for f in fields) or "invalid request"
     return detail, fields
 
@@ -95,7 +127,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(AppError)
     async def _app_error(_: Request, exc: AppError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.detail), status_code=exc.status_code)
+        return JSONResponse(
+            error_body(exc.code, exc.detail), status_code=exc.status_code, headers=exc.headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -5,19 +5,22 @@ from __future__ import annotations
 import httpx
 import pytest
 
-# (method, path, statuses the operation documents besides its success).
+# (method, path, statuses the operation documents besides its success). Public reads may
+# be refused by the rate limit; alert writes also need an operator token.
+READ = {"429"}
+WRITE = {"401", "403", "429"}
 OPERATIONS = [
-    ("get", "/api/v1/stations", {"304", "422"}),
-    ("get", "/api/v1/stations/identifiers", {"304"}),
-    ("get", "/api/v1/stations/{station_code}/details", {"304", "404", "422"}),
-    ("get", "/api/v1/stations/{station_id}/arrivals", {"404", "422"}),
-    ("get", "/api/v1/stations/{station_id}/alerts", {"404", "422"}),
-    ("get", "/api/v1/routes/codes", {"304"}),
-    ("get", "/api/v1/routes/{route_code}/details", {"304", "404", "422"}),
-    ("get", "/api/v1/recharge-points", {"304", "422"}),
-    ("post", "/api/v1/alerts", {"404", "422"}),
-    ("patch", "/api/v1/alerts/{alert_id}", {"404", "409", "422"}),
-    ("post", "/api/v1/alerts/{alert_id}/resolve", {"404", "409", "422"}),
+    ("get", "/api/v1/stations", READ | {"304", "422"}),
+    ("get", "/api/v1/stations/identifiers", READ | {"304"}),
+    ("get", "/api/v1/stations/{station_code}/details", READ | {"304", "404", "422"}),
+    ("get", "/api/v1/stations/{station_id}/arrivals", READ | {"404", "422"}),
+    ("get", "/api/v1/stations/{station_id}/alerts", READ | {"404", "422"}),
+    ("get", "/api/v1/routes/codes", READ | {"304"}),
+    ("get", "/api/v1/routes/{route_code}/details", READ | {"304", "404", "422"}),
+    ("get", "/api/v1/recharge-points", READ | {"304", "422"}),
+    ("post", "/api/v1/alerts", WRITE | {"404", "422"}),
+    ("patch", "/api/v1/alerts/{alert_id}", WRITE | {"404", "409", "422"}),
+    ("post", "/api/v1/alerts/{alert_id}/resolve", WRITE | {"404", "409", "422"}),
 ]
 
 
@@ -33,3 +36,17 @@ async def test_network_operations_are_documented(
     assert set(operation["responses"]) == success | errors
     content = operation["responses"][next(iter(success))]["content"]["application/json"]
     assert "$ref" in content["schema"]  # the response model, though the body is served raw
+
+
+async def test_public_reads_need_no_token_and_writes_name_the_oauth2_scheme(
+    client: httpx.AsyncClient,
+) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    for method, path, _ in OPERATIONS:
+        security = schema["paths"][path][method].get("security")
+        assert security == ([{"OAuth2": []}] if method != "get" else None), (method, path)
+    flows = schema["components"]["securitySchemes"]["OAuth2"]["flows"]
+    assert flows == {
+        "password": {"scopes": {}, "tokenUrl": "/api/v1/auth/token"},
+        "clientCredentials": {"scopes": {}, "tokenUrl": "/api/v1/auth/token"},
+    }

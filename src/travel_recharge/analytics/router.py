@@ -25,9 +25,16 @@ from travel_recharge.cache import CacheDep
 from travel_recharge.config import SettingsDep
 from travel_recharge.db import ReadSessionDep
 from travel_recharge.errors import error_responses
+from travel_recharge.hardening import StrictJSONRoute
+from travel_recharge.security import Role, allow
 from travel_recharge.views import cached_json
 
-router = APIRouter(prefix="/api/v1", tags=["analytics"])
+router = APIRouter(
+    prefix="/api/v1",
+    tags=["analytics"],
+    route_class=StrictJSONRoute,
+    dependencies=[allow("analytics", Role.analyst)],
+)
 
 GROUP = "analytics"
 DateFrom = Annotated[date | None, Query(description="first local day (default: 30 days ago)")]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 
@@ -47,16 +47,20 @@ async def _exchange(
     return status
 
 
-def post_request(host: str, path: str, body: bytes) -> bytes:
+def _header_lines(headers: Mapping[str, str]) -> str:
+    return "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+
+
+def post_request(host: str, path: str, body: bytes, headers: Mapping[str, str]) -> bytes:
     head = (
         f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
+        f"{_header_lines(headers)}Content-Length: {len(body)}\r\n\r\n"
     )
     return head.encode() + body
 
 
-def get_request(host: str, path: str) -> bytes:
-    return f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+def get_request(host: str, path: str, headers: Mapping[str, str]) -> bytes:
+    return f"GET {path} HTTP/1.1\r\nHost: {host}\r\n{_header_lines(headers)}\r\n".encode()
 
 
 async def _client(

@@ -21,9 +21,10 @@ import uvloop
 
 from travel_recharge.bench.http_load import LoadResult, get_request, percentile, run_load
 from travel_recharge.bench.report import report_header, write_report
-from travel_recharge.bench.server import bench_server
+from travel_recharge.bench.server import authorization, bench_server
 from travel_recharge.config import Settings
 from travel_recharge.scratch import libpq_url
+from travel_recharge.security.roles import Role
 
 # The analytics and reference reads of the API; card balances are added with real card ids.
 ENDPOINTS = (
@@ -94,9 +95,12 @@ async def _dataset(database_url: str) -> tuple[int, list[int]]:
 def _measure(
     port: int, path: str, card_ids: list[int], options: ReadBenchOptions, *, prime: bool
 ) -> LoadResult:
+    # Card views are read by an operator, analytics by an analyst; fares are public.
+    headers = authorization(Role.operator if "{card_id}" in path else Role.analyst)
+
     def request() -> bytes:
         concrete = path.format(card_id=random.choice(card_ids)) if "{" in path else path
-        return get_request("127.0.0.1", concrete)
+        return get_request("127.0.0.1", concrete, headers)
 
     async def load(seconds: float) -> LoadResult:
         return await run_load("127.0.0.1", port, request, options.clients, seconds)

@@ -23,10 +23,11 @@ import uvloop
 from travel_recharge.bench.http_load import LoadResult, percentile, post_request, run_load
 from travel_recharge.bench.pgbench import PgbenchResult, run_pgbench
 from travel_recharge.bench.report import report_header, write_report
-from travel_recharge.bench.server import bench_server
+from travel_recharge.bench.server import authorization, bench_server
 from travel_recharge.config import Settings
 from travel_recharge.migrations import upgrade_to_head
 from travel_recharge.scratch import libpq_url, scratch_database
+from travel_recharge.security.roles import Role
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ def _http_phase(database_url: str, redis_url: str, options: TapBenchOptions) -> 
         "TR_DB_POOL_SIZE": str(max(4, options.clients // options.workers)),
     }
     half = options.cards // 2
+    validator = authorization(Role.validator)
 
     def request() -> bytes:
         body = {
@@ -99,7 +101,9 @@ def _http_phase(database_url: str, redis_url: str, options: TapBenchOptions) -> 
             "validator_id": f"BENCH-{random.getrandbits(40):x}",
             "tap_id": str(uuid.uuid4()),
         }
-        return post_request("127.0.0.1", "/api/v1/trips/start", json.dumps(body).encode())
+        return post_request(
+            "127.0.0.1", "/api/v1/trips/start", json.dumps(body).encode(), validator
+        )
 
     with bench_server(environment, options.workers) as port:
 

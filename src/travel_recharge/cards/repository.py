@@ -43,6 +43,26 @@ async def card_by_id(session: AsyncSession, card_id: int) -> Card | None:
     return await session.scalar(select(Card).where(Card.id == card_id))
 
 
+async def card_owner(session: AsyncSession, card_id: int) -> int | None:
+    """The rider who owns the card (None: anonymous card, or no such card)."""
+    return await session.scalar(select(Card.user_id).where(Card.id == card_id))
+
+
+async def card_ids_of_user(session: AsyncSession, user_id: int) -> list[int]:
+    found = await session.scalars(select(Card.id).where(Card.user_id == user_id).order_by(Card.id))
+    return list(found)
+
+
+async def first_owner(session: AsyncSession) -> int | None:
+    """The owner of the oldest active personalized card."""
+    return await session.scalar(
+        select(Card.user_id)
+        .where(Card.user_id.is_not(None), Card.status == "active")
+        .order_by(Card.id)
+        .limit(1)
+    )
+
+
 async def lock_card(session: AsyncSession, card_id: int) -> Card | None:
     """The card row, locked until the transaction ends: balance changes are serialized."""
     return await session.scalar(

@@ -25,11 +25,13 @@ from travel_recharge.db import PrimaryReadSessionDep, UnitOfWorkDep
 from travel_recharge.errors import error_responses
 from travel_recharge.finance import service as ledger
 from travel_recharge.finance.schemas import CardLedgerOut
+from travel_recharge.hardening import StrictJSONRoute
 from travel_recharge.idempotency import IdempotencyKeyHeader
 from travel_recharge.pagination import PageDep
+from travel_recharge.security import Role, allow, allow_card_owner
 from travel_recharge.views import cached_json
 
-router = APIRouter(prefix="/api/v1/cards", tags=["cards"])
+router = APIRouter(prefix="/api/v1/cards", tags=["cards"], route_class=StrictJSONRoute)
 
 REPLAY_HEADER = "Idempotent-Replayed"
 
@@ -39,7 +41,13 @@ def _answer(answer: service.Answer) -> JSONResponse:
     return JSONResponse(answer.body, status_code=answer.status_code, headers=headers)
 
 
-@router.post("", status_code=201, response_model=CardOut, responses=error_responses(404, 409, 422))
+@router.post(
+    "",
+    status_code=201,
+    response_model=CardOut,
+    responses=error_responses(404, 409, 422),
+    dependencies=[allow("operations", Role.recharge_point, Role.operator)],
+)
 async def issue_card(request: CardCreate, uow: UnitOfWorkDep) -> CardOut:
     """Issue a basic (anonymous) or personalized card with a zero balance."""
     return await service.issue_card(uow.session, request, datetime.now(UTC))
@@ -50,6 +58,7 @@ async def issue_card(request: CardCreate, uow: UnitOfWorkDep) -> CardOut:
     status_code=201,
     response_model=RechargeOut,
     responses=error_responses(404, 409, 422),
+    dependencies=[allow("recharges", Role.recharge_point)],
 )
 async def recharge_card(
     request: RechargeRequest, key: IdempotencyKeyHeader, uow: UnitOfWorkDep, cache: CacheDep
@@ -58,7 +67,12 @@ async def recharge_card(
     return _answer(await service.recharge(uow, cache, request, key, datetime.now(UTC)))
 
 
-@router.get("/{card_id}/balance", response_model=BalanceOut, responses=error_responses(404, 422))
+@router.get(
+    "/{card_id}/balance",
+    response_model=BalanceOut,
+    responses=error_responses(404, 422),
+    dependencies=[allow_card_owner("cards", Role.operator)],
+)
 async def card_balance(
     card_id: CardId, session: PrimaryReadSessionDep, cache: CacheDep, settings: SettingsDep
 ) -> Response:
@@ -74,7 +88,10 @@ async def card_balance(
 
 
 @router.get(
-    "/{card_id}/history", response_model=RechargeHistoryOut, responses=error_responses(404, 422)
+    "/{card_id}/history",
+    response_model=RechargeHistoryOut,
+    responses=error_responses(404, 422),
+    dependencies=[allow_card_owner("cards", Role.operator)],
 )
 async def recharge_history(
     card_id: CardId,
@@ -94,7 +111,12 @@ async def recharge_history(
     )
 
 
-@router.get("/{card_id}/ledger", response_model=CardLedgerOut, responses=error_responses(404, 422))
+@router.get(
+    "/{card_id}/ledger",
+    response_model=CardLedgerOut,
+    responses=error_responses(404, 422),
+    dependencies=[allow_card_owner("cards", Role.operator)],
+)
 async def card_ledger(
     card_id: CardId, page: PageDep, session: PrimaryReadSessionDep
 ) -> CardLedgerOut:
@@ -103,7 +125,13 @@ async def card_ledger(
     return await ledger.card_ledger(session, card_id, page)
 
 
-@router.post("/{card_id}/block", response_model=CardOut, responses=error_responses(404, 409, 422))
+@router.post(
+    "/{card_id}/block",
+    response_model=CardOut,
+    responses=error_responses(404, 409, 422),
+    # A rider who lost their card can block it at once; unblocking needs the operator.
+    dependencies=[allow_card_owner("operations", Role.operator)],
+)
 async def block_card(
     card_id: CardId, request: BlockRequest, uow: UnitOfWorkDep, cache: CacheDep
 ) -> CardOut:
@@ -111,7 +139,12 @@ async def block_card(
     return await service.block(uow, cache, card_id, request)
 
 
-@router.post("/{card_id}/unblock", response_model=CardOut, responses=error_responses(404, 409, 422))
+@router.post(
+    "/{card_id}/unblock",
+    response_model=CardOut,
+    responses=error_responses(404, 409, 422),
+    dependencies=[allow("operations", Role.operator)],
+)
 async def unblock_card(card_id: CardId, uow: UnitOfWorkDep, cache: CacheDep) -> CardOut:
     """Make a blocked card usable again."""
     return await service.unblock(uow, cache, card_id)
@@ -122,6 +155,7 @@ async def unblock_card(card_id: CardId, uow: UnitOfWorkDep, cache: CacheDep) -> 
     status_code=201,
     response_model=ReplacementOut,
     responses=error_responses(404, 409, 422),
+    dependencies=[allow("operations", Role.operator)],
 )
 async def replace_card(
     card_id: CardId, key: IdempotencyKeyHeader, uow: UnitOfWorkDep, cache: CacheDep

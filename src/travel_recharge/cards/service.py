@@ -89,6 +89,21 @@ async def require_card(session: AsyncSession, card_id: int, *, lock: bool = Fals
     return card
 
 
+async def is_owner(session: AsyncSession, card_id: int, user_id: int) -> bool:
+    """Whether the rider owns the card (its current or a replaced one)."""
+    return await repository.card_owner(session, card_id) == user_id
+
+
+async def cards_of(session: AsyncSession, user_id: int) -> list[int]:
+    """The ids of every card the rider has owned, oldest first."""
+    return await repository.card_ids_of_user(session, user_id)
+
+
+async def some_rider(session: AsyncSession) -> int | None:
+    """A rider with an active card (demo mode gives them a rider account), if any."""
+    return await repository.first_owner(session)
+
+
 def require_active(card: Card) -> None:
     if card.status != "active":
         raise Conflict(f"card {card.id} is {card.status}; only active cards can be used")

@@ -11,9 +11,16 @@ from travel_recharge.config import SettingsDep
 from travel_recharge.db import ReadSessionDep
 from travel_recharge.fares import service
 from travel_recharge.fares.schemas import FaresOut
+from travel_recharge.hardening import StrictJSONRoute
+from travel_recharge.security import public
 from travel_recharge.views import cached_json
 
-router = APIRouter(prefix="/api/v1/fares", tags=["fares"])
+router = APIRouter(
+    prefix="/api/v1/fares",
+    tags=["fares"],
+    route_class=StrictJSONRoute,
+    dependencies=[public("reference")],
+)
 
 
 @router.get("", response_model=FaresOut)

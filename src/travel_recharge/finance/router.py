@@ -7,8 +7,15 @@ from fastapi import APIRouter
 from travel_recharge.db import ReadSessionDep
 from travel_recharge.finance import service
 from travel_recharge.finance.schemas import LedgerVerification
+from travel_recharge.hardening import StrictJSONRoute
+from travel_recharge.security import allow
 
-router = APIRouter(prefix="/api/v1/admin/ledger", tags=["admin"])
+router = APIRouter(
+    prefix="/api/v1/admin/ledger",
+    tags=["admin"],
+    route_class=StrictJSONRoute,
+    dependencies=[allow("admin")],
+)
 
 
 @router.get("/verify", response_model=LedgerVerification)

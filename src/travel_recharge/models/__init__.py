@@ -1,5 +1,6 @@
 """ORM tables, one module per aggregate. Importing this package registers every table."""
 
+from travel_recharge.models.accounts import Account
 from travel_recharge.models.analytics import (
     AnalyticsSettings,
     RollupDelta,
@@ -21,6 +22,7 @@ from travel_recharge.models.network import Alert, Locality, RechargePoint, Route
 from travel_recharge.models.users import User
 
 __all__ = [
+    "Account",
     "Alert",
     "AnalyticsSettings",
     "Base",

@@ -1,8 +1,6 @@
 """Alert management for operators: create, amend, resolve. HTTP only.
 
-Role checks arrive with the security issue: it puts the operator check in
-OPERATOR_DEPENDENCIES below, which then guards every route of this router and nothing else.
-(Edit the list here: APIRouter copies it when the routes are declared, at import.)
+Reading alerts is public (network.router); every route here needs the operator role.
 """
 
 from __future__ import annotations
@@ -10,18 +8,20 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from fastapi import APIRouter
-from fastapi.params import Depends
 
 from travel_recharge.cache import CacheDep
 from travel_recharge.db import UnitOfWorkDep
 from travel_recharge.errors import error_responses
+from travel_recharge.hardening import StrictJSONRoute
 from travel_recharge.network import alerts
 from travel_recharge.network.schemas import AlertCreate, AlertId, AlertOut, AlertUpdate
-
-OPERATOR_DEPENDENCIES: list[Depends] = []
+from travel_recharge.security import Role, allow
 
 operator_router = APIRouter(
-    prefix="/api/v1/alerts", tags=["alerts"], dependencies=OPERATOR_DEPENDENCIES
+    prefix="/api/v1/alerts",
+    tags=["alerts"],
+    route_class=StrictJSONRoute,
+    dependencies=[allow("operations", Role.operator)],
 )
 
 

@@ -16,6 +16,7 @@ from travel_recharge.cache import CacheDep
 from travel_recharge.config import SettingsDep
 from travel_recharge.db import PrimaryReadSessionDep, ReadSessionDep
 from travel_recharge.errors import error_responses
+from travel_recharge.hardening import StrictJSONRoute
 from travel_recharge.http_cache import conditional_json
 from travel_recharge.network import alerts, service
 from travel_recharge.network.schemas import (
@@ -39,8 +40,11 @@ from travel_recharge.network.schemas import (
     StationsPage,
 )
 from travel_recharge.pagination import PageDep
+from travel_recharge.security import public
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(
+    prefix="/api/v1", route_class=StrictJSONRoute, dependencies=[public("reference")]
+)
 
 
 async def _reads(session: ReadSessionDep, cache: CacheDep, settings: SettingsDep) -> service.Reads:

@@ -21,6 +21,9 @@ from travel_recharge.bench.http_load import percentile
 from travel_recharge.cache import Cache, CacheUnavailable
 from travel_recharge.ops.cache_schemas import EndpointComparison, LatencySummary, PerformanceOut
 from travel_recharge.ops.cache_service import sweep
+from travel_recharge.security.rate_limit import UNCOUNTED
+
+Headers = list[tuple[bytes, bytes]]
 
 METHOD = (
     "per endpoint: one unmeasured request of each kind, then `samples` cold and `samples` warm "
@@ -39,14 +42,22 @@ def paths_for(card_id: int | None) -> list[str]:
     return [*ENDPOINTS, *card]
 
 
-async def compare(app: ASGIApp, cache: Cache, samples: int, paths: list[str]) -> PerformanceOut:
-    results = [await _compare_one(app, cache, samples, path) for path in paths]
+async def compare(
+    app: ASGIApp, cache: Cache, samples: int, paths: list[str], authorization: str | None
+) -> PerformanceOut:
+    """`authorization`: the header the measured requests carry (the caller's own)."""
+    headers = [(b"host", b"cache-performance-test"), (b"accept", b"application/json")]
+    if authorization:
+        headers.append((b"authorization", authorization.encode("latin-1")))
+    results = [await _compare_one(app, cache, samples, path, headers) for path in paths]
     return PerformanceOut(samples=samples, method=METHOD, endpoints=results)
 
 
-async def _compare_one(app: ASGIApp, cache: Cache, samples: int, path: str) -> EndpointComparison:
+async def _compare_one(
+    app: ASGIApp, cache: Cache, samples: int, path: str, headers: Headers
+) -> EndpointComparison:
     with cache.isolated(use_redis=False):
-        status, _ = await _timed_get(app, path)  # also warms the connection pool
+        status, _ = await _timed_get(app, path, headers)  # also warms the connection pool
     if not 200 <= status < 300:
         return EndpointComparison(
             path=path,
@@ -61,12 +72,12 @@ async def _compare_one(app: ASGIApp, cache: Cache, samples: int, path: str) -> E
     warm: list[float] = []
     with cache.isolated(use_redis=True) as scratch:
         try:
-            await _timed_get(app, path)  # fills the scratch copy
+            await _timed_get(app, path, headers)  # fills the scratch copy
             hits_before = sum(scratch.stats.hits.values())
             for _ in range(samples):
                 with cache.isolated(use_redis=False):
-                    cold.append((await _timed_get(app, path))[1])
-                warm.append((await _timed_get(app, path))[1])
+                    cold.append((await _timed_get(app, path, headers))[1])
+                warm.append((await _timed_get(app, path, headers))[1])
             warm_hits = sum(scratch.stats.hits.values()) - hits_before
         finally:
             # Shielded: a client that goes away mid-test must not leave the scratch keys.
@@ -99,7 +110,7 @@ def _ratio(cold_ms: float, warm_ms: float) -> float | None:
     return round(cold_ms / warm_ms, 2) if warm_ms > 0 else None
 
 
-async def _timed_get(app: ASGIApp, path: str) -> tuple[int, float]:
+async def _timed_get(app: ASGIApp, path: str, headers: Headers) -> tuple[int, float]:
     """One GET through the whole ASGI app: (status, milliseconds until the last body byte)."""
     status = 0
     finished = asyncio.Event()
@@ -121,12 +132,12 @@ async def _timed_get(app: ASGIApp, path: str) -> tuple[int, float]:
             finished.set()
 
     started = time.perf_counter()
-    await app(_scope(path), receive, send)
+    await app(_scope(path, headers), receive, send)
     finished.set()
     return status, (time.perf_counter() - started) * 1000
 
 
-def _scope(path: str) -> Scope:
+def _scope(path: str, headers: Headers) -> Scope:
     return {
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": "2.3"},
@@ -137,8 +148,8 @@ def _scope(path: str) -> Scope:
         "raw_path": path.encode(),
         "query_string": b"",
         "root_path": "",
-        "headers": [(b"host", b"cache-performance-test"), (b"accept", b"application/json")],
+        "headers": headers,
         "client": ("127.0.0.1", 0),
         "server": ("cache-performance-test", 80),
-        "state": {},
+        "state": {UNCOUNTED: True},
     }

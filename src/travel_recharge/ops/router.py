@@ -7,10 +7,17 @@ from fastapi import APIRouter, Response
 from travel_recharge.cache import CacheDep
 from travel_recharge.config import SettingsDep
 from travel_recharge.db import DatabaseDep
+from travel_recharge.hardening import StrictJSONRoute
 from travel_recharge.ops import service
 from travel_recharge.ops.schemas import ComponentHealth, ServiceHealth
+from travel_recharge.security import public
 
-router = APIRouter(prefix="/api/v1/health", tags=["health"])
+router = APIRouter(
+    prefix="/api/v1/health",
+    tags=["health"],
+    route_class=StrictJSONRoute,
+    dependencies=[public("health")],
+)
 
 
 @router.get("", response_model=ServiceHealth, responses={503: {"model": ServiceHealth}})

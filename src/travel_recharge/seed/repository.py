@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from travel_recharge.bulk import continue_id_sequences
 from travel_recharge.fares.policy import policy_from_dict
 from travel_recharge.seed.world import PolicyRow, RechargePointRow, RouteRow, StationRow, World
 
@@ -96,7 +97,15 @@ async def lock_generated(connection: asyncpg.Connection) -> None:
 async def clear_generated(connection: asyncpg.Connection, *, idempotency: bool) -> None:
     """Empty the generated tables and restart their ids (fare policies and network stay)."""
     tables = [*GENERATED_TABLES, *(["idempotency_records"] if idempotency else [])]
-    await connection.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY")
+    # Rider accounts go with their riders; staff and device accounts survive the reset
+    # (TRUNCATE cannot leave out a table whose foreign key points at users).
+    await connection.execute(
+        "CREATE TEMP TABLE kept_accounts ON COMMIT DROP AS"
+        " SELECT * FROM accounts WHERE user_id IS NULL"
+    )
+    await connection.execute(f"TRUNCATE {', '.join(tables)}, accounts RESTART IDENTITY")
+    await connection.execute("INSERT INTO accounts SELECT * FROM kept_accounts")
+    await continue_id_sequences(connection, ["accounts"])
 
 
 @dataclass(frozen=True)

@@ -12,12 +12,14 @@ from travel_recharge.cards.service import cache_group
 from travel_recharge.config import SettingsDep
 from travel_recharge.db import DriverTransactionDep, PrimaryReadSessionDep, UnitOfWorkDep
 from travel_recharge.errors import error_responses
+from travel_recharge.hardening import StrictJSONRoute
 from travel_recharge.pagination import PageDep
+from travel_recharge.security import Role, allow, allow_card_owner
 from travel_recharge.trips import service
 from travel_recharge.trips.schemas import CardTripsOut, TapIn, TapOut, TripEndIn, TripEndOut
 from travel_recharge.views import cached_json
 
-router = APIRouter(prefix="/api/v1/trips", tags=["trips"])
+router = APIRouter(prefix="/api/v1/trips", tags=["trips"], route_class=StrictJSONRoute)
 
 
 @router.post(
@@ -28,6 +30,7 @@ router = APIRouter(prefix="/api/v1/trips", tags=["trips"])
         200: {"model": TapOut, "description": "A retried or double tap: the original answer"},
         **error_responses(402, 404, 409, 422),
     },
+    dependencies=[allow("taps", Role.validator)],
 )
 async def start_trip(
     request: TapIn, unit: DriverTransactionDep, cache: CacheDep, settings: SettingsDep
@@ -42,13 +45,23 @@ async def start_trip(
     )
 
 
-@router.post("/end", response_model=TripEndOut, responses=error_responses(404, 409, 422))
+@router.post(
+    "/end",
+    response_model=TripEndOut,
+    responses=error_responses(404, 409, 422),
+    dependencies=[allow("taps", Role.validator)],
+)
 async def end_trip(request: TripEndIn, uow: UnitOfWorkDep, cache: CacheDep) -> TripEndOut:
     """Record where the rider left (no charge: fares are charged on entry)."""
     return await service.end_trip(uow, cache, request, datetime.now(UTC))
 
 
-@router.get("/card/{card_id}", response_model=CardTripsOut, responses=error_responses(404, 422))
+@router.get(
+    "/card/{card_id}",
+    response_model=CardTripsOut,
+    responses=error_responses(404, 422),
+    dependencies=[allow_card_owner("cards", Role.operator)],
+)
 async def card_trips(
     card_id: CardId,
     page: PageDep,

@@ -1,0 +1,37 @@
+"""Accounts that may ask for tokens: people (password grant) and devices (client credentials)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, DateTime, ForeignKey, String, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from travel_recharge.models.base import Base
+
+ROLES = ("rider", "validator", "recharge_point", "analyst", "operator", "admin")
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+    __table_args__ = (
+        CheckConstraint("login ~ '^[A-Za-z0-9._@-]{3,64}$'", name="login"),
+        CheckConstraint("kind IN ('person', 'client')", name="kind"),
+        CheckConstraint(f"role IN {ROLES!r}", name="role"),
+        # A rider account reads the cards of exactly one rider; no other role owns cards.
+        CheckConstraint("(role = 'rider') = (user_id IS NOT NULL)", name="rider_iff_user"),
+        CheckConstraint("role <> 'rider' OR kind = 'person'", name="riders_are_people"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    # The username of a person or the client_id of a device.
+    login: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    role: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # argon2id hash of the password or client secret; the secret itself is never stored.
+    secret_hash: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    # Made by demo mode (security.demo) with secrets written to the data directory.
+    demo: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

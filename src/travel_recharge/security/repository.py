@@ -1,0 +1,74 @@
+"""Every SQL statement about accounts."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from travel_recharge.models import Account
+
+
+async def active_account(session: AsyncSession, login: str, kind: str) -> Account | None:
+    return await session.scalar(
+        select(Account).where(Account.login == login, Account.kind == kind, Account.active)
+    )
+
+
+async def insert_account(
+    session: AsyncSession,
+    *,
+    login: str,
+    kind: str,
+    role: str,
+    user_id: int | None,
+    secret_hash: str,
+    demo: bool = False,
+) -> Account | None:
+    """The new account, or None when the login is taken."""
+    return await session.scalar(
+        insert(Account)
+        .values(
+            login=login,
+            kind=kind,
+            role=role,
+            user_id=user_id,
+            secret_hash=secret_hash,
+            demo=demo,
+        )
+        .on_conflict_do_nothing(index_elements=[Account.login])
+        .returning(Account)
+    )
+
+
+async def replace_demo_account(
+    session: AsyncSession,
+    *,
+    login: str,
+    kind: str,
+    role: str,
+    user_id: int | None,
+    secret_hash: str,
+) -> None:
+    """Create the demo account, or give the existing one a new secret."""
+    statement = insert(Account).values(
+        login=login, kind=kind, role=role, user_id=user_id, secret_hash=secret_hash, demo=True
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[Account.login],
+            set_={
+                "kind": kind,
+                "role": role,
+                "user_id": user_id,
+                "secret_hash": secret_hash,
+                "active": True,
+                "demo": True,
+            },
+        )
+    )
+
+
+async def demo_logins(session: AsyncSession) -> set[str]:
+    found = await session.scalars(select(Account.login).where(Account.demo, Account.active))
+    return set(found)

@@ -1,0 +1,93 @@
+"""Signed access tokens (HS256 JWTs): who the caller is and which role they act in."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import jwt
+
+from travel_recharge.security.roles import Role
+
+ALGORITHM = "HS256"
+# Clocks of different machines may disagree a little; more than this is a bad token.
+CLOCK_LEEWAY_S = 5
+_REQUIRED_CLAIMS = ["exp", "iat", "nbf", "iss", "aud", "sub", "role", "login"]
+
+
+class InvalidToken(Exception):
+    """The token is missing a claim, expired, tampered with or signed some other way."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller."""
+
+    account_id: int
+    login: str
+    role: Role
+    user_id: int | None = None  # the rider whose cards a rider token may read
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    expires_in: int
+
+
+@dataclass(frozen=True)
+class TokenSigner:
+    key: str
+    issuer: str
+    audience: str
+    ttl_s: int
+
+    def issue(self, principal: Principal, now: datetime) -> IssuedToken:
+        claims: dict[str, object] = {
+            "iss": self.issuer,
+            "aud": self.audience,
+            "sub": str(principal.account_id),
+            "login": principal.login,
+            "role": principal.role.value,
+            "iat": now,
+            "nbf": now,
+            "exp": now + timedelta(seconds=self.ttl_s),
+            "jti": uuid.uuid4().hex,
+        }
+        if principal.user_id is not None:
+            claims["uid"] = principal.user_id
+        return IssuedToken(jwt.encode(claims, self.key, algorithm=ALGORITHM), self.ttl_s)
+
+    def read(self, token: str) -> Principal:
+        """The principal a valid token names; InvalidToken otherwise."""
+        try:
+            # Only HS256 is accepted: a token claiming "none" or another algorithm is refused
+            # before its signature is even looked at.
+            claims = jwt.decode(
+                token,
+                self.key,
+                algorithms=[ALGORITHM],
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=CLOCK_LEEWAY_S,
+                options={"require": _REQUIRED_CLAIMS},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise InvalidToken("the token has expired") from exc
+        except jwt.PyJWTError as exc:
+            raise InvalidToken("the token is not valid") from exc
+        return _principal(claims)
+
+
+def _principal(claims: dict[str, object]) -> Principal:
+    sub, role, login, uid = claims["sub"], claims["role"], claims["login"], claims.get("uid")
+    if not (isinstance(sub, str) and sub.isdigit()) or not isinstance(login, str):
+        raise InvalidToken("the token is not valid")
+    if not isinstance(role, str) or role not in Role.__members__:
+        raise InvalidToken("the token is not valid")
+    if uid is not None and (not isinstance(uid, int) or isinstance(uid, bool)):
+        raise InvalidToken("the token is not valid")
+    if (role == Role.rider) != (uid is not None):
+        raise InvalidToken("the token is not valid")
+    return Principal(int(sub), login, Role(role), uid)
