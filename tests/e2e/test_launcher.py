@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -119,7 +120,10 @@ def test_serve_with_workers_then_sigterm_leaves_nothing_behind(tmp_path: Path) -
         postgres_pid, valkey_pid = _server_pids(tmp_path)
         assert _running(postgres_pid)
         assert _running(valkey_pid)
-        assert httpx.get(f"http://127.0.0.1:{port}/docs").status_code == 200
+        docs = httpx.get(f"http://127.0.0.1:{port}/docs")
+        assert docs.status_code == 200
+        assert "frame-ancestors 'none'" in docs.headers["content-security-policy"]
+        _demo_accounts_work(tmp_path, port)
     finally:
         exit_code = _stop(launcher)
     assert exit_code in (0, 128 + signal.SIGTERM)
@@ -127,6 +131,33 @@ def test_serve_with_workers_then_sigterm_leaves_nothing_behind(tmp_path: Path) -
     assert not _running(valkey_pid)
     assert _postgres_processes_of(tmp_path) == []
     assert not (tmp_path / ".data" / "launcher.pid").exists()
+
+
+def _demo_accounts_work(workdir: Path, port: int) -> None:
+    """One account per role in the data directory, printed once, good at every worker."""
+    path = workdir / ".data" / "demo-credentials.json"
+    assert path.stat().st_mode & 0o777 == 0o600
+    accounts = json.loads(path.read_text())["accounts"]
+    assert {account["role"] for account in accounts} == {
+        "rider", "validator", "recharge_point", "analyst", "operator", "admin"
+    }  # fmt: skip
+    printed = (workdir / f"launcher-{port}.log").read_text()
+    assert "Demo accounts (new secrets;" in printed
+    base = f"http://127.0.0.1:{port}"
+    for account in accounts:
+        form = {k: v for k, v in account.items() if k not in ("role", "user_id")}
+        response = httpx.post(f"{base}/api/v1/auth/token", data=form)
+        assert response.status_code == 200, (account["role"], response.text)
+        token = response.json()["access_token"]
+        # Fresh connections land on either worker: the signing key is the launcher's.
+        for _ in range(6):
+            me = httpx.get(f"{base}/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
+            assert me.status_code == 200, me.text
+            assert me.json()["role"] == account["role"]
+    rider = next(account for account in accounts if account["role"] == "rider")
+    assert rider["user_id"] >= 1
+    for account in accounts:
+        assert str(account.get("password") or account["client_secret"]) in printed
 
 
 @pytest.fixture
@@ -171,6 +202,10 @@ def test_sigkilled_launcher_orphans_are_cleaned_and_data_is_kept(tmp_path: Path)
         assert not _running(orphan_postgres)
         assert not _running(orphan_valkey)
         assert [r["note"] for r in _sql(tmp_path, "SELECT note FROM kept")] == ["before the crash"]
+        # The demo secrets were printed at the first start only; the second points at them.
+        log = (tmp_path / f"launcher-{port}.log").read_text()
+        assert log.count("Demo accounts (new secrets;") == 1
+        assert log.count("Demo accounts: see ") == 1
         postgres_pid, valkey_pid = _server_pids(tmp_path)
     finally:
         _stop(second)

@@ -1,0 +1,157 @@
+"""Rate limits: shared by every app instance through Redis, per principal and per client IP,
+answered with 429 and Retry-After, and out of the way when Redis is not there."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from tests.conftest import ServerUrls, bearer, make_settings, start_app
+from travel_recharge.app import create_app
+from travel_recharge.security.rate_limit import Rate
+from travel_recharge.security.roles import Role
+
+
+@asynccontextmanager
+async def apps(
+    test_servers: ServerUrls, count: int, **overrides: object
+) -> AsyncIterator[list[FastAPI]]:
+    """`count` app instances (as separate workers would be) sharing one Redis namespace."""
+    settings = make_settings(
+        test_servers, cache_namespace=f"trrl{uuid.uuid4().hex[:10]}", **overrides
+    )
+    async with AsyncExitStack() as stack:
+        started = []
+        for _ in range(count):
+            runner = start_app(settings)
+            app, _client = await anext(runner)
+            stack.push_async_callback(runner.aclose)
+            started.append(app)
+        yield started
+
+
+def client_of(
+    app: FastAPI, ip: str = "10.0.0.1", headers: dict[str, str] | None = None
+) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, client=(ip, 40000))
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver", headers=headers)
+
+
+async def test_the_ip_limit_holds_across_two_app_instances(test_servers: ServerUrls) -> None:
+    async with apps(test_servers, 2, rate_limits={"reference": {"ip": "4/minute"}}) as (a, b):
+        async with client_of(a) as on_a, client_of(b) as on_b:
+            statuses = [
+                (await (on_a, on_b)[i % 2].get("/api/v1/fares")).status_code for i in range(6)
+            ]
+            refused = await on_b.get("/api/v1/fares")
+        async with client_of(a, ip="10.0.0.2") as elsewhere:
+            other_ip = await elsewhere.get("/api/v1/fares")
+    assert statuses == [200, 200, 200, 200, 429, 429]
+    assert refused.status_code == 429
+    assert refused.json()["error"] == "rate_limited"
+    assert 1 <= int(refused.headers["retry-after"]) <= 15  # one request per 15 s refills
+    assert other_ip.status_code == 200  # another address has its own bucket
+
+
+async def test_the_principal_limit_holds_across_instances_and_addresses(
+    test_servers: ServerUrls,
+) -> None:
+    limits = {"analytics": {"principal": "3/minute"}}
+    async with apps(test_servers, 2, rate_limits=limits) as (a, b):
+        analyst = bearer(a, Role.analyst, account_id=41)
+        other_analyst = bearer(a, Role.analyst, account_id=42)
+        statuses = []
+        for i in range(5):
+            # A different instance and address each time: the principal is what counts.
+            async with client_of((a, b)[i % 2], ip=f"10.1.0.{i}", headers=analyst) as caller:
+                statuses.append((await caller.get("/api/v1/trips/total")).status_code)
+        async with client_of(b, headers=other_analyst) as other:
+            other_status = (await other.get("/api/v1/trips/total")).status_code
+    assert statuses == [200, 200, 200, 429, 429]
+    assert other_status == 200
+
+
+async def test_logins_are_limited_per_login_whatever_the_address(
+    test_servers: ServerUrls,
+) -> None:
+    limits = {"auth": {"principal": "3/minute", "ip": "1000/minute"}}
+    async with apps(test_servers, 2, rate_limits=limits) as (a, b):
+        form = {"grant_type": "password", "username": "target.user", "password": "guess"}
+        statuses = []
+        for i in range(5):
+            async with client_of((a, b)[i % 2], ip=f"10.2.0.{i}") as caller:
+                statuses.append((await caller.post("/api/v1/auth/token", data=form)).status_code)
+        async with client_of(a) as caller:
+            other_login = await caller.post(
+                "/api/v1/auth/token", data={**form, "username": "someone.else"}
+            )
+    # Wrong passwords are 400 until the login's bucket is empty; then 429 before any check.
+    assert statuses == [400, 400, 400, 429, 429]
+    assert other_login.status_code == 400
+
+
+async def test_a_refused_client_is_admitted_again_after_retry_after(
+    test_servers: ServerUrls,
+) -> None:
+    limits = {"reference": {"ip": "1/second"}}
+    async with apps(test_servers, 1, rate_limits=limits) as [app], client_of(app) as caller:
+        first = await caller.get("/api/v1/fares")
+        second = await caller.get("/api/v1/fares")
+        await asyncio.sleep(float(second.headers["retry-after"]) + 0.05)
+        third = await caller.get("/api/v1/fares")
+    assert (first.status_code, second.status_code, third.status_code) == (200, 429, 200)
+    assert second.headers["retry-after"] == "1"
+
+
+async def test_limits_fail_open_when_redis_is_unreachable(test_servers: ServerUrls) -> None:
+    async with (
+        apps(
+            test_servers,
+            1,
+            redis_url="redis://127.0.0.1:1/0",
+            rate_limits={"reference": {"ip": "1/minute"}},
+        ) as [app],
+        client_of(app) as caller,
+    ):
+        statuses = {(await caller.get("/api/v1/fares")).status_code for _ in range(5)}
+    assert statuses == {200}
+
+
+async def test_health_is_never_limited(test_servers: ServerUrls) -> None:
+    limits = {"reference": {"ip": "1/minute"}, "health": {}}
+    async with apps(test_servers, 1, rate_limits=limits) as [app], client_of(app) as caller:
+        statuses = {(await caller.get("/api/v1/health")).status_code for _ in range(5)}
+    assert statuses == {200}
+
+
+async def test_disabled_limits_refuse_nothing(test_servers: ServerUrls) -> None:
+    limits = {"reference": {"ip": "1/minute"}}
+    enabled = False
+    async with (
+        apps(test_servers, 1, rate_limits=limits, rate_limits_enabled=enabled) as [app],
+        client_of(app) as caller,
+    ):
+        statuses = {(await caller.get("/api/v1/fares")).status_code for _ in range(3)}
+    assert statuses == {200}
+
+
+@pytest.mark.parametrize(
+    ("text", "rate"),
+    [("600/minute", Rate(600, 60)), ("1/second", Rate(1, 1)), (" 20 / hour ", Rate(20, 3600))],
+)
+def test_rates_parse(text: str, rate: Rate) -> None:
+    assert Rate.parse(text) == rate
+    assert Rate.parse(str(rate)) == rate
+
+
+@pytest.mark.parametrize("text", ["0/minute", "ten/minute", "5/day", "5", "-1/second", ""])
+def test_a_bad_rate_stops_the_app_from_starting(test_servers: ServerUrls, text: str) -> None:
+    settings = make_settings(test_servers, rate_limits={"taps": {"principal": text}})
+    with pytest.raises(ValueError, match="is not a rate like '600/minute'"):
+        create_app(settings)
