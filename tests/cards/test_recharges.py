@@ -94,46 +94,30 @@ async def test_100_concurrent_recharges_credit_exactly_their_sum(
     await ledger_ok(client)
 
 
-@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
-async def test_non_finite_json_amounts_are_422_naming_the_body_and_write_nothing(
-    client: httpx.AsyncClient, app: FastAPI, constant: str
-) -> None:
-    card_id = await new_card(client)
-    content = f'{{"card_id": {card_id}, "amount": {constant}, "recharge_point_id": 1}}'
-    response = await client.post(
-        "/api/v1/cards/recharge",
-        content=content,
-        headers={"Idempotency-Key": uuid.uuid4().hex, "Content-Type": "application/json"},
-    )
-    assert response.status_code == 422, response.text
-    assert response.json()["error"] == "validation_error"
-    detail = response.json()["detail"]
-    assert detail.startswith("body: not valid JSON at character "), detail
-    assert constant.lstrip("-") in detail
-    assert await count_rows(app, "recharges") == 0
-    assert await count_rows(app, "ledger_entries") == 0
-
-
 @pytest.mark.parametrize(
-    "raw_amount",
+    ("raw_amount", "detail_starts"),
     [
-        "0",
-        "-5000",
-        "10.5",
-        "1000.0",
-        '"1000"',
-        "1e400",
-        "99999999999999999999999999",
-        "null",
-        "true",
-        "[1000]",
+        ("0", "amount"),
+        ("-5000", "amount"),
+        ("10.5", "amount"),
+        ("1000.0", "amount"),
+        ('"1000"', "amount"),
+        ("1e400", "amount"),
+        ("99999999999999999999999999", "amount"),
+        ("null", "amount"),
+        ("true", "amount"),
+        ("[1000]", "amount"),
+        # RFC 8259 has no such numbers: the body itself is refused.
+        ("NaN", "body: not valid JSON at character 29: NaN"),
+        ("Infinity", "body: not valid JSON at character 29: Infinity"),
+        ("-Infinity", "body: not valid JSON at character 29: -Infinity"),
     ],
 )
-async def test_bad_amounts_are_422_naming_amount_and_write_nothing(
-    client: httpx.AsyncClient, app: FastAPI, raw_amount: str
+async def test_bad_amounts_are_422_naming_the_field_and_write_nothing(
+    client: httpx.AsyncClient, app: FastAPI, raw_amount: str, detail_starts: str
 ) -> None:
     card_id = await new_card(client)
-    content = f'{{"card_id": {card_id}, "amount": {raw_amount}, "recharge_point_id": 1}}'
+    content = f'{{"card_id": {card_id:<5}, "amount": {raw_amount}, "recharge_point_id": 1}}'
     response = await client.post(
         "/api/v1/cards/recharge",
         content=content,
@@ -141,7 +125,7 @@ async def test_bad_amounts_are_422_naming_amount_and_write_nothing(
     )
     assert response.status_code == 422, response.text
     assert response.json()["error"] == "validation_error"
-    assert response.json()["detail"].startswith("amount")
+    assert response.json()["detail"].startswith(detail_starts), response.json()["detail"]
     await assert_nothing_written(app, client, card_id)
 
 

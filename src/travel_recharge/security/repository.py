@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from travel_recharge.models import Account
@@ -15,56 +15,34 @@ async def active_account(session: AsyncSession, login: str, kind: str) -> Accoun
     )
 
 
+def _new_account(
+    login: str, kind: str, role: str, user_id: int | None, secret_hash: str, demo: bool
+) -> Insert:
+    return insert(Account).values(
+        login=login, kind=kind, role=role, user_id=user_id, secret_hash=secret_hash, demo=demo
+    )
+
+
 async def insert_account(
-    session: AsyncSession,
-    *,
-    login: str,
-    kind: str,
-    role: str,
-    user_id: int | None,
-    secret_hash: str,
-    demo: bool = False,
+    session: AsyncSession, login: str, kind: str, role: str, user_id: int | None, secret_hash: str
 ) -> Account | None:
     """The new account, or None when the login is taken."""
+    statement = _new_account(login, kind, role, user_id, secret_hash, demo=False)
     return await session.scalar(
-        insert(Account)
-        .values(
-            login=login,
-            kind=kind,
-            role=role,
-            user_id=user_id,
-            secret_hash=secret_hash,
-            demo=demo,
-        )
-        .on_conflict_do_nothing(index_elements=[Account.login])
-        .returning(Account)
+        statement.on_conflict_do_nothing(index_elements=[Account.login]).returning(Account)
     )
 
 
 async def replace_demo_account(
-    session: AsyncSession,
-    *,
-    login: str,
-    kind: str,
-    role: str,
-    user_id: int | None,
-    secret_hash: str,
+    session: AsyncSession, login: str, kind: str, role: str, user_id: int | None, secret_hash: str
 ) -> None:
     """Create the demo account, or give the existing one a new secret."""
-    statement = insert(Account).values(
-        login=login, kind=kind, role=role, user_id=user_id, secret_hash=secret_hash, demo=True
-    )
+    statement = _new_account(login, kind, role, user_id, secret_hash, demo=True)
+    changed = {"kind", "role", "user_id", "secret_hash", "demo"}
     await session.execute(
         statement.on_conflict_do_update(
             index_elements=[Account.login],
-            set_={
-                "kind": kind,
-                "role": role,
-                "user_id": user_id,
-                "secret_hash": secret_hash,
-                "active": True,
-                "demo": True,
-            },
+            set_={**{name: statement.excluded[name] for name in changed}, "active": True},
         )
     )
 
