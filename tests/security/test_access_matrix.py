@@ -40,6 +40,8 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/auth/token"): EVERYONE,
     ("GET", "/api/v1/auth/me"): SIGNED_IN,
     ("POST", "/api/v1/auth/accounts"): ADMINS,
+    ("GET", "/api/v1/auth/accounts"): ADMINS,
+    ("POST", "/api/v1/auth/accounts/{login}/deactivate"): ADMINS,
     ("GET", "/api/v1/health"): EVERYONE,
     ("GET", "/api/v1/health/db"): EVERYONE,
     ("GET", "/api/v1/health/cache"): EVERYONE,
@@ -180,6 +182,7 @@ def _concrete(path: str, world: World, app: FastAPI) -> str:
         route_code=world.network.trunk_route,
         alert_id=1,
         key_name=f"{namespace}:no-such-key",
+        login="no.such.login",
     )
 
 

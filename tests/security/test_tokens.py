@@ -208,6 +208,25 @@ async def test_wrong_secrets_and_wrong_grants_get_no_token(
     assert statuses == [400, 400, 401]
 
 
+async def test_a_deactivated_account_gets_no_new_token_and_is_listed_without_secret(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    account = await create_account(client, "leaving.op", "operator")
+    form = {"grant_type": "password", "username": "leaving.op", "password": account["secret"]}
+    async with client_for(app) as anonymous:
+        assert (await anonymous.post(TOKEN, data=form)).status_code == 200
+        deactivated = await client.post("/api/v1/auth/accounts/leaving.op/deactivate")
+        assert deactivated.status_code == 200
+        assert deactivated.json()["active"] is False
+        assert (await anonymous.post(TOKEN, data=form)).status_code == 400
+    listed = (await client.get("/api/v1/auth/accounts")).json()
+    assert [(a["login"], a["active"]) for a in listed["accounts"]] == [("leaving.op", False)]
+    assert "secret" not in listed["accounts"][0]
+    assert listed["page"] == {"limit": 50, "offset": 0, "returned": 1}
+    missing = await client.post("/api/v1/auth/accounts/nobody.here/deactivate")
+    assert missing.status_code == 404
+
+
 async def test_account_creation_validates_and_refuses_duplicates(
     client: httpx.AsyncClient, app: FastAPI
 ) -> None:

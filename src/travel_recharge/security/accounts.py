@@ -7,13 +7,20 @@ import logging
 import anyio
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from travel_recharge.errors import Conflict
+from travel_recharge.errors import Conflict, NotFound
 from travel_recharge.logs import log_event
 from travel_recharge.models import Account
+from travel_recharge.pagination import Page
 from travel_recharge.security import repository
 from travel_recharge.security.hashing import hash_secret, new_secret, verify_secret
 from travel_recharge.security.roles import Role
-from travel_recharge.security.schemas import AccountCreate, AccountCreated, AccountKind
+from travel_recharge.security.schemas import (
+    AccountCreate,
+    AccountCreated,
+    AccountKind,
+    AccountOut,
+    AccountsPage,
+)
 from travel_recharge.security.tokens import Principal
 from travel_recharge.users import service as users
 
@@ -53,11 +60,31 @@ async def create(session: AsyncSession, request: AccountCreate) -> AccountCreate
     if account is None:
         raise Conflict(f"login: {request.login!r} is already taken")
     log_event(logger, "account.created", account_id=account.id, role=account.role, kind=kind)
-    return AccountCreated(
+    return AccountCreated(**to_out(account).model_dump(), secret=secret)
+
+
+def to_out(account: Account) -> AccountOut:
+    return AccountOut(
         account_id=account.id,
         login=account.login,
-        role=request.role,
-        kind=kind,
+        role=Role(account.role),
+        kind="client" if account.kind == "client" else "person",
         user_id=account.user_id,
-        secret=secret,
+        active=account.active,
+        demo=account.demo,
+        created_at=account.created_at,
     )
+
+
+async def page_of_accounts(session: AsyncSession, page: Page) -> AccountsPage:
+    found = await repository.accounts_page(session, page.limit, page.offset)
+    return AccountsPage(accounts=[to_out(a) for a in found], page=page.info(len(found)))
+
+
+async def deactivate(session: AsyncSession, login: str) -> AccountOut:
+    """The account can no longer get tokens; the ones it holds expire within their lifetime."""
+    account = await repository.deactivate(session, login)
+    if account is None:
+        raise NotFound(f"account {login!r} does not exist")
+    log_event(logger, "account.deactivated", account_id=account.id)
+    return to_out(account)

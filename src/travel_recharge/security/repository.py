@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -44,6 +44,17 @@ async def replace_demo_account(
             index_elements=[Account.login],
             set_={**{name: statement.excluded[name] for name in changed}, "active": True},
         )
+    )
+
+
+async def accounts_page(session: AsyncSession, limit: int, offset: int) -> list[Account]:
+    found = await session.scalars(select(Account).order_by(Account.id).limit(limit).offset(offset))
+    return list(found)
+
+
+async def deactivate(session: AsyncSession, login: str) -> Account | None:
+    return await session.scalar(
+        update(Account).where(Account.login == login).values(active=False).returning(Account)
     )
 
 

@@ -8,21 +8,25 @@ from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import unquote
 
-from fastapi import APIRouter, Form, Request, Response
+from fastapi import APIRouter, Form, Path, Request, Response
 from fastapi.responses import JSONResponse
 
 from travel_recharge.cards import service as cards
 from travel_recharge.db import PrimaryReadSessionDep, ReadSessionDep, UnitOfWorkDep
 from travel_recharge.errors import AppError, error_responses
 from travel_recharge.hardening import StrictJSONRoute
+from travel_recharge.pagination import PageDep
 from travel_recharge.security import accounts
 from travel_recharge.security.access import CurrentPrincipal, allow, public
 from travel_recharge.security.rate_limit import RateLimiter
 from travel_recharge.security.roles import Role
 from travel_recharge.security.schemas import (
+    LOGIN_PATTERN,
     AccountCreate,
     AccountCreated,
     AccountKind,
+    AccountOut,
+    AccountsPage,
     PrincipalOut,
     TokenOut,
 )
@@ -30,6 +34,7 @@ from travel_recharge.security.tokens import TokenSigner
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"], route_class=StrictJSONRoute)
 
+Login = Annotated[str, Path(pattern=LOGIN_PATTERN, description="username or client_id")]
 LoginField = Annotated[str | None, Form(max_length=64)]
 SecretField = Annotated[str | None, Form(max_length=256)]
 
@@ -151,3 +156,20 @@ async def create_account(
     """Create a person or device account; its generated secret is shown only in this answer."""
     response.headers["Cache-Control"] = "no-store"
     return await accounts.create(uow.session, request)
+
+
+@router.get("/accounts", response_model=AccountsPage, dependencies=[allow("admin")])
+async def list_accounts(page: PageDep, session: ReadSessionDep) -> AccountsPage:
+    """Every account, oldest first (secrets are never shown again)."""
+    return await accounts.page_of_accounts(session, page)
+
+
+@router.post(
+    "/accounts/{login}/deactivate",
+    response_model=AccountOut,
+    responses=error_responses(404, 422),
+    dependencies=[allow("admin")],
+)
+async def deactivate_account(login: Login, uow: UnitOfWorkDep) -> AccountOut:
+    """Stop an account from getting tokens (those it holds expire within their lifetime)."""
+    return await accounts.deactivate(uow.session, login)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from travel_recharge.cards.schemas import MAX_ID
+from travel_recharge.pagination import PageInfo
 from travel_recharge.security.roles import DEVICE_ROLES, Role
 
 LOGIN_PATTERN = r"^[A-Za-z0-9._@-]{3,64}$"
@@ -59,10 +61,21 @@ class AccountCreate(BaseModel):
         return "client" if self.role in DEVICE_ROLES else "person"
 
 
-class AccountCreated(BaseModel):
+class AccountOut(BaseModel):
     account_id: int
     login: str
     role: Role
     kind: AccountKind
     user_id: int | None
+    active: bool = Field(description="inactive accounts get no new tokens")
+    demo: bool = Field(description="made by demo mode")
+    created_at: datetime
+
+
+class AccountCreated(AccountOut):
     secret: str = Field(description="the password or client secret; shown only this once")
+
+
+class AccountsPage(BaseModel):
+    accounts: list[AccountOut]
+    page: PageInfo
