@@ -187,9 +187,16 @@ def _refuse_constant(constant: str) -> NoReturn:
 
 
 def strict_json_loads(body: bytes) -> Any:
-    """json.loads without the NaN/Infinity extension Python accepts and RFC 8259 forbids."""
+    """json.loads without the NaN/Infinity extension Python accepts and RFC 8259 forbids,
+    and with undecodable bytes reported as invalid JSON."""
     try:
         return json.loads(body, parse_constant=_refuse_constant)
+    except UnicodeDecodeError as exc:
+        # FastAPI would answer a 400 of its own; a body that is not text is invalid JSON (422).
+        doc = body.decode("latin-1")
+        raise json.JSONDecodeError(
+            f"the body is not UTF-8 ({exc.reason})", doc, exc.start
+        ) from None
     except _NonFiniteConstant as exc:
         # The hook is not told where it is; find the offending token for the error position.
         doc = body.decode(json.detect_encoding(body), errors="replace")

@@ -277,6 +277,18 @@ async def test_nested_nan_inside_a_list_is_rejected() -> None:
     assert harness.calls == []
 
 
+@pytest.mark.parametrize("body", [b"\xff", b'{"count": 1, "ratio": "\xc3\x28"}'])
+async def test_a_body_that_is_not_utf8_is_a_validation_error(body: bytes) -> None:
+    harness = build_app()
+    async with client_for(harness.app) as client:
+        response = await client.post("/fares", content=body, headers=JSON)
+    assert response.status_code == 422
+    [field] = response.json()["fields"]
+    assert field["field"] == "body"
+    assert "the body is not UTF-8" in field["problem"]
+    assert harness.calls == []
+
+
 async def test_finite_float_and_the_word_nan_inside_a_string_are_accepted() -> None:
     harness = build_app()
     body = b'{"count": 2, "ratio": 1.5e3, "note": "NaN Infinity"}'

@@ -6,6 +6,7 @@ from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.dependencies.utils import get_flat_params
 from fastapi.params import Depends
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
@@ -63,6 +64,9 @@ def secure_routes(
         statuses = ([] if rule.public else [401, 403]) + (
             [429] if rule.group in limited_groups else []
         )
+        if get_flat_params(route.dependant) or route.body_field:
+            # Our validation answers ({"error", "detail", "fields"}), not FastAPI's default.
+            statuses.append(422)
         route.responses = {**error_responses(*statuses), **route.responses}
         for method in methods:
             rules[(method, path)] = rule
