@@ -26,8 +26,8 @@ run: $(VENV)/.runtime
 	$(BIN)/travel-recharge serve
 
 lint: $(VENV)/.dev
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests loadtest
+	$(BIN)/ruff format --check src tests loadtest
 
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy
