@@ -35,22 +35,21 @@ LOCUSTFILE = Path(__file__).resolve().parents[2] / "loadtest" / "locustfile.py"
 LOCUST = Path(sys.executable).parent / "locust"
 
 # Prints each persona of the locustfile: weight, task names with their weights, endpoints.
+# Loaded as `locust -f` loads it (the file's directory on sys.path, for its sibling modules),
+# which also keeps only the concrete (not abstract) user classes the file defines or imports.
 _DESCRIBE = """
-import importlib.util, json, sys
+import json, sys
 from collections import Counter
-from locust import User
+from locust.util.load_locustfile import load_locustfile
 
-spec = importlib.util.spec_from_file_location("locustfile", sys.argv[1])
-module = sys.modules["locustfile"] = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(module)
+user_classes, _ = load_locustfile(sys.argv[1])
 personas = {
     name: {
         "weight": value.weight,
         "tasks": Counter(t.__name__ for t in value.tasks),
         "endpoints": list(value.endpoints),
     }
-    for name, value in vars(module).items()
-    if isinstance(value, type) and issubclass(value, User) and not value.abstract
+    for name, value in user_classes.items()
 }
 print(json.dumps(personas))
 """
