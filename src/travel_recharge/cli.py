@@ -237,9 +237,6 @@ def cmd_accounts_create(args: argparse.Namespace) -> int:
 def cmd_bench_taps(args: argparse.Namespace) -> int:
     from travel_recharge.bench.taps import TapBenchOptions, markdown, run_tap_bench
 
-    settings = get_settings()
-    # Its own embedded servers, so a bench never disturbs a running `make run`.
-    settings = settings.model_copy(update={"data_dir": settings.data_dir / "bench"})
     options = TapBenchOptions(
         clients=args.clients,
         seconds=args.seconds,
@@ -247,11 +244,44 @@ def cmd_bench_taps(args: argparse.Namespace) -> int:
         workers=args.workers,
         report_dir=Path(args.report_dir),
     )
-    with infrastructure(settings) as ready:
+    with infrastructure(_bench_settings()) as ready:
         report = run_tap_bench(ready, options)
     print(markdown(report))
     print(f"ledger mismatches after the run: {report['ledger_mismatches']}")
     return 0 if report["ledger_mismatches"] == 0 else 1
+
+
+def _bench_settings() -> Settings:
+    settings = get_settings()
+    # Its own embedded servers, so a bench never disturbs a running `make run`.
+    return settings.model_copy(update={"data_dir": settings.data_dir / "bench"})
+
+
+def cmd_bench_suite(args: argparse.Namespace) -> int:
+    """Exit 0; 1 when the ledger does not verify after the run; 3 when a figure regressed
+    against --baseline; 2 when the baseline is missing."""
+    from travel_recharge.bench.suite import SuiteOptions, exit_code, run_suite
+    from travel_recharge.bench.suite_report import markdown
+
+    options = SuiteOptions(
+        clients=args.clients,
+        seconds=args.seconds,
+        warmup_seconds=args.warmup_seconds,
+        workers=args.workers,
+        cards=args.cards,
+        steps=tuple(args.steps),
+        step_seconds=args.step_seconds,
+        tap_p99_ms=args.tap_p99_ms,
+        report_dir=Path(args.report_dir),
+        baseline=Path(args.baseline) if args.baseline else None,
+    )
+    if options.baseline is not None and not options.baseline.is_file():
+        print(f"travel-recharge bench suite: no file {options.baseline}", file=sys.stderr)
+        return 2
+    with infrastructure(_bench_settings()) as ready:
+        report = run_suite(ready, options)
+    print(markdown(report))
+    return exit_code(report)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -316,7 +346,41 @@ def build_parser() -> argparse.ArgumentParser:
     reads.add_argument("--workers", type=int, default=1, help="worker processes per server")
     reads.add_argument("--report-dir", default="bench-reports", help="where JSON/Markdown go")
     reads.set_defaults(handler=cmd_bench_reads)
+    _add_bench_suite_parser(bench_commands)
     return parser
+
+
+def _add_bench_suite_parser(
+    bench_commands: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> None:
+    suite = bench_commands.add_parser(
+        "suite",
+        help="reads, taps, recharges and a mixed workload beside the machine's ceilings "
+        "(redis-benchmark, pgbench, bare FastAPI), capacity, memory and a regression check",
+    )
+    suite.add_argument("--clients", type=int, default=32, help="concurrent connections")
+    suite.add_argument("--seconds", type=float, default=10.0, help="measured seconds per workload")
+    suite.add_argument(
+        "--warmup-seconds", type=float, default=1.0, help="unmeasured seconds before each"
+    )
+    suite.add_argument("--workers", type=int, default=2, help="server worker processes")
+    suite.add_argument("--cards", type=int, default=4000, help="fixture tap cards")
+    suite.add_argument(
+        "--steps",
+        type=int,
+        nargs="+",
+        default=[4, 8, 16, 32, 64],
+        help="tap clients of each capacity step",
+    )
+    suite.add_argument("--step-seconds", type=float, default=5.0, help="seconds per step")
+    suite.add_argument(
+        "--tap-p99-ms", type=float, default=50.0, help="p99 limit of the capacity statement"
+    )
+    suite.add_argument("--report-dir", default="bench-reports", help="where JSON/Markdown go")
+    suite.add_argument(
+        "--baseline", help="a previous suite JSON: flag figures more than 20%% worse (exit 3)"
+    )
+    suite.set_defaults(handler=cmd_bench_suite)
 
 
 def _add_seed_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

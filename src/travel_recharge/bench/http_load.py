@@ -12,6 +12,9 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
+
+import uvloop
 
 
 @dataclass
@@ -27,6 +30,22 @@ class LoadResult:
     @property
     def throughput(self) -> float:
         return self.requests / self.elapsed_s if self.elapsed_s else 0.0
+
+    @property
+    def non_2xx(self) -> int:
+        return sum(n for status, n in self.statuses.items() if not 200 <= status < 300)
+
+    def figures(self) -> dict[str, Any]:
+        """Requests, statuses, throughput and latency percentiles (ms), rounded for reports."""
+        return {
+            "requests": self.requests,
+            "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
+            "non_2xx": self.non_2xx,
+            "throughput_per_s": round(self.throughput, 1),
+            "p50_ms": round(percentile(self.latencies_s, 0.50) * 1000, 2),
+            "p90_ms": round(percentile(self.latencies_s, 0.90) * 1000, 2),
+            "p99_ms": round(percentile(self.latencies_s, 0.99) * 1000, 2),
+        }
 
 
 async def _exchange(
@@ -98,6 +117,14 @@ async def run_load(
     )
     result.elapsed_s = time.perf_counter() - started
     return result
+
+
+def load_local(
+    port: int, make_request: Callable[[], bytes], clients: int, seconds: float
+) -> LoadResult:
+    """`run_load` against 127.0.0.1 on uvloop: the generator shares the CPU with the server,
+    so it should use as little of it as it can."""
+    return uvloop.run(run_load("127.0.0.1", port, make_request, clients, seconds))
 
 
 def percentile(values: list[float], fraction: float) -> float:

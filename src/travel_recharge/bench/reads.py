@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import uvloop
 
-from travel_recharge.bench.http_load import LoadResult, get_request, percentile, run_load
+from travel_recharge.bench.http_load import LoadResult, get_request, load_local, percentile
 from travel_recharge.bench.report import report_header, write_report
 from travel_recharge.bench.server import authorization, bench_server
 from travel_recharge.config import Settings
@@ -102,12 +101,9 @@ def _measure(
         concrete = path.format(card_id=random.choice(card_ids)) if "{" in path else path
         return get_request("127.0.0.1", concrete, headers)
 
-    async def load(seconds: float) -> LoadResult:
-        return await run_load("127.0.0.1", port, request, options.clients, seconds)
-
-    if prime:
-        uvloop.run(load(0.5))  # fill the cache (for card balances: the ids in use)
-    return uvloop.run(load(options.seconds))
+    if prime:  # fill the cache (for card balances: the ids in use)
+        load_local(port, request, options.clients, 0.5)
+    return load_local(port, request, options.clients, options.seconds)
 
 
 def _figures(result: LoadResult) -> dict[str, float]:
@@ -115,7 +111,7 @@ def _figures(result: LoadResult) -> dict[str, float]:
         "p50_ms": round(percentile(result.latencies_s, 0.50) * 1000, 2),
         "p99_ms": round(percentile(result.latencies_s, 0.99) * 1000, 2),
         "per_s": round(result.throughput, 1),
-        "non_2xx": sum(n for status, n in result.statuses.items() if not 200 <= status < 300),
+        "non_2xx": result.non_2xx,
     }
 
 

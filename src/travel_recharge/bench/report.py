@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 
 def report_header(name: str) -> dict[str, Any]:
     return {
         "benchmark": name,
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+            "arch": platform.machine(),
+            "python": sys.version.split()[0],
+        },
     }
 
 

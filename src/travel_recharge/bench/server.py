@@ -8,13 +8,15 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 
+from travel_recharge.bench.bare_app import BARE_PATH
 from travel_recharge.config import Settings
 from travel_recharge.embedded import free_port
 from travel_recharge.security.keys import new_signing_key
@@ -24,6 +26,13 @@ from travel_recharge.security.tokens import Principal, TokenSigner
 
 # The benchmark's servers sign with this key, so the benchmark can make its own tokens.
 _SIGNING_KEY = new_signing_key()
+HEALTH_PATH = "/api/v1/health"
+
+
+@dataclass(frozen=True)
+class RunningServer:
+    port: int
+    pid: int  # the launcher: with several workers, they are its children
 
 
 def authorization(role: Role) -> dict[str, str]:
@@ -38,11 +47,17 @@ def authorization(role: Role) -> dict[str, str]:
 
 @contextmanager
 def bench_server(environment: dict[str, str], workers: int) -> Iterator[int]:
-    """Serve with exactly these TR_* settings; yields the port once /health answers 200.
+    """Serve with exactly these TR_* settings; yields the port once /health answers 200."""
+    with service_process(environment, workers) as server:
+        yield server.port
+
+
+@contextmanager
+def service_process(environment: dict[str, str], workers: int) -> Iterator[RunningServer]:
+    """`travel-recharge serve` with exactly these TR_* settings, once /health answers 200.
 
     Rate limits stay on (their Redis round trip is part of every measured request) with
     limits the load never reaches, since all of it comes from one address and principal."""
-    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TR_")}
     env |= {
         "TR_LOG_LEVEL": "WARNING",
@@ -50,28 +65,49 @@ def bench_server(environment: dict[str, str], workers: int) -> Iterator[int]:
         "TR_RATE_LIMITS": json.dumps(unreachable_limits()),
     } | environment
     launcher = Path(sys.executable).parent / "travel-recharge"
+    with _process(
+        lambda port: [str(launcher), "serve", "--port", str(port), "--workers", str(workers)],
+        env,
+        HEALTH_PATH,
+    ) as server:
+        yield server
+
+
+@contextmanager
+def bare_server(workers: int) -> Iterator[RunningServer]:
+    """A minimal FastAPI app (bench.bare_app) served the way `serve` serves ours: the ceiling."""
+    command = [sys.executable, "-m", "uvicorn", "travel_recharge.bench.bare_app:create_bare_app"]
+    command += ["--factory", "--host", "127.0.0.1", "--workers", str(workers)]
+    command += ["--loop", "uvloop", "--http", "httptools", "--no-access-log"]
+    command += ["--log-level", "warning"]
+    with _process(lambda port: [*command, "--port", str(port)], dict(os.environ), BARE_PATH) as s:
+        yield s
+
+
+@contextmanager
+def _process(
+    command: Callable[[int], list[str]], env: dict[str, str], ready_path: str
+) -> Iterator[RunningServer]:
+    port = free_port()
     server = subprocess.Popen(
-        [str(launcher), "serve", "--port", str(port), "--workers", str(workers)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        command(port), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
-        _wait_healthy(port, server)
-        yield port
+        _wait_ready(port, server, ready_path)
+        yield RunningServer(port, server.pid)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=60)
 
 
-def _wait_healthy(port: int, server: subprocess.Popen[bytes]) -> None:
+def _wait_ready(port: int, server: subprocess.Popen[bytes], path: str) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise RuntimeError("the server exited during start-up")
         try:
             # 200 also when degraded: the cold read benchmark runs without Redis on purpose.
-            if httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=2).status_code == 200:
+            if httpx.get(f"http://127.0.0.1:{port}{path}", timeout=2).status_code == 200:
                 return
         except httpx.TransportError:
             pass

@@ -12,15 +12,15 @@ import asyncio
 import json
 import random
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import asyncpg
-import uvloop
 
-from travel_recharge.bench.http_load import LoadResult, percentile, post_request, run_load
+from travel_recharge.bench.http_load import LoadResult, load_local, post_request
 from travel_recharge.bench.pgbench import PgbenchResult, run_pgbench
 from travel_recharge.bench.report import report_header, write_report
 from travel_recharge.bench.server import authorization, bench_server
@@ -45,32 +45,43 @@ def run_tap_bench(settings: Settings, options: TapBenchOptions) -> dict[str, Any
     assert settings.redis_url, "infrastructure() provides Redis"
     with scratch_database(settings.database_url, "tr_bench") as database_url:
         upgrade_to_head(database_url)
-        asyncio.run(_load_fixture(database_url, options.cards))
+        asyncio.run(load_fixture(database_url, "tap_fixture.sql", {"cards": options.cards}))
         http = _http_phase(database_url, settings.redis_url, options)
-        half = options.cards // 2
-        pg = run_pgbench(
-            libpq_url(database_url),
-            Path(str(files("travel_recharge.bench") / "tap_transaction.sql")),
-            clients=options.clients,
-            seconds=options.seconds,
-            variables={"first_card": half + 1, "last_card": options.cards},
+        pg = run_tap_pgbench(
+            database_url, options.cards // 2 + 1, options.cards, options.clients, options.seconds
         )
-        ledger_mismatches = asyncio.run(_ledger_mismatches(database_url))
+        ledger_mismatches = asyncio.run(count_ledger_mismatches(database_url))
     report = _report(http, pg, options, ledger_mismatches)
     write_report(report, markdown(report), options.report_dir)
     return report
 
 
-async def _load_fixture(database_url: str, cards: int) -> None:
-    script = (files("travel_recharge.bench") / "tap_fixture.sql").read_text()
+def run_tap_pgbench(
+    database_url: str, first_card: int, last_card: int, clients: int, seconds: int
+) -> PgbenchResult:
+    """pgbench running the tap's SQL transaction on the cards first_card..last_card."""
+    return run_pgbench(
+        libpq_url(database_url),
+        Path(str(files("travel_recharge.bench") / "tap_transaction.sql")),
+        clients=clients,
+        seconds=seconds,
+        variables={"first_card": first_card, "last_card": last_card},
+    )
+
+
+async def load_fixture(database_url: str, script: str, variables: dict[str, int]) -> None:
+    """Run a fixture script of this package, its `:name` placeholders replaced by integers."""
+    text = (files("travel_recharge.bench") / script).read_text()
+    for name, value in variables.items():
+        text = text.replace(f":{name}", str(int(value)))
     connection = await asyncpg.connect(libpq_url(database_url))
     try:
-        await connection.execute(script.replace(":cards", str(int(cards))))
+        await connection.execute(text)
     finally:
         await connection.close()
 
 
-async def _ledger_mismatches(database_url: str) -> int:
+async def count_ledger_mismatches(database_url: str) -> int:
     connection = await asyncpg.connect(libpq_url(database_url))
     try:
         return int(
@@ -84,19 +95,13 @@ async def _ledger_mismatches(database_url: str) -> int:
         await connection.close()
 
 
-def _http_phase(database_url: str, redis_url: str, options: TapBenchOptions) -> LoadResult:
-    environment = {
-        "TR_DATABASE_URL": database_url,
-        "TR_REDIS_URL": redis_url,
-        "TR_CACHE_NAMESPACE": f"bench{uuid.uuid4().hex[:8]}",
-        "TR_DB_POOL_SIZE": str(max(4, options.clients // options.workers)),
-    }
-    half = options.cards // 2
+def tap_request(first_card: int, last_card: int) -> Callable[[], bytes]:
+    """A tap-in by a validator on a random card of the range, at the fixture's station."""
     validator = authorization(Role.validator)
 
     def request() -> bytes:
         body = {
-            "card_id": random.randint(1, half),
+            "card_id": random.randint(first_card, last_card),
             "station_id": 1,
             "validator_id": f"BENCH-{random.getrandbits(40):x}",
             "tap_id": str(uuid.uuid4()),
@@ -105,14 +110,27 @@ def _http_phase(database_url: str, redis_url: str, options: TapBenchOptions) -> 
             "127.0.0.1", "/api/v1/trips/start", json.dumps(body).encode(), validator
         )
 
+    return request
+
+
+def server_environment(
+    database_url: str, redis_url: str, clients: int, workers: int
+) -> dict[str, str]:
+    """The service's settings for a bench: a pool per worker that the clients can fill."""
+    return {
+        "TR_DATABASE_URL": database_url,
+        "TR_REDIS_URL": redis_url,
+        "TR_CACHE_NAMESPACE": f"bench{uuid.uuid4().hex[:8]}",
+        "TR_DB_POOL_SIZE": str(max(4, clients // workers)),
+    }
+
+
+def _http_phase(database_url: str, redis_url: str, options: TapBenchOptions) -> LoadResult:
+    environment = server_environment(database_url, redis_url, options.clients, options.workers)
+    request = tap_request(1, options.cards // 2)
     with bench_server(environment, options.workers) as port:
-
-        async def load(seconds: int) -> LoadResult:
-            return await run_load("127.0.0.1", port, request, options.clients, seconds)
-
-        # uvloop: the generator shares the CPU with the server, so it should use little.
-        uvloop.run(load(options.warmup_seconds))
-        return uvloop.run(load(options.seconds))
+        load_local(port, request, options.clients, options.warmup_seconds)
+        return load_local(port, request, options.clients, options.seconds)
 
 
 def _report(
@@ -121,15 +139,7 @@ def _report(
     created = http.statuses.get(201, 0)
     return report_header("taps") | {
         "options": {k: str(v) for k, v in asdict(options).items()},
-        "http": {
-            "requests": http.requests,
-            "taps_created": created,
-            "statuses": {str(k): v for k, v in sorted(http.statuses.items())},
-            "throughput_per_s": round(http.throughput, 1),
-            "p50_ms": round(percentile(http.latencies_s, 0.50) * 1000, 2),
-            "p90_ms": round(percentile(http.latencies_s, 0.90) * 1000, 2),
-            "p99_ms": round(percentile(http.latencies_s, 0.99) * 1000, 2),
-        },
+        "http": http.figures() | {"taps_created": created},
         "pgbench": {k: round(v, 2) if isinstance(v, float) else v for k, v in asdict(pg).items()},
         "http_vs_pgbench": round(http.throughput / pg.tps, 3) if pg.tps else None,
         "ledger_mismatches": ledger_mismatches,
