@@ -358,3 +358,16 @@ async def test_a_token_expires_after_its_lifetime(app: FastAPI) -> None:
         assert (await caller.get("/api/v1/cache/stats")).status_code == 401
     async with client_for(app, {"Authorization": f"Bearer {fresh.token}"}) as caller:
         assert (await caller.get("/api/v1/cache/stats")).status_code == 200
+
+
+def test_a_remembered_token_still_expires(monkeypatch: pytest.MonkeyPatch) -> None:
+    from travel_recharge.security import tokens
+
+    signer = TokenSigner("k" * 48, "iss", "aud", ttl_s=30)
+    issued = signer.issue(Principal(3, "v-1", Role.validator), datetime.now(UTC)).token
+    first = signer.read(issued)
+    assert signer.read(issued) is first  # the second read is the remembered one
+    later = time.time() + 30 + tokens.CLOCK_LEEWAY_S + 1
+    monkeypatch.setattr(tokens.time, "time", lambda: later)
+    with pytest.raises(tokens.InvalidToken, match="the token has expired"):
+        signer.read(issued)
