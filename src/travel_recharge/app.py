@@ -25,6 +25,8 @@ from travel_recharge.logs import configure_logging, log_event
 from travel_recharge.middleware import RequestIdMiddleware
 from travel_recharge.network.alerts_router import operator_router as alerts_router
 from travel_recharge.network.router import router as network_router
+from travel_recharge.observability.middleware import MetricsMiddleware
+from travel_recharge.observability.router import router as metrics_router
 from travel_recharge.ops.cache_router import router as cache_router
 from travel_recharge.ops.router import router as health_router
 from travel_recharge.ops.service import VERSION
@@ -97,6 +99,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(GZipMiddleware, minimum_size=1000, compresslevel=6)
     app.add_middleware(RequestIdMiddleware)
     install_hardening(app, settings)
+    # Outermost: request latency includes every other middleware.
+    app.add_middleware(MetricsMiddleware)
     for router in (
         health_router,
         auth_router,
@@ -109,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         network_router,
         alerts_router,
         cache_router,
+        metrics_router,
     ):
         app.include_router(router)
     # Every route must say who may call it (security.access), or the app does not start.

@@ -25,6 +25,7 @@ from travel_recharge.finance.schemas import LedgerVerification
 from travel_recharge.finance.service import verify_ledger
 from travel_recharge.logs import configure_logging, log_event
 from travel_recharge.migrations import upgrade_to_head
+from travel_recharge.observability.launcher import prepare_metrics_dir
 from travel_recharge.security import accounts
 from travel_recharge.security.access import TOKEN_PATH
 from travel_recharge.security.demo import DemoCredentials, describe, ensure_demo_accounts
@@ -110,6 +111,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             seed_demo_if_empty(ready.database_url or "", _today(ready), ready.timezone)
             token_url = f"http://{host}:{port}{TOKEN_PATH}"
             print(describe(asyncio.run(_demo_accounts(ready, token_url))), flush=True)
+        # Before the workers start: each writes its metric files there for /metrics to sum.
+        prepare_metrics_dir(ready)
         uvicorn.run(
             "travel_recharge.app:create_app",
             factory=True,

@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
+    # Prometheus: each launcher gives its workers <metrics_dir>/<launcher pid> as
+    # PROMETHEUS_MULTIPROC_DIR for their metric files; None: <data_dir>/metrics.
+    metrics_dir: Path | None = None
 
     # Database pool per worker process; the statement timeout bounds any runaway query.
     db_pool_size: int = Field(default=10, ge=1)

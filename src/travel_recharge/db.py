@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from travel_recharge.config import Settings
+from travel_recharge.observability.pool import observe_pool
 
 AfterCommit = Callable[[], Awaitable[None]]
 
@@ -68,6 +69,9 @@ class Database:
         self.read_sessions = async_sessionmaker(
             self.replica or self.primary, expire_on_commit=False
         )
+        observe_pool(self.primary, "primary")
+        if self.replica is not None:
+            observe_pool(self.replica, "replica")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:

@@ -87,6 +87,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/cache/performance-test"): ADMINS,
     ("POST", "/api/v1/cache/clear"): ADMINS,
     ("DELETE", "/api/v1/cache/key/{key_name}"): ADMINS,
+    ("GET", "/metrics"): ANALYSTS,
 }
 
 

@@ -70,7 +70,7 @@ class Cache:
         self.redis = redis
         self.namespace = namespace
         self.breaker = breaker
-        self._stats = CacheStats()
+        self._stats = CacheStats.exported()
         self._views = ReadThrough(self, stampede or StampedePolicy())
         # Hard bound on one Redis call, beyond the socket timeouts (which a half-written
         # reply or a slow DNS lookup can outlast).

@@ -32,6 +32,7 @@ from travel_recharge.finance import service as ledger
 from travel_recharge.logs import log_event
 from travel_recharge.models import Card
 from travel_recharge.network import repository as network
+from travel_recharge.observability import business as metrics
 from travel_recharge.pagination import Page
 from travel_recharge.users import service as users
 
@@ -241,6 +242,7 @@ async def recharge(
         recharge_timestamp=now,
     ).model_dump(mode="json")
     await idempotency.remember(session, "recharge", key, 201, body)
+    uow.after_commit(metrics.recharge_committed(point.channel, request.amount))
     invalidate_after_commit(uow, cache, card.id)
     log_event(
         logger, "recharge.created", card_id=card.id, amount=request.amount, recharge_id=row.id

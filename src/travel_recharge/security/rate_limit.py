@@ -47,6 +47,8 @@ DEFAULT_LIMITS: dict[str, dict[Subject, str]] = {
     "operations": {"principal": "300/minute", "ip": "1200/minute"},
     "analytics": {"principal": "600/minute", "ip": "1200/minute"},
     "admin": {"principal": "300/minute", "ip": "600/minute"},
+    # Prometheus scrapes every 15 s per target; a few HA replicas may share one account.
+    "metrics": {"principal": "60/minute", "ip": "120/minute"},
     "health": {},
 }
 

@@ -30,6 +30,7 @@ from travel_recharge.fares.engine import (
 from travel_recharge.fares.policy import STATION_SERVICE, CardType, ServiceKind
 from travel_recharge.logs import log_event
 from travel_recharge.network import repository as network
+from travel_recharge.observability import business as metrics
 from travel_recharge.pagination import Page
 from travel_recharge.trips import repository
 from travel_recharge.trips.schemas import (
@@ -129,6 +130,15 @@ async def tap(
         )
     except repository.DuplicateTapId as exc:
         raise Conflict(f"tap_id {request.tap_id} was already used by another card") from exc
+    unit.after_commit(
+        metrics.tap_committed(
+            service_kind.value,
+            outcome.fare_kind.value,
+            outcome.fare_charged,
+            is_transfer=outcome.is_transfer,
+            credit_used=outcome.credit_used,
+        )
+    )
     cards.invalidate_after_commit(unit, cache, card.id)
     log_event(
         logger,

@@ -1,0 +1,91 @@
+"""Every metric the service exports, defined once at import (prometheus-client needs that).
+
+Labels are bounded by construction: route templates (never concrete paths), enum values of
+the fare engine, cache namespaces from code, recharge channels from a CHECK constraint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import TypeVar
+
+from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client.metrics import MetricWrapperBase
+
+PREFIX = "travel_recharge"
+
+# Milliseconds matter on the tap path: 1 ms .. 2.5 s, in seconds as Prometheus expects.
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+HTTP_REQUESTS = Counter(
+    f"{PREFIX}_http_requests",
+    "HTTP requests answered, by route template, method and status.",
+    ["route", "method", "status"],
+)
+HTTP_LATENCY = Histogram(
+    f"{PREFIX}_http_request_duration_seconds",
+    "Time from receiving a request to the end of its answer, by route template and method.",
+    ["route", "method"],
+    buckets=LATENCY_BUCKETS,
+)
+
+CACHE_HITS = Counter(
+    f"{PREFIX}_cache_hits", "Cache lookups answered from Redis, by namespace.", ["namespace"]
+)
+CACHE_MISSES = Counter(
+    f"{PREFIX}_cache_misses",
+    "Cache lookups that found nothing usable (or no Redis), by namespace.",
+    ["namespace"],
+)
+
+# livesum: the sum over the workers alive now; a dead worker's connections are not in use.
+DB_POOL_IN_USE = Gauge(
+    f"{PREFIX}_db_pool_connections_in_use",
+    "Database connections checked out of the pool, by pool (primary, replica).",
+    ["pool"],
+    multiprocess_mode="livesum",
+)
+
+TAPS = Counter(
+    f"{PREFIX}_taps",
+    "Taps priced and committed (not replays or double taps), by service and fare kind.",
+    ["service_kind", "fare_kind"],
+)
+FARES_CHARGED = Counter(
+    f"{PREFIX}_fares_charged_pesos",
+    "Pesos charged by committed taps, by service and fare kind.",
+    ["service_kind", "fare_kind"],
+)
+TRANSFERS = Counter(
+    f"{PREFIX}_transfers", "Committed taps priced as a transfer, by service kind.", ["service_kind"]
+)
+CREDIT_TRIPS = Counter(
+    f"{PREFIX}_credit_trips",
+    "Committed taps that used a credit trip, by service kind.",
+    ["service_kind"],
+)
+RECHARGES = Counter(
+    f"{PREFIX}_recharges", "Recharges committed (not idempotent replays), by channel.", ["channel"]
+)
+RECHARGED = Counter(
+    f"{PREFIX}_recharged_pesos", "Pesos credited by committed recharges, by channel.", ["channel"]
+)
+
+M = TypeVar("M", bound=MetricWrapperBase)
+
+
+class Children(dict[Hashable, M]):
+    """A metric's labelled children by label values, kept here for the hot paths.
+
+    `.labels()` takes a lock and rebuilds the label tuple on every call (a few µs); a dict
+    lookup costs tens of ns. Label values are bounded (see above), so the dict is too.
+    """
+
+    def __init__(self, metric: M) -> None:
+        super().__init__()
+        self._metric = metric
+
+    def __missing__(self, labels: Hashable) -> M:
+        values = labels if isinstance(labels, tuple) else (labels,)
+        child = self[labels] = self._metric.labels(*values)
+        return child
