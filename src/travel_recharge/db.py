@@ -38,11 +38,13 @@ def async_database_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def create_engine(url: str, settings: Settings, *, pool_size: int | None = None) -> AsyncEngine:
+def create_engine(
+    url: str, settings: Settings, *, pool_size: int | None = None, max_overflow: int | None = None
+) -> AsyncEngine:
     return create_async_engine(
         async_database_url(url),
         pool_size=pool_size or settings.db_pool_size,
-        max_overflow=settings.db_max_overflow,
+        max_overflow=settings.db_max_overflow if max_overflow is None else max_overflow,
         pool_timeout=settings.db_pool_timeout_s,
         pool_pre_ping=False,
         connect_args={
@@ -61,6 +63,9 @@ class Database:
 
     primary: AsyncEngine
     replica: AsyncEngine | None
+    # One connection of its own for health checks: when requests hold every connection of
+    # the primary pool, the database is busy, not down, and a load balancer must hear so.
+    health: AsyncEngine | None = None
     write_sessions: async_sessionmaker[AsyncSession] = field(init=False)
     read_sessions: async_sessionmaker[AsyncSession] = field(init=False)
 
@@ -84,12 +89,16 @@ class Database:
             if settings.database_replica_url
             else None
         )
-        return cls(primary=create_engine(settings.database_url, settings), replica=replica)
+        return cls(
+            primary=create_engine(settings.database_url, settings),
+            replica=replica,
+            health=create_engine(settings.database_url, settings, pool_size=1, max_overflow=0),
+        )
 
     async def dispose(self) -> None:
-        await self.primary.dispose()
-        if self.replica is not None:
-            await self.replica.dispose()
+        for engine in (self.primary, self.replica, self.health):
+            if engine is not None:
+                await engine.dispose()
 
 
 class CommitHooks(Protocol):

@@ -120,3 +120,20 @@ async def test_unreachable_database_is_503(test_servers: ServerUrls) -> None:
         assert db.status_code == 503
         # Nothing about the driver or the SQL leaks beyond the error's kind.
         assert "127.0.0.1" not in db.text
+
+
+async def test_a_saturated_pool_is_busy_not_down(test_servers: ServerUrls) -> None:
+    """Requests holding every pooled connection must not make the database look down."""
+    settings = make_settings(test_servers, db_pool_size=2, db_max_overflow=0, db_pool_timeout_s=0.5)
+    async for app, client in start_app(settings):
+        async with contextlib.AsyncExitStack() as held:
+            for _ in range(2):
+                await held.enter_async_context(app.state.database.primary.connect())
+            with pytest.raises(Exception, match="QueuePool limit"):
+                async with app.state.database.primary.connect():
+                    pass  # the request pool is really exhausted
+            started = time.monotonic()
+            response = await client.get("/api/v1/health/db")
+            assert time.monotonic() - started < 1.0
+        assert response.status_code == 200, response.text
+        assert response.json()["status"] == "ok"

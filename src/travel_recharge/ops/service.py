@@ -17,7 +17,8 @@ VERSION = "0.1.0"
 async def check_database(database: Database, timeout_s: float) -> ComponentHealth:
     started = time.perf_counter()
     try:
-        async with asyncio.timeout(timeout_s), database.primary.connect() as connection:
+        engine = database.health or database.primary
+        async with asyncio.timeout(timeout_s), engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
     except TimeoutError:
         return ComponentHealth(status="down", latency_ms=None, detail="timed out")
