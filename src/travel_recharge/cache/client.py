@@ -54,6 +54,10 @@ class IsolatedScope:
         return f"{self.cache.base_prefix}scratch:{self.label}:"
 
 
+# Bounds the memory of a long outage (~100 bytes a group); past it, a card written during
+# the outage may be served stale for up to its TTL once Redis is back (logged).
+MAX_UNPAID_INVALIDATIONS = 200_000
+
 # Per task, not per process: an isolated block must not change what concurrent requests see.
 _scope: ContextVar[IsolatedScope | None] = ContextVar("travel_recharge_cache_scope", default=None)
 
@@ -75,6 +79,10 @@ class Cache:
         # Hard bound on one Redis call, beyond the socket timeouts (which a half-written
         # reply or a slow DNS lookup can outlast).
         self._budget_s = budget_s
+        # Groups whose invalidation could not reach Redis from this process. Redis may still
+        # hold their old views (a partition, not a restart): the debt is paid with the next
+        # call that reaches Redis, and until then this process reads them from PostgreSQL.
+        self._unpaid: set[str] = set()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Cache:
@@ -230,9 +238,22 @@ class Cache:
         generation is current is served while another caller recomputes it, up to
         `cache_stale_grace_s` after expiry.
         """
+        if self._unpaid and not await self._pay_debt() and group in self._unpaid:
+            return await load()
         base = self.key(group)
         keys = ViewKeys(self.generation_key(group), f"{base}:f:{field}", f"{base}:lock:{field}")
         return await self._views.read(keys, group.split(":", 1)[0], ttl_s, load, stale_ok)
+
+    @property
+    def unpaid_invalidations(self) -> int:
+        """Invalidations of this process still waiting for Redis to be reachable."""
+        return len(self._unpaid)
+
+    async def _pay_debt(self) -> bool:
+        """Retry the invalidations Redis missed; True once none is left."""
+        if self._scope() is not None:
+            return False  # an isolated block's keys are not the real ones
+        return await self.invalidate()
 
     async def invalidate(self, *groups: str) -> bool:
         """Make every cached view of these groups stale; call it after the commit.
@@ -241,21 +262,37 @@ class Cache:
         again, and expire with their TTL. (One SET per group, on the tap's hot path.)
         """
 
+        # Earlier invalidations Redis missed go with this one (outside isolated blocks).
+        unpaid = sorted(self._unpaid) if self._scope() is None else []
+        todo = [*groups, *(group for group in unpaid if group not in groups)]
+        if not todo:
+            return True
+
         async def run() -> object:
-            if len(groups) == 1:
+            if len(todo) == 1:
                 return await self.redis.set(
-                    self.generation_key(groups[0]), uuid.uuid4().hex, ex=GENERATION_TTL_S
+                    self.generation_key(todo[0]), uuid.uuid4().hex, ex=GENERATION_TTL_S
                 )
             async with self.redis.pipeline(transaction=False) as pipe:
-                for group in groups:
+                for group in todo:
                     pipe.set(self.generation_key(group), uuid.uuid4().hex, ex=GENERATION_TTL_S)
                 return await pipe.execute()
 
         try:
             await self.call(run)
         except CacheUnavailable:
-            log_event(logger, "cache.invalidation_skipped", logging.WARNING, groups=list(groups))
+            if groups and self._scope() is None:
+                if len(self._unpaid) < MAX_UNPAID_INVALIDATIONS:
+                    self._unpaid.update(groups)
+                log_event(
+                    logger,
+                    "cache.invalidation_deferred",
+                    logging.WARNING,
+                    groups=list(groups),
+                    unpaid=len(self._unpaid),
+                )
             return False
+        self._unpaid.difference_update(unpaid)
         return True
 
     def generation_key(self, group: str) -> str:
