@@ -81,7 +81,9 @@ def _required(value: str | None, name: str, grant: str) -> str:
 )
 async def issue_token(
     request: Request,
-    session: ReadSessionDep,
+    # The primary: an account made or deactivated a moment ago counts at once (a replica
+    # could lag behind).
+    session: PrimaryReadSessionDep,
     grant_type: Annotated[str | None, Form(max_length=40)] = None,
     username: LoginField = None,
     password: SecretField = None,
