@@ -10,7 +10,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from travel_recharge.observability.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from travel_recharge.observability.routes import RouteTemplates
-from travel_recharge.security.rate_limit import UNCOUNTED
+from travel_recharge.security.rate_limit import is_uncounted
 
 # Any other method a client makes up is "other": a label value per invented verb would let
 # one client grow the series without bound.
@@ -33,7 +33,7 @@ class MetricsMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Requests the service makes to itself (the cache performance test) are not traffic.
-        if scope["type"] != "http" or scope.get("state", {}).get(UNCOUNTED):
+        if scope["type"] != "http" or is_uncounted(scope):
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()

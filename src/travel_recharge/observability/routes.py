@@ -3,29 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
 
 from starlette.routing import BaseRoute
 from starlette.types import Scope
+
+from travel_recharge.routing import leaf_routes
 
 # Requests no route matched (404 probes, CORS preflights, refused bodies) share one label,
 # so a scanner walking random paths cannot create a series per path.
 UNMATCHED = "unmatched"
 
 
-def _templates(routes: Sequence[BaseRoute], prefix: str = "") -> Iterator[tuple[BaseRoute, str]]:
-    """Every route with its full path template, through included routers.
-
-    FastAPI ≥ 0.160 keeps an included router as one node (its routes are not copied into
-    the app); the prefix of the include_router call lives in its include context, and the
-    route it matches lands in scope["route"] without that prefix.
-    """
-    for route in routes:
-        included: Any = getattr(route, "original_router", None)
-        if included is not None:
-            context: Any = getattr(route, "include_context")  # noqa: B009
-            yield from _templates(included.routes, prefix + context.prefix)
-            continue
+def _templates(routes: Sequence[BaseRoute]) -> Iterator[tuple[BaseRoute, str]]:
+    """Every route with its full path template."""
+    for route, prefix, _ in leaf_routes(routes):
         path_format = getattr(route, "path_format", None)
         if isinstance(path_format, str):
             yield route, prefix + path_format

@@ -25,7 +25,7 @@ from travel_recharge.cards import service as cards
 from travel_recharge.cards.schemas import CardId
 from travel_recharge.db import PrimaryReadSessionDep
 from travel_recharge.errors import Forbidden, Unauthorized
-from travel_recharge.security.rate_limit import UNCOUNTED, RateLimiter
+from travel_recharge.security.rate_limit import RateLimiter, is_uncounted
 from travel_recharge.security.roles import Role
 from travel_recharge.security.tokens import InvalidToken, Principal, TokenSigner
 
@@ -100,14 +100,14 @@ def client_ip(request: Request) -> str | None:
 
 
 async def _admit(request: Request, rule: AccessRule, principal: Principal | None) -> None:
-    if request.scope.get("state", {}).get(UNCOUNTED):
+    if is_uncounted(request.scope):
         return
     limiter: RateLimiter = request.app.state.rate_limiter
     who = f"account:{principal.account_id}" if principal is not None else None
     await limiter.admit(rule.group, client_ip(request), who)
 
 
-def _refuse(principal: Principal, rule: AccessRule) -> Forbidden:
+def _refuse(principal: Principal) -> Forbidden:
     return Forbidden(f"the {principal.role} role may not use this endpoint")
 
 
@@ -143,7 +143,7 @@ def allow(group: str, *roles: Role) -> DependsParam:
         await _admit(request, rule, caller.principal)
         principal = _authenticated(caller)
         if principal.role not in rule.roles:
-            raise _refuse(principal, rule)
+            raise _refuse(principal)
 
     return _declared(role_access, rule)
 
@@ -164,6 +164,6 @@ def allow_card_owner(group: str, *roles: Role) -> DependsParam:
                 return
             # The same answer for someone else's card and for no card: ids are not probed.
             raise Forbidden(f"card {card_id} does not belong to this rider")
-        raise _refuse(principal, rule)
+        raise _refuse(principal)
 
     return _declared(card_access, rule)

@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from starlette.types import Scope
+
 from travel_recharge.cache import Cache, CacheUnavailable
 from travel_recharge.config import Settings
 from travel_recharge.errors import TooManyRequests
@@ -35,6 +37,12 @@ _RATE = re.compile(r"^\s*([1-9][0-9]{0,8})\s*/\s*(second|minute|hour)\s*$")
 # Set in the ASGI scope's state by code inside the service (never by a client) for requests
 # it makes to itself, such as the cache performance test: they are not counted.
 UNCOUNTED = "travel_recharge_uncounted"
+
+
+def is_uncounted(scope: Scope) -> bool:
+    """Whether the service sent this request to itself (see UNCOUNTED)."""
+    return bool(scope.get("state", {}).get(UNCOUNTED))
+
 
 DEFAULT_LIMITS: dict[str, dict[Subject, str]] = {
     "auth": {"principal": "10/minute", "ip": "60/minute"},
