@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from starlette.middleware.gzip import GZipMiddleware
 
 from travel_recharge.analytics.folder import fold_forever
+from travel_recharge.analytics.live_router import router as live_router
 from travel_recharge.analytics.router import router as analytics_router
 from travel_recharge.cache import Cache
 from travel_recharge.cards.router import router as cards_router
@@ -27,6 +28,7 @@ from travel_recharge.network.alerts_router import operator_router as alerts_rout
 from travel_recharge.network.router import router as network_router
 from travel_recharge.observability.middleware import MetricsMiddleware
 from travel_recharge.observability.router import router as metrics_router
+from travel_recharge.observability.summary_router import router as metrics_summary_router
 from travel_recharge.ops.cache_router import router as cache_router
 from travel_recharge.ops.router import router as health_router
 from travel_recharge.ops.service import VERSION
@@ -110,10 +112,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         trips_router,
         finance_router,
         analytics_router,
+        live_router,
         network_router,
         alerts_router,
         cache_router,
         metrics_router,
+        metrics_summary_router,
     ):
         app.include_router(router)
     # Every route must say who may call it (security.access), or the app does not start.

@@ -76,6 +76,21 @@ def test_one_scrape_sums_the_requests_of_every_worker(
         assert scraped(scrape.text, "http_request_duration_seconds_count", route=ROUTE) == made
         assert f'{PREFIX}_db_pool_connections_in_use{{pool="primary"}} 0.0' in scrape.text
 
+        # The JSON summary reads the same files: both workers' requests and cache lookups.
+        summary = httpx.get(
+            base + "/api/v1/metrics/summary", headers=authorization(Role.operator), timeout=10
+        )
+        assert summary.status_code == 200
+        assert summary.json()["all_workers"] is True
+        (row,) = [
+            r for r in summary.json()["endpoints"] if (r["method"], r["route"]) == ("GET", ROUTE)
+        ]
+        assert (row["requests"], row["errors"], row["client_errors"]) == (made, 0, 0)
+        assert row["p50_ms"] is not None
+        (fares,) = [r for r in summary.json()["cache"]["namespaces"] if r["namespace"] == "fares"]
+        assert fares["hits"] + fares["misses"] == made  # one lookup per request
+        assert fares["hits"] == scraped(scrape.text, "cache_hits_total", namespace="fares")
+
         # A worker that dies: what it served still counts; its live gauges are forgotten.
         workers = [int(f.stem.rsplit("_", 1)[-1]) for f in directory.glob("gauge_livesum_*.db")]
         assert len(workers) == 2

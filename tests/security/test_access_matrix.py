@@ -34,6 +34,8 @@ def only(*callers: str) -> frozenset[str]:
 
 CARD_READERS = only("operator", OWNER)
 ANALYSTS = only("analyst")
+# Dashboards: analysts and operators watch the live figures and the service's metrics.
+WATCHERS = only("analyst", "operator")
 ADMINS = only()
 
 EXPECTED: dict[tuple[str, str], frozenset[str]] = {
@@ -70,6 +72,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/analytics/revenue-by-day"): ANALYSTS,
     ("GET", "/api/v1/analytics/top-stations"): ANALYSTS,
     ("GET", "/api/v1/analytics/shares"): ANALYSTS,
+    ("GET", "/api/v1/analytics/live"): WATCHERS,
     ("GET", "/api/v1/stations"): EVERYONE,
     ("GET", "/api/v1/stations/identifiers"): EVERYONE,
     ("GET", "/api/v1/stations/{station_code}/details"): EVERYONE,
@@ -88,6 +91,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/cache/clear"): ADMINS,
     ("DELETE", "/api/v1/cache/key/{key_name}"): ADMINS,
     ("GET", "/metrics"): ANALYSTS,
+    ("GET", "/api/v1/metrics/summary"): WATCHERS,
 }
 
 

@@ -156,3 +156,51 @@ async def top_stations(
         (int(i), str(c), str(n), int(t), int(r))
         for i, c, n, t, r in (await session.execute(query)).all()
     ]
+
+
+async def day_by_hour(session: AsyncSession, day: date) -> dict[int, tuple[int, int, int, int]]:
+    """hour -> (trips, transfers, credit trips, revenue) of one local day, hours with trips."""
+    query = (
+        select(
+            RollupHour.hour,
+            func.sum(RollupHour.trips),
+            func.sum(RollupHour.transfers),
+            func.sum(RollupHour.credit_trips),
+            func.sum(RollupHour.revenue),
+        )
+        .where(RollupHour.day == day)
+        .group_by(RollupHour.hour)
+    )
+    return {
+        int(hour): (int(t), int(x), int(c), int(r))
+        for hour, t, x, c, r in (await session.execute(query)).all()
+    }
+
+
+async def station_day_by_locality(
+    session: AsyncSession, day: date
+) -> list[tuple[str, str, int, int]]:
+    """(code, name, boardings, revenue) at trunk, portal and cable stations on one local day,
+    for every locality, zero when it had none."""
+    sums = (
+        select(
+            Station.locality_code,
+            func.sum(RollupStationDay.trips).label("trips"),
+            func.sum(RollupStationDay.revenue).label("revenue"),
+        )
+        .join(Station, Station.id == RollupStationDay.station_id)
+        .where(RollupStationDay.day == day)
+        .group_by(Station.locality_code)
+        .subquery()
+    )
+    query = (
+        select(
+            Locality.code,
+            Locality.name,
+            func.coalesce(sums.c.trips, 0),
+            func.coalesce(sums.c.revenue, 0),
+        )
+        .outerjoin(sums, sums.c.locality_code == Locality.code)
+        .order_by(Locality.code)
+    )
+    return [(str(c), str(n), int(t), int(r)) for c, n, t, r in (await session.execute(query)).all()]

@@ -31,15 +31,21 @@ def multiprocess_dir() -> Path | None:
     return Path(path) if path else None
 
 
-def latest() -> bytes:
-    """Every metric in the Prometheus text format (blocking file reads in multiprocess mode)."""
+def current_registry() -> CollectorRegistry:
+    """This process' registry, or one summing every worker's files (blocking file reads on
+    each collect in multiprocess mode): what /metrics and /api/v1/metrics/summary read."""
     directory = multiprocess_dir()
     if directory is None:
-        return generate_latest(REGISTRY)
+        return REGISTRY
     forget_dead_workers(directory)
     registry = CollectorRegistry()
     _collect_from(registry, str(directory))
-    return generate_latest(registry)
+    return registry
+
+
+def latest() -> bytes:
+    """Every metric in the Prometheus text format (blocking file reads in multiprocess mode)."""
+    return generate_latest(current_registry())
 
 
 def forget_dead_workers(directory: Path) -> None:
