@@ -37,6 +37,8 @@ from travel_recharge.security.rate_limit import RateLimiter, limits_from
 from travel_recharge.security.router import router as auth_router
 from travel_recharge.security.routes import secure_routes
 from travel_recharge.security.tokens import TokenSigner
+from travel_recharge.simulator.router import router as simulator_router
+from travel_recharge.simulator.service import Simulator
 from travel_recharge.trips.router import router as trips_router
 from travel_recharge.users.router import router as users_router
 
@@ -66,6 +68,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.database = Database.from_settings(settings)
         app.state.cache = Cache.from_settings(settings)
         app.state.rate_limiter = RateLimiter(app.state.cache, limits)
+        app.state.simulator = Simulator(
+            settings, app.state.database, app.state.cache, token_signer, app.state.rate_limiter
+        )
         folder = (
             asyncio.create_task(fold_forever(app.state.database, settings.rollup_fold_interval_s))
             if settings.rollup_fold_interval_s > 0
@@ -77,6 +82,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            # First: a running simulation still needs the database and Redis to end cleanly.
+            await app.state.simulator.shutdown()
             if folder is not None:
                 folder.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -116,6 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         network_router,
         alerts_router,
         cache_router,
+        simulator_router,
         metrics_router,
         metrics_summary_router,
     ):

@@ -1,4 +1,4 @@
-"""The `travel-recharge` command: serve, migrate, seed, ledger verify, bench."""
+"""The `travel-recharge` command: serve, migrate, seed, ledger verify, bench, simulate."""
 
 from __future__ import annotations
 
@@ -98,6 +98,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 2
     embedded = not (settings.database_url and settings.redis_url)
     host, port = args.host or settings.host, args.port or settings.port
+    if not settings.self_url:
+        # Workers send the simulator's traffic to themselves: they learn where from here.
+        os.environ["TR_SELF_URL"] = serving_url(host, port)
+        get_settings.cache_clear()
     with infrastructure(settings) as ready:
         # The launcher that owns the embedded database keeps its schema current; a
         # production deploy runs `travel-recharge migrate` as its release step.
@@ -126,6 +130,31 @@ def cmd_serve(args: argparse.Namespace) -> int:
             timeout_graceful_shutdown=10,
         )
     return 0
+
+
+def serving_url(host: str, port: int) -> str:
+    """The URL a worker reaches this server at: loopback when it listens there or everywhere."""
+    if host in ("0.0.0.0", "::", "127.0.0.1", "localhost", ""):
+        return f"http://127.0.0.1:{port}"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    """Exit 0 when the run finished; 1 when it ended early; 2 when refused; 130 on Ctrl-C."""
+    from travel_recharge.security.demo import CREDENTIALS_FILE
+    from travel_recharge.simulator.remote import RemoteOptions, run_remote
+
+    settings = get_settings()
+    options = RemoteOptions(
+        url=args.url or settings.self_url or serving_url(settings.host, settings.port),
+        rate=args.rate,
+        minutes=args.minutes,
+        login=args.login,
+        secret=args.secret,
+        credentials=Path(args.credentials or settings.data_dir / CREDENTIALS_FILE),
+        every_s=args.every,
+    )
+    return run_remote(options)
 
 
 def cmd_migrate(_: argparse.Namespace) -> int:
@@ -311,6 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.set_defaults(handler=cmd_migrate)
 
     _add_seed_parser(commands)
+    _add_simulate_parser(commands)
 
     ledger = commands.add_parser("ledger", help="ledger tools")
     ledger_commands = ledger.add_subparsers(dest="ledger_command", required=True)
@@ -384,6 +414,26 @@ def _add_bench_suite_parser(
         "--baseline", help="a previous suite JSON: flag figures more than 20%% worse (exit 3)"
     )
     suite.set_defaults(handler=cmd_bench_suite)
+
+
+def _add_simulate_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    simulate = commands.add_parser(
+        "simulate",
+        help="start the server's traffic simulator, print its progress, stop it on Ctrl-C",
+    )
+    simulate.add_argument(
+        "--rate", type=float, required=True, help="events (taps, recharges) per second, 0.1-500"
+    )
+    simulate.add_argument("--minutes", type=float, required=True, help="run length, up to 240")
+    simulate.add_argument("--url", help="the server (default TR_SELF_URL or TR_HOST:TR_PORT)")
+    simulate.add_argument(
+        "--credentials",
+        help="a credentials file with an operator entry (default: the demo's, in TR_DATA_DIR)",
+    )
+    simulate.add_argument("--login", help="an operator's (or admin's) username")
+    simulate.add_argument("--secret", help="their password")
+    simulate.add_argument("--every", type=float, default=3.0, help="seconds between progress lines")
+    simulate.set_defaults(handler=cmd_simulate)
 
 
 def _add_seed_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

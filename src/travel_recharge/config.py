@@ -103,6 +103,14 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=65_536, ge=1_024, le=16_777_216)
     cors_allow_origins: list[str] = Field(default_factory=list)
 
+    # Traffic simulator. It drives the API over HTTP at self_url, the address this service
+    # is reached at from its own workers (`serve` sets it for them; None: it cannot run).
+    # Its lease in Redis lapses this long after its runner stops refreshing it (a dead
+    # worker), and a run draws its riders from a random sample of this many active cards.
+    self_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
+    simulator_lease_ttl_s: int = Field(default=5, ge=2, le=60)
+    simulator_sample_cards: int = Field(default=3_000, ge=1, le=100_000)
+
     log_level: str = "INFO"
     log_json: bool | None = None  # None: JSON in production, key=value lines elsewhere
 

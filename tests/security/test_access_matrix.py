@@ -36,6 +36,7 @@ CARD_READERS = only("operator", OWNER)
 ANALYSTS = only("analyst")
 # Dashboards: analysts and operators watch the live figures and the service's metrics.
 WATCHERS = only("analyst", "operator")
+OPERATORS = only("operator")
 ADMINS = only()
 
 EXPECTED: dict[tuple[str, str], frozenset[str]] = {
@@ -90,6 +91,9 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/cache/performance-test"): ADMINS,
     ("POST", "/api/v1/cache/clear"): ADMINS,
     ("DELETE", "/api/v1/cache/key/{key_name}"): ADMINS,
+    ("GET", "/api/v1/simulator"): OPERATORS,
+    ("POST", "/api/v1/simulator/start"): OPERATORS,
+    ("POST", "/api/v1/simulator/stop"): OPERATORS,
     ("GET", "/metrics"): ANALYSTS,
     ("GET", "/api/v1/metrics/summary"): WATCHERS,
 }

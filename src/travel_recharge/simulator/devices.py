@@ -1,0 +1,181 @@
+"""The run's own device accounts (validators and points of sale) and their tokens.
+
+Each run makes its accounts in the accounts table, like any device, so the requests it sends
+are authenticated, authorized and rate limited exactly like real ones. Their secret is one
+random value per run, hashed once and then forgotten: nobody can sign in as them. Tokens are
+minted in-process with the app's signer instead, and the accounts are deactivated when the
+run ends (its tokens then expire within their lifetime).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import anyio
+
+from travel_recharge.db import Database
+from travel_recharge.errors import Conflict, NotFound
+from travel_recharge.logs import log_event
+from travel_recharge.security import accounts
+from travel_recharge.security import repository as account_rows
+from travel_recharge.security.hashing import hash_secret, new_secret
+from travel_recharge.security.rate_limit import Rate
+from travel_recharge.security.roles import Role
+from travel_recharge.security.tokens import Principal, TokenSigner
+
+logger = logging.getLogger("travel_recharge.simulator")
+
+# A device is given at most this share of its per-principal limit, so the run is never
+# refused by its own limits, even when Poisson arrivals bunch up.
+LIMIT_SHARE = 0.5
+MIN_VALIDATORS = 2
+MIN_RECHARGE_POINTS = 1
+# Accounts a run may make, whatever the configured limits (each is a row and a token): with
+# limits so low that more would be needed, the run's excess is refused (429) and counted.
+MAX_VALIDATORS = 1_000
+MAX_RECHARGE_POINTS = 250
+# The share of events that are recharges (a rider tops up about once every ten taps).
+RECHARGE_SHARE = 0.1
+
+
+@dataclass(frozen=True)
+class DevicePlan:
+    validators: int
+    recharge_points: int
+    recharge_share: float
+
+
+def _per_second(rate: Rate) -> float:
+    return rate.count / rate.period_s
+
+
+def plan_devices(
+    rate: float,
+    tap_limit: Rate | None,
+    recharge_limit: Rate | None,
+    recharge_ip_limit: Rate | None,
+) -> DevicePlan:
+    """How many devices keep each under LIMIT_SHARE of its limit at `rate` events/s.
+
+    Every simulated request comes from one address, the service's own, so the per-address
+    recharge limit caps the recharges of the whole run: past it, the recharge share shrinks.
+    """
+    share = RECHARGE_SHARE
+    if recharge_ip_limit is not None:
+        share = min(share, LIMIT_SHARE * _per_second(recharge_ip_limit) / rate)
+    # A recharge event that finds a full card becomes a tap: taps may take the whole rate.
+    validators = (
+        math.ceil(rate / (LIMIT_SHARE * _per_second(tap_limit))) if tap_limit else MIN_VALIDATORS
+    )
+    points = (
+        math.ceil(rate * share / (LIMIT_SHARE * _per_second(recharge_limit)))
+        if recharge_limit
+        else MIN_RECHARGE_POINTS
+    )
+    return DevicePlan(
+        min(MAX_VALIDATORS, max(MIN_VALIDATORS, validators)),
+        min(MAX_RECHARGE_POINTS, max(MIN_RECHARGE_POINTS, points)),
+        share,
+    )
+
+
+def device_login(run_id: str, role: Role, number: int) -> str:
+    return f"sim-{run_id}-{role.value.replace('_', '-')}-{number}"
+
+
+@dataclass
+class _Device:
+    principal: Principal
+    headers: dict[str, str]
+    renew_at: float  # monotonic seconds
+
+
+class Devices:
+    """Tokens of the run's validators and points of sale, renewed before they expire."""
+
+    def __init__(self, signer: TokenSigner, principals: list[Principal]) -> None:
+        self._signer = signer
+        self._devices = [self._issue(p, time.monotonic()) for p in principals]
+        # Round robin: the load spreads evenly, so no device exceeds its share of its limit.
+        self._validators = itertools.cycle(
+            [d for d in self._devices if d.principal.role is Role.validator]
+        )
+        self._points = itertools.cycle(
+            [d for d in self._devices if d.principal.role is Role.recharge_point]
+        )
+
+    @property
+    def logins(self) -> list[str]:
+        return [d.principal.login for d in self._devices]
+
+    def count(self, role: Role) -> int:
+        return sum(d.principal.role is role for d in self._devices)
+
+    def validator(self) -> dict[str, str]:
+        return next(self._validators).headers
+
+    def recharge_point(self) -> dict[str, str]:
+        return next(self._points).headers
+
+    def renew(self) -> None:
+        """Reissue tokens past half their lifetime (called every second by the run)."""
+        now = time.monotonic()
+        for device in self._devices:
+            if now >= device.renew_at:
+                fresh = self._issue(device.principal, now)
+                # In place: the round-robin cycles hold these very objects.
+                device.headers, device.renew_at = fresh.headers, fresh.renew_at
+
+    def _issue(self, principal: Principal, now: float) -> _Device:
+        issued = self._signer.issue(principal, datetime.now(UTC))
+        headers = {"Authorization": f"Bearer {issued.token}"}
+        return _Device(principal, headers, now + issued.expires_in / 2)
+
+
+async def create_devices(
+    database: Database, signer: TokenSigner, run_id: str, plan: DevicePlan
+) -> Devices:
+    """The run's accounts, made in one transaction with one secret nobody keeps."""
+    secret_hash = await anyio.to_thread.run_sync(hash_secret, new_secret())
+    wanted = [(Role.validator, n) for n in range(1, plan.validators + 1)] + [
+        (Role.recharge_point, n) for n in range(1, plan.recharge_points + 1)
+    ]
+    principals: list[Principal] = []
+    async with database.write_sessions() as session, session.begin():
+        for role, number in wanted:
+            login = device_login(run_id, role, number)
+            account = await account_rows.insert_account(
+                session,
+                login,
+                kind="client",
+                role=role.value,
+                user_id=None,
+                secret_hash=secret_hash,
+            )
+            if account is None:
+                raise Conflict(f"login: {login!r} is already taken")
+            principals.append(accounts.principal_of(account))
+    log_event(
+        logger,
+        "simulator.devices_created",
+        run_id=run_id,
+        validators=plan.validators,
+        recharge_points=plan.recharge_points,
+    )
+    return Devices(signer, principals)
+
+
+async def deactivate_devices(database: Database, logins: Sequence[str]) -> None:
+    """No device of the run can get a token any more (the run's own are minted, not asked)."""
+    async with database.write_sessions() as session, session.begin():
+        for login in logins:
+            try:
+                await accounts.deactivate(session, login)
+            except NotFound:
+                continue  # never made (the run failed while making them)
