@@ -129,5 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(router)
     # Every route must say who may call it (security.access), or the app does not start.
-    secure_routes(app, limited_groups=[group for group, rules in limits.items() if rules])
+    app.state.access_rules = secure_routes(
+        app, limited_groups=[group for group, rules in limits.items() if rules]
+    )
     return app

