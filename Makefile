@@ -5,8 +5,13 @@ PYTHON ?= $(shell for p in python3 python3.13 python3.12 python3.11; do \
 	done)
 VENV := .venv
 BIN := $(VENV)/bin
+# The pages' chart library, fetched from the npm registry at the version assets/ pins (not in git).
+CHART_JS := src/travel_recharge/web/static/vendor/chart.umd.min.js
+# The browser tests drive Debian's Chromium (Playwright never downloads a browser here).
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint typecheck unit clean
+.PHONY: run test lint typecheck unit assets clean
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ is required (set PYTHON=/path/to/python3.11)"; exit 1; }
@@ -22,7 +27,21 @@ $(VENV)/.dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(VENV)/.runtime $@
 
-run: $(VENV)/.runtime
+$(CHART_JS): assets/package.json assets/package-lock.json
+	npm ci --prefix assets --no-audit --no-fund --loglevel=error
+	mkdir -p $(@D)
+	cp assets/node_modules/chart.js/dist/chart.umd.min.js $@
+	cp assets/node_modules/chart.js/LICENSE.md $(@D)/chart.js-LICENSE.md
+
+assets: $(CHART_JS)
+
+$(CHROMIUM):
+	@echo "installing Debian's chromium for the browser tests"
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium \
+	|| { $(SUDO) apt-get update -q && \
+	     $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; }
+
+run: $(VENV)/.runtime $(CHART_JS)
 	$(BIN)/travel-recharge serve
 
 lint: $(VENV)/.dev
@@ -32,10 +51,10 @@ lint: $(VENV)/.dev
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy
 
-unit: $(VENV)/.dev
+unit: $(VENV)/.dev $(CHART_JS) $(CHROMIUM)
 	$(BIN)/pytest
 
 test: lint typecheck unit
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache assets/node_modules $(dir $(CHART_JS))

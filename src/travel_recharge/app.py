@@ -41,6 +41,8 @@ from travel_recharge.simulator.router import router as simulator_router
 from travel_recharge.simulator.service import Simulator
 from travel_recharge.trips.router import router as trips_router
 from travel_recharge.users.router import router as users_router
+from travel_recharge.web.router import router as web_router
+from travel_recharge.web.router import static_files
 
 logger = logging.getLogger("travel_recharge.app")
 
@@ -126,8 +128,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         simulator_router,
         metrics_router,
         metrics_summary_router,
+        web_router,
     ):
         app.include_router(router)
+    app.mount("/static", static_files(), name="static")
     # Every route must say who may call it (security.access), or the app does not start.
     app.state.access_rules = secure_routes(
         app, limited_groups=[group for group, rules in limits.items() if rules]

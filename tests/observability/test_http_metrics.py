@@ -41,7 +41,7 @@ async def test_requests_are_counted_once_each_under_their_route_template(
     assert latency_count(BALANCE, "GET") - timed_before == 10
     routes = label_values("route")
     assert BALANCE in routes
-    assert not any(str(card_id) in route for route in routes for card_id in cards)
+    assert not any(f"/{card_id}/" in route for route in routes for card_id in cards)
 
 
 async def test_latency_lands_in_millisecond_buckets(client: httpx.AsyncClient) -> None:
@@ -67,6 +67,17 @@ async def test_unmatched_paths_and_invented_methods_cannot_grow_the_labels(
     assert (await client.request("BREW", "/api/v1/health")).status_code == 405
     assert requests("/api/v1/health", "other", 405) - invented == 1
     assert "BREW" not in label_values("method")
+
+
+async def test_static_files_share_one_label_per_mount(client: httpx.AsyncClient) -> None:
+    found = requests("/static/{path}", "GET", 200)
+    missing = requests("/static/{path}", "GET", 404)
+    assert (await client.get("/static/common.js")).status_code == 200
+    assert (await client.get("/static/style.css")).status_code == 200
+    assert (await client.get(f"/static/{uuid.uuid4().hex}.js")).status_code == 404
+    assert requests("/static/{path}", "GET", 200) - found == 2
+    assert requests("/static/{path}", "GET", 404) - missing == 1
+    assert not any(".js" in route or ".css" in route for route in label_values("route"))
 
 
 async def test_metrics_answers_the_prometheus_text_format(client: httpx.AsyncClient) -> None:

@@ -96,6 +96,10 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/simulator/stop"): OPERATORS,
     ("GET", "/metrics"): ANALYSTS,
     ("GET", "/api/v1/metrics/summary"): WATCHERS,
+    # The pages themselves are public; their data comes from the API, by role.
+    ("GET", "/dashboard"): EVERYONE,
+    ("GET", "/routes"): EVERYONE,
+    ("GET", "/cache"): EVERYONE,
 }
 
 

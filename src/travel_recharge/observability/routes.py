@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Mount
 from starlette.types import Scope
 
 from travel_recharge.routing import leaf_routes
@@ -30,15 +30,28 @@ class RouteTemplates:
         # as the app, so their ids are stable.
         self._known: dict[int, str] = {}
         self._learnt = False
+        self._mounts: list[str] | None = None
 
     def of(self, scope: Scope) -> str:
         route = scope.get("route")
         if route is None:
-            return UNMATCHED
+            return self._mounted(scope)
         template = self._known.get(id(route))
         if template is None:
             template = self._learn(scope, route)
         return template
+
+    def _mounted(self, scope: Scope) -> str:
+        """Requests to a mounted app (the static files) set no route: one label per mount."""
+        if self._mounts is None:
+            app = scope.get("app")
+            routes = app.router.routes if app is not None else []
+            self._mounts = [route.path for route in routes if isinstance(route, Mount)]
+        path: str = scope.get("path", "")
+        for prefix in self._mounts:
+            if path.startswith(prefix + "/"):
+                return prefix + "/{path}"
+        return UNMATCHED
 
     def _learn(self, scope: Scope, route: object) -> str:
         if not self._learnt and "app" in scope:

@@ -57,6 +57,8 @@ DEFAULT_LIMITS: dict[str, dict[Subject, str]] = {
     "admin": {"principal": "300/minute", "ip": "600/minute"},
     # Prometheus scrapes every 15 s per target; a few HA replicas may share one account.
     "metrics": {"principal": "60/minute", "ip": "120/minute"},
+    # The web pages themselves (static HTML); their data comes through the API's own groups.
+    "web": {"ip": "600/minute"},
     "health": {},
 }
 

@@ -1,0 +1,1 @@
+"""The web pages: dashboard, route explorer and cache monitor (static files that call the API)."""
