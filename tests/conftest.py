@@ -113,6 +113,23 @@ def bearer(
     return {"Authorization": f"Bearer {signer.issue(principal, datetime.now(UTC)).token}"}
 
 
+def caller_headers(app: FastAPI, role: Role | None) -> dict[str, str] | None:
+    """The headers of a caller in `role` (None: anonymous); a rider is rider 1."""
+    return None if role is None else bearer(app, role, user_id=1 if role is Role.rider else None)
+
+
+# The dashboards' figures: who may watch them, and what everyone else is answered.
+WATCHING = [
+    (Role.analyst, 200),
+    (Role.operator, 200),
+    (Role.admin, 200),
+    (Role.rider, 403),
+    (Role.validator, 403),
+    (Role.recharge_point, 403),
+    (None, 401),
+]
+
+
 def client_for(app: FastAPI, headers: dict[str, str] | None = None) -> httpx.AsyncClient:
     """An in-process client sending `headers` (none: an anonymous caller)."""
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)

@@ -12,7 +12,15 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.conftest import Network, ServerUrls, bearer, client_for, make_settings, start_app
+from tests.conftest import (
+    WATCHING,
+    Network,
+    ServerUrls,
+    caller_headers,
+    client_for,
+    make_settings,
+    start_app,
+)
 from tests.money import new_card, recharge, tap
 from travel_recharge.analytics import live
 from travel_recharge.analytics.folder import fold_deltas
@@ -269,22 +277,11 @@ async def test_after_the_ttl_the_figures_are_fresh_but_active_cards_wait_longer(
 
 
 @pytest.mark.usefixtures("network")
-@pytest.mark.parametrize(
-    ("role", "status"),
-    [
-        (Role.analyst, 200),
-        (Role.operator, 200),
-        (Role.admin, 200),
-        (Role.rider, 403),
-        (Role.validator, 403),
-        (Role.recharge_point, 403),
-        (None, 401),
-    ],
-)
+@pytest.mark.parametrize(("role", "status"), WATCHING)
 async def test_analysts_and_operators_may_watch(
     app: FastAPI, role: Role | None, status: int
 ) -> None:
-    headers = None if role is None else bearer(app, role, user_id=1 if role is Role.rider else None)
+    headers = caller_headers(app, role)
     async with client_for(app, headers) as caller:
         response = await caller.get(LIVE)
     assert response.status_code == status, response.text

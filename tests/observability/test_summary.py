@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from prometheus_client import REGISTRY
 from prometheus_client.metrics_core import CounterMetricFamily, HistogramMetricFamily, Metric
 
-from tests.conftest import Network, bearer, client_for
+from tests.conftest import WATCHING, Network, caller_headers, client_for
 from tests.money import new_card, recharge, tap
 from tests.observability.samples import value
 from travel_recharge.observability.metrics import LATENCY_BUCKETS
@@ -297,22 +297,11 @@ def registry_total(sample_name: str) -> float:
     )
 
 
-@pytest.mark.parametrize(
-    ("role", "status"),
-    [
-        (Role.analyst, 200),
-        (Role.operator, 200),
-        (Role.admin, 200),
-        (Role.rider, 403),
-        (Role.validator, 403),
-        (Role.recharge_point, 403),
-        (None, 401),
-    ],
-)
+@pytest.mark.parametrize(("role", "status"), WATCHING)
 async def test_analysts_and_operators_may_read_the_summary(
     app: FastAPI, role: Role | None, status: int
 ) -> None:
-    headers = None if role is None else bearer(app, role, user_id=1 if role is Role.rider else None)
+    headers = caller_headers(app, role)
     async with client_for(app, headers) as caller:
         response = await caller.get(SUMMARY)
     assert response.status_code == status, response.text

@@ -16,8 +16,6 @@ source) and a failure found once is found again.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -25,13 +23,13 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-import uvicorn
 from fastapi import FastAPI
 from hypothesis import HealthCheck, settings
 from schemathesis import Case
 
 from tests.conftest import Network, ServerUrls, bearer, make_settings
 from tests.money import new_card, recharge, tap
+from tests.threaded_server import threaded_server
 from travel_recharge.app import create_app
 from travel_recharge.bulk import continue_id_sequences
 from travel_recharge.embedded import free_port
@@ -39,7 +37,6 @@ from travel_recharge.security.roles import Role
 
 SEED = 20_240_611
 MAX_EXAMPLES = 20
-SERVER_START_TIMEOUT_S = 30.0
 
 # Built-ins only, named: the defaults also re-send requests (ignored_auth, use_after_free,
 # ...) or judge which inputs should be accepted, which are other tests' business; this one
@@ -115,24 +112,12 @@ def live_server(test_servers: ServerUrls) -> Iterator[LiveServer]:
     """
     app = create_app(make_settings(test_servers))
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="fuzz-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-    while not server.started:
-        assert thread.is_alive(), "the fuzz server stopped while starting"
-        assert time.monotonic() < deadline, "the fuzz server did not start in time"
-        time.sleep(0.02)
     base_url = f"http://127.0.0.1:{port}"
-    try:
+    with threaded_server(app, port, "fuzz server"):
         served = httpx.get(f"{base_url}/openapi.json", timeout=10).json()
         assert served == DOCUMENT, "the served OpenAPI document is not the one being fuzzed"
         # Tokens live 15 minutes by default: far longer than the whole module takes.
         yield LiveServer(base_url, bearer(app, Role.admin))
-    finally:
-        server.should_exit = True
-        thread.join(timeout=SERVER_START_TIMEOUT_S)
 
 
 @pytest.fixture

@@ -8,24 +8,21 @@ limited like production and must not be refused by its own limits.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from tests.conftest import Network, ServerUrls, bearer, make_settings
 from tests.money import new_card, recharge
+from tests.threaded_server import threaded_server
 from travel_recharge.app import create_app
 from travel_recharge.embedded import free_port
 from travel_recharge.security.roles import Role
 
-SERVER_START_TIMEOUT_S = 30.0
 # Not the ids other tests' tokens carry: the rate limits count per account id.
 OPERATOR_ACCOUNT_ID = 9_001
 FUNDED_CARDS = 30
@@ -46,20 +43,8 @@ def live_server(test_servers: ServerUrls) -> Iterator[LiveServer]:
     url = f"http://127.0.0.1:{port}"
     settings = make_settings(test_servers, self_url=url, rate_limits={})
     app = create_app(settings)
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="simulator-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-    while not server.started:
-        assert thread.is_alive(), "the simulator's server stopped while starting"
-        assert time.monotonic() < deadline, "the simulator's server did not start in time"
-        time.sleep(0.02)
-    try:
+    with threaded_server(app, port, "simulator's server"):
         yield LiveServer(app, url, bearer(app, Role.operator, account_id=OPERATOR_ACCOUNT_ID))
-    finally:
-        server.should_exit = True
-        thread.join(timeout=SERVER_START_TIMEOUT_S)
 
 
 @pytest.fixture
