@@ -8,8 +8,9 @@ const PERIOD_MS = 5000;
 const SIMULATOR_ROLES = ["operator", "admin"];
 const charts = {};
 
-function minuteLabel(iso) {
-  return new Date(iso).toLocaleTimeString("es-CO", { hour: "2-digit", minute: "2-digit", hour12: false });
+// In the city's time zone, like the hours of "trips by hour", wherever the viewer is.
+function minuteLabel(iso, timeZone) {
+  return new Date(iso).toLocaleTimeString("es-CO", { hour: "2-digit", minute: "2-digit", hour12: false, timeZone });
 }
 
 function makeCharts() {
@@ -21,7 +22,7 @@ function makeCharts() {
   charts.localities = chart($("#chart-localities"), {
     type: "bar",
     data: { labels: [], datasets: [{ label: "revenue (COP)", data: [], backgroundColor: color(1) }] },
-    options: { indexAxis: "y", plugins: { legend: { display: false } } },
+    options: { indexAxis: "y", plugins: { legend: { display: false } }, scales: { y: { ticks: { autoSkip: false } } } },
   });
   charts.hours = chart($("#chart-hours"), {
     type: "bar",
@@ -47,7 +48,7 @@ function showLive(live) {
   setText("#local-day", `${live.local_date} (${live.timezone})`);
   redraw(
     charts.taps,
-    live.taps_per_minute.map((point) => minuteLabel(point.minute)),
+    live.taps_per_minute.map((point) => minuteLabel(point.minute, live.timezone)),
     live.taps_per_minute.map((point) => point.taps),
   );
   // Bus and zonal-stop boardings belong to no station's locality: one bar of their own.
