@@ -1,17 +1,17 @@
 # Multi-stage build: wheels are built in the first stage, the runtime image has no compiler
 # and runs as an unprivileged user. Configure TR_DATABASE_URL and TR_REDIS_URL (see compose.yaml).
-# The web pages' chart library, fetched from the npm registry at the version assets/ pins.
+# The browser bundles of the pages and the API docs, fetched from the npm registry at the
+# versions assets/ pins.
 FROM node:20-slim AS assets
 WORKDIR /assets
-COPY assets/package.json assets/package-lock.json ./
-RUN npm ci --no-audit --no-fund
+COPY assets/package.json assets/package-lock.json assets/.npmrc assets/copy-vendor.sh ./
+RUN npm ci && sh copy-vendor.sh node_modules /vendor
 
 FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY src ./src
-COPY --from=assets /assets/node_modules/chart.js/dist/chart.umd.min.js ./src/travel_recharge/web/static/vendor/
-COPY --from=assets /assets/node_modules/chart.js/LICENSE.md ./src/travel_recharge/web/static/vendor/chart.js-LICENSE.md
+COPY --from=assets /vendor ./src/travel_recharge/web/static/vendor
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
 FROM python:3.11-slim

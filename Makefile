@@ -5,8 +5,10 @@ PYTHON ?= $(shell for p in python3 python3.13 python3.12 python3.11; do \
 	done)
 VENV := .venv
 BIN := $(VENV)/bin
-# The pages' chart library, fetched from the npm registry at the version assets/ pins (not in git).
-CHART_JS := src/travel_recharge/web/static/vendor/chart.umd.min.js
+# The browser bundles of the pages and the API docs (Chart.js, Swagger UI, ReDoc), fetched
+# from the npm registry at the versions assets/ pins; not in git.
+VENDOR := src/travel_recharge/web/static/vendor
+ASSETS := $(VENDOR)/.fetched
 # The browser tests drive Debian's Chromium (Playwright never downloads a browser here).
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -27,13 +29,12 @@ $(VENV)/.dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(VENV)/.runtime $@
 
-$(CHART_JS): assets/package.json assets/package-lock.json
-	npm ci --prefix assets --no-audit --no-fund --loglevel=error
-	mkdir -p $(@D)
-	cp assets/node_modules/chart.js/dist/chart.umd.min.js $@
-	cp assets/node_modules/chart.js/LICENSE.md $(@D)/chart.js-LICENSE.md
+$(ASSETS): assets/package.json assets/package-lock.json assets/copy-vendor.sh
+	cd assets && npm ci --loglevel=error
+	sh assets/copy-vendor.sh assets/node_modules $(VENDOR)
+	touch $@
 
-assets: $(CHART_JS)
+assets: $(ASSETS)
 
 $(CHROMIUM):
 	@echo "installing Debian's chromium for the browser tests"
@@ -41,7 +42,7 @@ $(CHROMIUM):
 	|| { $(SUDO) apt-get update -q && \
 	     $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; }
 
-run: $(VENV)/.runtime $(CHART_JS)
+run: $(VENV)/.runtime $(ASSETS)
 	$(BIN)/travel-recharge serve
 
 lint: $(VENV)/.dev
@@ -51,10 +52,10 @@ lint: $(VENV)/.dev
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy
 
-unit: $(VENV)/.dev $(CHART_JS) $(CHROMIUM)
+unit: $(VENV)/.dev $(ASSETS) $(CHROMIUM)
 	$(BIN)/pytest
 
 test: lint typecheck unit
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache assets/node_modules $(dir $(CHART_JS))
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache assets/node_modules $(VENDOR)

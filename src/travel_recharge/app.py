@@ -41,6 +41,7 @@ from travel_recharge.simulator.router import router as simulator_router
 from travel_recharge.simulator.service import Simulator
 from travel_recharge.trips.router import router as trips_router
 from travel_recharge.users.router import router as users_router
+from travel_recharge.web.docs import install_docs
 from travel_recharge.web.router import router as web_router
 from travel_recharge.web.router import static_files
 
@@ -99,8 +100,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=VERSION,
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs",
-        redoc_url="/redoc",
+        # Served by web.docs from the package's own bundles, not FastAPI's CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.token_signer = token_signer
@@ -132,6 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(router)
     app.mount("/static", static_files(), name="static")
+    install_docs(app)
     # Every route must say who may call it (security.access), or the app does not start.
     app.state.access_rules = secure_routes(
         app, limited_groups=[group for group, rules in limits.items() if rules]

@@ -10,7 +10,8 @@ import pytest
 from fastapi import FastAPI
 from tests.conftest import client_for
 
-from travel_recharge.web.router import CHART_LIBRARY, PAGE_POLICY
+from travel_recharge.hardening import CONTENT_SECURITY_POLICY
+from travel_recharge.web.router import CHART_LIBRARY
 
 PAGES = ("/dashboard", "/routes", "/cache")
 
@@ -41,9 +42,9 @@ async def test_each_page_is_static_html_under_a_strict_policy(app: FastAPI, path
     response = await anonymous.get(path)
     assert response.status_code == 200
     assert response.headers["content-type"] == "text/html; charset=utf-8"
-    assert response.headers["content-security-policy"] == PAGE_POLICY
-    assert "'unsafe-inline'" not in PAGE_POLICY
-    assert "http" not in PAGE_POLICY
+    assert response.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+    assert "'unsafe-inline'" not in CONTENT_SECURITY_POLICY
+    assert "http" not in CONTENT_SECURITY_POLICY
     assert response.headers["x-frame-options"] == "DENY"
     parser = _Tags()
     parser.feed(response.text)
