@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Select, Subquery, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -70,19 +71,20 @@ async def totals_by_locality(session: AsyncSession) -> list[tuple[str, str, int,
         .group_by(RollupTotal.locality_code)
         .subquery()
     )
-    query = (
-        select(
-            Locality.code,
-            Locality.name,
-            func.coalesce(sums.c.trips, 0),
-            func.coalesce(sums.c.completed, 0),
-            func.coalesce(sums.c.revenue, 0),
-        )
+    query = _every_locality(sums, "trips", "completed", "revenue")
+    rows = (await session.execute(query)).all()
+    return [(r[0], r[1], int(r[2]), int(r[3]), int(r[4])) for r in rows]
+
+
+def _every_locality(sums: Subquery, *columns: str) -> Select[*tuple[Any, ...]]:
+    """Code, name and `columns` of `sums` (keyed by locality_code) for every locality, in code
+    order, zero where `sums` has no row."""
+    values = [func.coalesce(sums.c[column], 0) for column in columns]
+    return (
+        select(Locality.code, Locality.name, *values)
         .outerjoin(sums, sums.c.locality_code == Locality.code)
         .order_by(Locality.code)
     )
-    rows = (await session.execute(query)).all()
-    return [(r[0], r[1], int(r[2]), int(r[3]), int(r[4])) for r in rows]
 
 
 async def trips_by_hour(
@@ -193,14 +195,5 @@ async def station_day_by_locality(
         .group_by(Station.locality_code)
         .subquery()
     )
-    query = (
-        select(
-            Locality.code,
-            Locality.name,
-            func.coalesce(sums.c.trips, 0),
-            func.coalesce(sums.c.revenue, 0),
-        )
-        .outerjoin(sums, sums.c.locality_code == Locality.code)
-        .order_by(Locality.code)
-    )
+    query = _every_locality(sums, "trips", "revenue")
     return [(str(c), str(n), int(t), int(r)) for c, n, t, r in (await session.execute(query)).all()]
