@@ -284,6 +284,24 @@ async def test_views_of_one_group_keep_their_own_ttls(cache: Cache) -> None:
     assert await cache.read_through("analytics", "total", 60, Loader(b"total v2")) == b"total v1"
 
 
+async def test_a_view_computed_inside_another_of_its_group_costs_the_outer_no_fill(
+    cache: Cache,
+) -> None:
+    """The first views of a group (no generation token yet) filled one inside the other: the
+    inner fill must not look like an invalidation to the outer one, whose value would then
+    be thrown away and computed again on the next read."""
+    inner = Loader(b"inner")
+
+    async def outer() -> bytes:
+        return b"outer+" + await cache.read_through("analytics", "inner", 60, inner)
+
+    assert await cache.read_through("analytics", "outer", 60, outer) == b"outer+inner"
+    again = Loader(b"recomputed")
+    assert await cache.read_through("analytics", "outer", 60, again) == b"outer+inner"
+    assert again.calls == 0
+    assert inner.calls == 1
+
+
 async def test_an_expired_view_is_served_stale_only_when_the_view_allows_it(cache: Cache) -> None:
     await cache.read_through("analytics", "revenue", 1, Loader(b"old"), stale_ok=True)
     await asyncio.sleep(1.05)

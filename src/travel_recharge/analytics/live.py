@@ -25,9 +25,8 @@ from travel_recharge.analytics.schemas import HourTrips
 from travel_recharge.cache import Cache
 
 GROUP = "analytics"
-# The count is read while the dashboard's own view (in GROUP) is being computed. In a group of
-# its own: a fill that creates a group's first generation token would make the enclosing
-# view's fill, which saw no token, be refused as if a writer had invalidated the group.
+# The count is cached apart from the dashboard (read while the dashboard is computed), one
+# key per local date, in a namespace of its own so /cache shows it apart.
 ACTIVE_CARDS_GROUP = "analytics:active_cards"
 WHOLE_MINUTES = 60
 MINUTE = timedelta(minutes=1)

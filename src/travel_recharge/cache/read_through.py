@@ -206,7 +206,7 @@ class ReadThrough:
                 list[bytes | int],
                 await self._lookup_script(
                     keys=[keys.generation, keys.value, keys.lock],
-                    args=[owner, self.policy.lock_ttl_ms],
+                    args=[owner, self.policy.lock_ttl_ms, uuid.uuid4().hex, GENERATION_TTL_S],
                 ),
             )
 
@@ -227,7 +227,6 @@ class ReadThrough:
             value,
             ttl_ms,
             keep_ms,
-            uuid.uuid4().hex,
             GENERATION_TTL_S,
             found.lock_value or b"",
         ]

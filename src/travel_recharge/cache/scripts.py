@@ -18,15 +18,23 @@ local clock = redis.call('TIME')
 local now_ms = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 """
 
-# KEYS: gen, value, lock. ARGV: owner, lock_ttl_ms.
+# KEYS: gen, value, lock. ARGV: owner, lock_ttl_ms, a new token, token ttl_s.
 # Returns {state, token, payload, locked}: state is hit, expired (token still current: only
 # the TTL ran out) or miss; locked is 1 when this caller now holds the recompute lock.
+# A group without a generation token gets one here, not at its first fill: otherwise a view
+# filled while another view of the group is being computed (one read inside the other, or
+# two first reads at once) would create it, and the other fill, which saw none, would be
+# refused as if a writer had invalidated the group.
 LOOKUP = (
     """
-local token = redis.call('GET', KEYS[1]) or ''
+local token = redis.call('GET', KEYS[1])
+if not token then
+    token = ARGV[3]
+    redis.call('SET', KEYS[1], token, 'EX', ARGV[4])
+end
 local raw = redis.call('GET', KEYS[2])
 local state, payload = 'miss', ''
-if raw and token ~= '' then
+if raw then
     local first = string.find(raw, '|', 1, true)
     if first and string.sub(raw, 1, first - 1) == token then
         local second = string.find(raw, '|', first + 1, true)
@@ -50,25 +58,24 @@ return {state, token, payload, 1}
 """
 )
 
-# KEYS: gen, value, lock. ARGV: seen token ('' when there was none), payload, ttl_ms,
-# keep_ms (ttl plus the stale grace), a new token, token ttl_s, lock value to release.
+# KEYS: gen, value, lock. ARGV: the token LOOKUP gave, payload, ttl_ms, keep_ms (ttl plus
+# the stale grace), token ttl_s, lock value to release.
 # Fills only if the generation token is still the one seen before PostgreSQL was queried:
 # a write that committed in between has replaced it, so pre-commit data is never stored.
 FILL = (
     """
 local current = redis.call('GET', KEYS[1])
 local filled = 0
-if current == ARGV[1] or (not current and ARGV[1] == '') then
-    current = current or ARGV[5]
+if current == ARGV[1] then
 """
     + _NOW_MS
     + """
-    redis.call('SET', KEYS[1], current, 'EX', ARGV[6])
+    redis.call('EXPIRE', KEYS[1], ARGV[5])
     local expires = string.format('%d', now_ms + tonumber(ARGV[3]))
     redis.call('SET', KEYS[2], current .. '|' .. expires .. '|' .. ARGV[2], 'PX', ARGV[4])
     filled = 1
 end
-if redis.call('GET', KEYS[3]) == ARGV[7] then redis.call('DEL', KEYS[3]) end
+if redis.call('GET', KEYS[3]) == ARGV[6] then redis.call('DEL', KEYS[3]) end
 return filled
 """
 )
