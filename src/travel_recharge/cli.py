@@ -17,13 +17,13 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
-from travel_recharge.config import Settings, get_settings
-from travel_recharge.db import Database
-from travel_recharge.embedded import EmbeddedError, EmbeddedServers, start_embedded
-from travel_recharge.errors import AppError
 from travel_recharge.finance.schemas import LedgerVerification
 from travel_recharge.finance.service import verify_ledger
-from travel_recharge.logs import configure_logging, log_event
+from travel_recharge.kit.config import Settings, get_settings
+from travel_recharge.kit.db import Database
+from travel_recharge.kit.embedded import EmbeddedError, EmbeddedServers, start_embedded
+from travel_recharge.kit.errors import AppError
+from travel_recharge.kit.logs import configure_logging, log_event
 from travel_recharge.migrations import upgrade_to_head
 from travel_recharge.observability.launcher import prepare_metrics_dir
 from travel_recharge.security import accounts

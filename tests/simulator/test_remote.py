@@ -17,7 +17,7 @@ from fastapi import FastAPI
 
 from tests.simulator.conftest import LiveServer, Riders
 from travel_recharge.cli import build_parser, serving_url
-from travel_recharge.embedded import free_port
+from travel_recharge.kit.embedded import free_port
 from travel_recharge.security import accounts
 from travel_recharge.security.schemas import AccountCreate
 

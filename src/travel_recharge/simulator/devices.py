@@ -19,9 +19,9 @@ from datetime import UTC, datetime
 
 import anyio
 
-from travel_recharge.db import Database
-from travel_recharge.errors import Conflict, NotFound
-from travel_recharge.logs import log_event
+from travel_recharge.kit.db import Database
+from travel_recharge.kit.errors import Conflict, NotFound
+from travel_recharge.kit.logs import log_event
 from travel_recharge.security import accounts
 from travel_recharge.security import repository as account_rows
 from travel_recharge.security.hashing import hash_secret, new_secret
