@@ -48,6 +48,7 @@ run: $(VENV)/.runtime $(ASSETS)
 lint: $(VENV)/.dev
 	$(BIN)/ruff check src tests loadtest
 	$(BIN)/ruff format --check src tests loadtest
+	$(BIN)/lint-imports
 
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.middleware.gzip import GZipMiddleware
 
+from travel_recharge.accounts.router import router as auth_router
 from travel_recharge.analytics.folder import fold_forever
 from travel_recharge.analytics.live.router import router as live_router
 from travel_recharge.analytics.router import router as analytics_router
@@ -24,6 +25,7 @@ from travel_recharge.kit.errors import install_error_handlers
 from travel_recharge.kit.hardening import install_hardening
 from travel_recharge.kit.logs import configure_logging, log_event
 from travel_recharge.kit.request_id import RequestIdMiddleware
+from travel_recharge.kit.views import read_paths
 from travel_recharge.network.alerts.router import operator_router as alerts_router
 from travel_recharge.network.router import router as network_router
 from travel_recharge.observability.middleware import MetricsMiddleware
@@ -34,7 +36,6 @@ from travel_recharge.ops.router import router as health_router
 from travel_recharge.ops.service import VERSION
 from travel_recharge.security.keys import signing_key
 from travel_recharge.security.rate_limit import RateLimiter, limits_from
-from travel_recharge.security.router import router as auth_router
 from travel_recharge.security.routes import secure_routes
 from travel_recharge.security.tokens import TokenSigner
 from travel_recharge.simulator.router import router as simulator_router
@@ -70,6 +71,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         configure_logging(settings.log_level, settings.logs_as_json)
         app.state.database = Database.from_settings(settings)
         app.state.cache = Cache.from_settings(settings)
+        app.state.read_paths = read_paths(
+            app.state.database.read_sessions,
+            app.state.database.write_sessions,
+            app.state.cache,
+            settings,
+        )
         app.state.rate_limiter = RateLimiter(app.state.cache, limits)
         app.state.simulator = Simulator(
             settings, app.state.database, app.state.cache, token_signer, app.state.rate_limiter

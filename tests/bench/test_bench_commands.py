@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ServerUrls, make_settings
-from travel_recharge.bench.reads import ENDPOINTS, ReadBenchOptions, run_read_bench
+from travel_recharge.bench.reads import ReadBenchOptions, run_read_bench
 from travel_recharge.bench.taps import TapBenchOptions, markdown, run_tap_bench
+from travel_recharge.ops.cache.performance import READ_ENDPOINTS as ENDPOINTS
 
 pytestmark = pytest.mark.e2e
 

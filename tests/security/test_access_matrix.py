@@ -115,7 +115,7 @@ def test_admin_endpoints_admit_the_admin_role_only(app: FastAPI) -> None:
     assert len(admin_paths) == 3
     for key in admin_paths:
         assert declared[key].roles == {Role.admin}, key
-        assert not declared[key].card_owners, key
+        assert not declared[key].owners, key
 
 
 def test_a_route_without_an_access_rule_stops_the_app_from_starting() -> None:

@@ -16,6 +16,8 @@ from typing import Any
 
 import uvloop
 
+from travel_recharge.kit.percentiles import percentile
+
 
 @dataclass
 class LoadResult:
@@ -125,12 +127,3 @@ def load_local(
     """`run_load` against 127.0.0.1 on uvloop: the generator shares the CPU with the server,
     so it should use as little of it as it can."""
     return uvloop.run(run_load("127.0.0.1", port, make_request, clients, seconds))
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    """Nearest-rank percentile (no interpolation): an observed latency, never a blend."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    rank = max(0, min(len(ordered) - 1, round(fraction * len(ordered)) - 1))
-    return ordered[rank]

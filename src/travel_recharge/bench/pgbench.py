@@ -8,7 +8,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from travel_recharge.bench.http_load import percentile
+from travel_recharge.kit.percentiles import percentile
 
 
 @dataclass(frozen=True)

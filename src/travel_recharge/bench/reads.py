@@ -18,28 +18,15 @@ from typing import Any
 
 import asyncpg
 
-from travel_recharge.bench.http_load import LoadResult, get_request, load_local, percentile
+from travel_recharge.bench.http_load import LoadResult, get_request, load_local
 from travel_recharge.bench.report import report_header, write_report
 from travel_recharge.bench.server import authorization, bench_server
 from travel_recharge.kit.config import Settings
+from travel_recharge.kit.percentiles import percentile
 from travel_recharge.kit.scratch import libpq_url
+from travel_recharge.ops.cache.performance import READ_ENDPOINTS
 from travel_recharge.security.roles import Role
 
-# The analytics and reference reads of the API; card balances are added with real card ids.
-ENDPOINTS = (
-    "/api/v1/users/count",
-    "/api/v1/users/active/count",
-    "/api/v1/users/latest",
-    "/api/v1/trips/total",
-    "/api/v1/trips/total/localities",
-    "/api/v1/finance/revenue",
-    "/api/v1/finance/revenue/localities",
-    "/api/v1/analytics/trips-by-hour",
-    "/api/v1/analytics/revenue-by-day",
-    "/api/v1/analytics/top-stations",
-    "/api/v1/analytics/shares",
-    "/api/v1/fares",
-)
 CLOSED_REDIS = "redis://127.0.0.1:1/0"
 
 
@@ -60,7 +47,7 @@ def run_read_bench(settings: Settings, options: ReadBenchOptions) -> dict[str, A
         "TR_REDIS_URL": settings.redis_url,
         "TR_CACHE_NAMESPACE": f"benchreads{uuid.uuid4().hex[:8]}",
     }
-    paths = list(ENDPOINTS)
+    paths = list(READ_ENDPOINTS)
     if card_ids:
         paths.append("/api/v1/cards/{card_id}/balance")
     rows = []

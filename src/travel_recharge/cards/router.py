@@ -8,6 +8,7 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
 from travel_recharge.cards import service
+from travel_recharge.cards.auth import allow_card_owner
 from travel_recharge.cards.schemas import (
     BalanceOut,
     BlockRequest,
@@ -22,14 +23,13 @@ from travel_recharge.cards.schemas import (
 from travel_recharge.finance import service as ledger
 from travel_recharge.finance.schemas import CardLedgerOut
 from travel_recharge.kit.cache import CacheDep
-from travel_recharge.kit.config import SettingsDep
 from travel_recharge.kit.db import PrimaryReadSessionDep, UnitOfWorkDep
 from travel_recharge.kit.errors import error_responses
 from travel_recharge.kit.hardening import StrictJSONRoute
 from travel_recharge.kit.idempotency import IdempotencyKeyHeader
 from travel_recharge.kit.pagination import PageDep
-from travel_recharge.kit.views import cached_json
-from travel_recharge.security import Role, allow, allow_card_owner
+from travel_recharge.kit.views import PrimaryReadsDep, json_response
+from travel_recharge.security import Role, allow
 
 router = APIRouter(prefix="/api/v1/cards", tags=["cards"], route_class=StrictJSONRoute)
 
@@ -73,18 +73,9 @@ async def recharge_card(
     responses=error_responses(404, 422),
     dependencies=[allow_card_owner("cards", Role.operator)],
 )
-async def card_balance(
-    card_id: CardId, session: PrimaryReadSessionDep, cache: CacheDep, settings: SettingsDep
-) -> Response:
+async def card_balance(card_id: CardId, reads: PrimaryReadsDep) -> Response:
     """The card's balance, status and credit trips; exact after every acknowledged write."""
-
-    return await cached_json(
-        cache,
-        service.cache_group(card_id),
-        "balance",
-        settings.cache_ttl_card_s,
-        lambda: service.balance(session, card_id, datetime.now(UTC)),
-    )
+    return json_response(await service.balance_view(reads, card_id))
 
 
 @router.get(
@@ -93,22 +84,9 @@ async def card_balance(
     responses=error_responses(404, 422),
     dependencies=[allow_card_owner("cards", Role.operator)],
 )
-async def recharge_history(
-    card_id: CardId,
-    page: PageDep,
-    session: PrimaryReadSessionDep,
-    cache: CacheDep,
-    settings: SettingsDep,
-) -> Response:
+async def recharge_history(card_id: CardId, page: PageDep, reads: PrimaryReadsDep) -> Response:
     """The card's recharges, newest first."""
-
-    return await cached_json(
-        cache,
-        service.cache_group(card_id),
-        f"history:{page.cache_field}",
-        settings.cache_ttl_card_s,
-        lambda: service.recharge_history(session, card_id, page),
-    )
+    return json_response(await service.history_view(reads, card_id, page))
 
 
 @router.get(

@@ -8,10 +8,9 @@ from typing import Annotated, Literal
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
+from travel_recharge.kit.ids import MAX_ID
 from travel_recharge.kit.pagination import PageInfo
 
-# PostgreSQL BIGINT bounds every id; a larger number is a 422, never a driver error.
-MAX_ID = 2**63 - 1
 # No single recharge can be anywhere near this; the fare policy sets the real limits.
 MAX_AMOUNT = 10**9
 

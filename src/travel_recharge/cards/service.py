@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,8 +31,9 @@ from travel_recharge.kit.db import CommitHooks, UnitOfWork
 from travel_recharge.kit.errors import Conflict, NotFound, Unprocessable
 from travel_recharge.kit.logs import log_event
 from travel_recharge.kit.pagination import Page
+from travel_recharge.kit.views import Reads
 from travel_recharge.models import Card
-from travel_recharge.network import repository as network
+from travel_recharge.network import service as network
 from travel_recharge.observability import business as metrics
 from travel_recharge.users import service as users
 
@@ -137,6 +138,26 @@ async def issue_card(session: AsyncSession, request: CardCreate, now: datetime) 
     return to_out(card)
 
 
+async def balance_view(reads: Reads, card_id: int) -> bytes:
+    """The balance view from the primary, exact after every acknowledged write (never stale:
+    writers invalidate the card's group after their commit)."""
+    return await reads.view(
+        cache_group(card_id),
+        "balance",
+        reads.settings.cache_ttl_card_s,
+        lambda session: balance(session, card_id, datetime.now(UTC)),
+    )
+
+
+async def history_view(reads: Reads, card_id: int, page: Page) -> bytes:
+    return await reads.view(
+        cache_group(card_id),
+        f"history:{page.cache_field}",
+        reads.settings.cache_ttl_card_s,
+        lambda session: recharge_history(session, card_id, page),
+    )
+
+
 async def balance(session: AsyncSession, card_id: int, now: datetime) -> BalanceOut:
     card = await require_card(session, card_id)
     credit_trips = (await fares.policy_at(session, now)).policy.credit_trips
@@ -195,9 +216,7 @@ async def recharge(
 
     card = await require_card(session, request.card_id, lock=True)
     require_active(card)
-    point = await network.recharge_point_by_id(session, request.recharge_point_id)
-    if point is None:
-        raise NotFound(f"recharge point {request.recharge_point_id} does not exist")
+    point = await network.require_recharge_point(session, request.recharge_point_id)
     if not point.active:
         raise Conflict(f"recharge point {point.id} is not active")
     if point.channel == "web":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,6 +13,7 @@ from travel_recharge.fares import repository
 from travel_recharge.fares.policy import FarePolicy, policy_from_dict
 from travel_recharge.fares.schemas import FarePolicyOut, FaresOut
 from travel_recharge.kit.errors import Unprocessable
+from travel_recharge.kit.views import Reads
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,18 @@ def parse_policy(policy_id: int, version: str, document: str) -> PolicyInForce:
     """A stored policy parsed once per row version (`version` is the row's xmin, which
     changes if an operator edits the row), so taps do not re-parse it every time."""
     return PolicyInForce(id=policy_id, policy=policy_from_dict(json.loads(document)))
+
+
+async def overview_view(reads: Reads) -> bytes:
+    """The policy in force now and every version; bounded by its TTL (policies change rarely
+    and each names its start)."""
+    return await reads.view(
+        "fares",
+        "overview",
+        reads.settings.cache_ttl_fares_s,
+        lambda session: fares_overview(session, datetime.now(UTC)),
+        stale_ok=True,
+    )
 
 
 async def fares_overview(session: AsyncSession, now: datetime) -> FaresOut:

@@ -1,45 +1,114 @@
-"""Cached JSON views: a read endpoint's answer served from Redis, or computed and stored."""
+"""Cached views: a read endpoint's answer served from Redis, or computed and stored.
+
+Services own their views (rule 1): they name the group, the field and the TTL, and hand a
+loader that gets a database session. The session is opened only when the view must be
+computed, so an answer served from Redis costs no session and no pool connection.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, TypeVar
 
-from fastapi import Response
+from fastapi import Depends, Request, Response
 from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from travel_recharge.kit.cache import Cache
+from travel_recharge.kit.config import Settings
+
+T = TypeVar("T")
+Produce = Callable[[AsyncSession], Awaitable[BaseModel]]
 
 
-async def cached_bytes(
-    cache: Cache,
-    group: str,
-    field: str,
-    ttl_s: int,
-    produce: Callable[[], Awaitable[BaseModel]],
-    *,
-    stale_ok: bool = False,
-) -> bytes:
-    """The view's JSON bytes; `produce` runs only on a cache miss.
+@dataclass(frozen=True)
+class Reads:
+    """What a cached read needs: where to open a session on a miss, the cache, the settings.
 
-    `stale_ok` is for views whose freshness bound is their TTL (reference data, totals):
-    an expired value may be served while one caller recomputes it. Never for card views.
+    One per worker for each kind of read (replica or primary), made at start-up.
     """
 
-    async def load() -> bytes:
-        return (await produce()).model_dump_json().encode()
+    sessions: async_sessionmaker[AsyncSession]
+    cache: Cache
+    settings: Settings
 
-    return await cache.read_through(group, field, ttl_s, load, stale_ok=stale_ok)
+    async def view(
+        self, group: str, field: str, ttl_s: int, produce: Produce, *, stale_ok: bool = False
+    ) -> bytes:
+        """The view's JSON bytes; `produce` runs (with a fresh session) only on a miss.
+
+        `stale_ok` is for views whose freshness bound is their TTL (reference data, totals):
+        an expired value may be served while one caller recomputes it. Never for card views.
+        """
+
+        async def load() -> bytes:
+            async with self.sessions() as session:
+                return (await produce(session)).model_dump_json().encode()
+
+        return await self.cache.read_through(group, field, ttl_s, load, stale_ok=stale_ok)
+
+    async def raw(
+        self,
+        group: str,
+        field: str,
+        ttl_s: int,
+        produce: Callable[[AsyncSession], Awaitable[bytes]],
+        *,
+        stale_ok: bool = False,
+    ) -> bytes:
+        """Like view(), for a loader that makes its own bytes (an empty answer, say)."""
+
+        async def load() -> bytes:
+            async with self.sessions() as session:
+                return await produce(session)
+
+        return await self.cache.read_through(group, field, ttl_s, load, stale_ok=stale_ok)
+
+    async def uncached(self, produce: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """A read that is never cached, with a session of the same kind."""
+        async with self.sessions() as session:
+            return await produce(session)
 
 
-async def cached_json(
-    cache: Cache,
-    group: str,
-    field: str,
-    ttl_s: int,
-    produce: Callable[[], Awaitable[BaseModel]],
-    *,
-    stale_ok: bool = False,
-) -> Response:
-    """The view as a JSON response; `produce` runs only on a cache miss."""
-    body = await cached_bytes(cache, group, field, ttl_s, produce, stale_ok=stale_ok)
+@dataclass(frozen=True)
+class ReadPaths:
+    """The worker's two kinds of reads: `replica` (may lag) and `primary` (a caller's own
+    acknowledged writes are visible: card views)."""
+
+    replica: Reads
+    primary: Reads
+
+
+def _read_paths(request: Request) -> ReadPaths:
+    paths: ReadPaths = request.app.state.read_paths
+    return paths
+
+
+async def _replica_reads(request: Request) -> Reads:
+    # async: FastAPI runs plain-def dependencies in a thread pool, a costly hop per request.
+    return _read_paths(request).replica
+
+
+async def _primary_reads(request: Request) -> Reads:
+    return _read_paths(request).primary
+
+
+ReadsDep = Annotated[Reads, Depends(_replica_reads)]
+PrimaryReadsDep = Annotated[Reads, Depends(_primary_reads)]
+
+
+def json_response(body: bytes) -> Response:
+    """Cached bytes as the answer: already JSON, so nothing is serialized again."""
     return Response(content=body, media_type="application/json")
+
+
+def read_paths(
+    replica_sessions: async_sessionmaker[AsyncSession],
+    primary_sessions: async_sessionmaker[AsyncSession],
+    cache: Cache,
+    settings: Settings,
+) -> ReadPaths:
+    return ReadPaths(
+        Reads(replica_sessions, cache, settings), Reads(primary_sessions, cache, settings)
+    )

@@ -8,17 +8,15 @@ with every alert write and every minute).
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 
-from travel_recharge.kit.cache import CacheDep
-from travel_recharge.kit.config import SettingsDep
-from travel_recharge.kit.db import PrimaryReadSessionDep, ReadSessionDep
 from travel_recharge.kit.errors import error_responses
 from travel_recharge.kit.hardening import StrictJSONRoute
 from travel_recharge.kit.http_cache import conditional_json
 from travel_recharge.kit.pagination import PageDep
+from travel_recharge.kit.views import PrimaryReadsDep, ReadsDep
 from travel_recharge.network import service
 from travel_recharge.network.alerts import service as alerts
 from travel_recharge.network.schemas import (
@@ -47,21 +45,6 @@ router = APIRouter(
     prefix="/api/v1", route_class=StrictJSONRoute, dependencies=[public("reference")]
 )
 
-
-async def _reads(session: ReadSessionDep, cache: CacheDep, settings: SettingsDep) -> service.Reads:
-    return service.Reads(session, cache, settings)
-
-
-async def _primary_reads(
-    session: PrimaryReadSessionDep, cache: CacheDep, settings: SettingsDep
-) -> service.Reads:
-    # Alert views are refilled right after each alert write's invalidation; a lagging replica
-    # would refill them with the state before the write, so they read the primary.
-    return service.Reads(session, cache, settings)
-
-
-ReadsDep = Annotated[service.Reads, Depends(_reads)]
-PrimaryReadsDep = Annotated[service.Reads, Depends(_primary_reads)]
 
 # Documented on every ETagged route, so clients see that revalidation is offered.
 NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
@@ -143,6 +126,8 @@ async def station_arrivals(
 async def station_alerts(
     station_id: StationId,
     page: PageDep,
+    # The primary: alert views are refilled right after each alert write's invalidation, and
+    # a lagging replica would refill them with the state before the write.
     reads: PrimaryReadsDep,
     active_only: ActiveOnlyQuery = True,
 ) -> Response:

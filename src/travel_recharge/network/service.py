@@ -14,21 +14,16 @@ channels read from the database are cast to their Literal types: CHECK constrain
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from travel_recharge.kit.cache import Cache
-from travel_recharge.kit.config import Settings
 from travel_recharge.kit.errors import NotFound
 from travel_recharge.kit.pagination import Page
-from travel_recharge.kit.views import cached_bytes
-from travel_recharge.models import Station
+from travel_recharge.kit.views import Reads
+from travel_recharge.models import RechargePoint, Station
 from travel_recharge.network import repository
 from travel_recharge.network.arrivals import Visit, minute_of, next_arrivals
 from travel_recharge.network.reference import BANDS
@@ -52,29 +47,12 @@ from travel_recharge.network.schemas import (
     StationsPage,
 )
 
+# Network views are bounded by their TTL (alert writes replace the generation, which stale
+# serving never crosses), so an expired value may be served during a refresh: stale_ok.
 STATION_LIST_GROUP = "stations:list"
 STATION_REFERENCE_GROUP = "stations:reference"
 ROUTES_GROUP = "routes"
 RECHARGE_POINTS_GROUP = "recharge_points"
-
-
-@dataclass(frozen=True)
-class Reads:
-    """What a cached network read needs: a session to read with, the cache, the settings."""
-
-    session: AsyncSession
-    cache: Cache
-    settings: Settings
-
-    async def cached(
-        self, group: str, field: str, ttl_s: int, produce: Callable[[], Awaitable[BaseModel]]
-    ) -> bytes:
-        """The view's JSON bytes from the cache; `produce` runs only on a miss.
-
-        Network views are bounded by their TTL (alert writes replace the generation, which
-        stale serving never crosses), so an expired value may be served during a refresh.
-        """
-        return await cached_bytes(self.cache, group, field, ttl_s, produce, stale_ok=True)
 
 
 def arrivals_group(minute: datetime) -> str:
@@ -106,9 +84,9 @@ def station_out(station: Station, locality_name: str) -> StationOut:
 async def stations(
     reads: Reads, *, locality: str | None, kind: str | None, active: bool | None, page: Page
 ) -> bytes:
-    async def produce() -> StationsPage:
+    async def produce(session: AsyncSession) -> StationsPage:
         rows, total = await repository.stations_page(
-            reads.session,
+            session,
             locality=locality,
             kind=kind,
             active=active,
@@ -120,47 +98,49 @@ async def stations(
 
     field = _filter_field(locality, kind, active, page.cache_field)
     ttl = reads.settings.cache_ttl_stations_s
-    return await reads.cached(STATION_LIST_GROUP, field, ttl, produce)
+    return await reads.view(STATION_LIST_GROUP, field, ttl, produce, stale_ok=True)
 
 
 async def station_identifiers(reads: Reads) -> bytes:
-    async def produce() -> StationIdentifiersOut:
-        rows = await repository.station_identifiers(reads.session)
+    async def produce(session: AsyncSession) -> StationIdentifiersOut:
+        rows = await repository.station_identifiers(session)
         return StationIdentifiersOut(
             stations=[StationIdentifier.model_validate(row, from_attributes=True) for row in rows]
         )
 
     ttl = reads.settings.cache_ttl_station_reference_s
-    return await reads.cached(STATION_REFERENCE_GROUP, "identifiers", ttl, produce)
+    return await reads.view(STATION_REFERENCE_GROUP, "identifiers", ttl, produce, stale_ok=True)
 
 
 async def station_details(reads: Reads, code: str) -> bytes:
-    async def produce() -> StationDetailsOut:
-        row = await repository.station_by_code(reads.session, code)
+    async def produce(session: AsyncSession) -> StationDetailsOut:
+        row = await repository.station_by_code(session, code)
         if row is None:
             raise NotFound(f"station {code} does not exist")
         station, locality_name = row
         serving = [
             RouteServing.model_validate(row, from_attributes=True)
-            for row in await repository.routes_serving(reads.session, station.id)
+            for row in await repository.routes_serving(session, station.id)
         ]
         base = station_out(station, locality_name).model_dump()
         return StationDetailsOut(**base, routes_serving=serving)
 
     ttl = reads.settings.cache_ttl_station_reference_s
-    return await reads.cached(STATION_REFERENCE_GROUP, f"details:{code}", ttl, produce)
+    return await reads.view(STATION_REFERENCE_GROUP, f"details:{code}", ttl, produce, stale_ok=True)
 
 
 async def route_codes(reads: Reads) -> bytes:
-    async def produce() -> RouteCodesOut:
-        return RouteCodesOut(route_codes=list(await repository.route_codes(reads.session)))
+    async def produce(session: AsyncSession) -> RouteCodesOut:
+        return RouteCodesOut(route_codes=list(await repository.route_codes(session)))
 
-    return await reads.cached(ROUTES_GROUP, "codes", reads.settings.cache_ttl_routes_s, produce)
+    return await reads.view(
+        ROUTES_GROUP, "codes", reads.settings.cache_ttl_routes_s, produce, stale_ok=True
+    )
 
 
 async def route_details(reads: Reads, code: str) -> bytes:
-    async def produce() -> RouteDetailsOut:
-        route = await repository.route_by_code(reads.session, code)
+    async def produce(session: AsyncSession) -> RouteDetailsOut:
+        route = await repository.route_by_code(session, code)
         if route is None:
             raise NotFound(f"route {code} does not exist")
         headways = [
@@ -175,7 +155,7 @@ async def route_details(reads: Reads, code: str) -> bytes:
         ]
         stops = [
             RouteStopOut.model_validate(row, from_attributes=True)
-            for row in await repository.route_stops(reads.session, route.id)
+            for row in await repository.route_stops(session, route.id)
         ]
         return RouteDetailsOut(
             route_id=route.id,
@@ -188,15 +168,15 @@ async def route_details(reads: Reads, code: str) -> bytes:
         )
 
     ttl = reads.settings.cache_ttl_routes_s
-    return await reads.cached(ROUTES_GROUP, f"details:{code}", ttl, produce)
+    return await reads.view(ROUTES_GROUP, f"details:{code}", ttl, produce, stale_ok=True)
 
 
 async def recharge_points(
     reads: Reads, *, locality: str | None, channel: str | None, page: Page
 ) -> bytes:
-    async def produce() -> RechargePointsPage:
+    async def produce(session: AsyncSession) -> RechargePointsPage:
         rows, total = await repository.recharge_points_page(
-            reads.session, locality=locality, channel=channel, limit=page.limit, offset=page.offset
+            session, locality=locality, channel=channel, limit=page.limit, offset=page.offset
         )
         items = [
             RechargePointOut(
@@ -212,7 +192,14 @@ async def recharge_points(
 
     field = _filter_field(locality, channel, page.cache_field)
     ttl = reads.settings.cache_ttl_recharge_points_s
-    return await reads.cached(RECHARGE_POINTS_GROUP, field, ttl, produce)
+    return await reads.view(RECHARGE_POINTS_GROUP, field, ttl, produce, stale_ok=True)
+
+
+async def require_recharge_point(session: AsyncSession, point_id: int) -> RechargePoint:
+    point = await repository.recharge_point_by_id(session, point_id)
+    if point is None:
+        raise NotFound(f"recharge point {point_id} does not exist")
+    return point
 
 
 async def require_station(session: AsyncSession, station_id: int) -> Station:
@@ -232,8 +219,8 @@ async def arrivals(
     minute = minute_of(at)
     zone = ZoneInfo(reads.settings.timezone)
 
-    async def produce() -> ArrivalsOut:
-        station = await require_station(reads.session, station_id)
+    async def produce(session: AsyncSession) -> ArrivalsOut:
+        station = await require_station(session, station_id)
         visits = [
             Visit(
                 route_code=code,
@@ -243,9 +230,7 @@ async def arrivals(
                 minutes_from_start=minutes,
             )
             for code, name, headways, minutes, destination in (
-                await repository.calls_at_station(reads.session, station_id)
-                if station.active
-                else []
+                await repository.calls_at_station(session, station_id) if station.active else []
             )
         ]
         return ArrivalsOut(
@@ -263,6 +248,6 @@ async def arrivals(
     # Only answers around the present are cached: a client sweeping `at` through other
     # minutes gets exact answers from PostgreSQL instead of filling Redis with one-off groups.
     if abs(minute - minute_of(now)) > timedelta(seconds=ttl):
-        return (await produce()).model_dump_json().encode()
+        return (await reads.uncached(produce)).model_dump_json().encode()
     field = f"{station_id}:{per_route}"
-    return await reads.cached(arrivals_group(minute), field, ttl, produce)
+    return await reads.view(arrivals_group(minute), field, ttl, produce, stale_ok=True)

@@ -1,15 +1,15 @@
 """Authentication (OAuth2 tokens), roles, rate limits: who may call what, how often.
 
-Routers declare access with `public`, `allow` or `allow_card_owner` (see access.py).
+Routers declare access with `public`, `allow` or `allow_owner` (see access.py).
 """
 
 from travel_recharge.security.access import (
     CurrentPrincipal,
     allow,
-    allow_card_owner,
+    allow_owner,
     public,
 )
 from travel_recharge.security.roles import Role
 from travel_recharge.security.tokens import Principal
 
-__all__ = ["CurrentPrincipal", "Principal", "Role", "allow", "allow_card_owner", "public"]
+__all__ = ["CurrentPrincipal", "Principal", "Role", "allow", "allow_owner", "public"]

@@ -3,7 +3,8 @@
 Every API route declares exactly one access rule among its dependencies:
     public(group)                  anyone, counted per client IP
     allow(group, *roles)           a token with one of the roles (admin always qualifies)
-    allow_card_owner(group, *roles)    ...or a rider token for the card in the path
+    allow_owner(group, *roles, claim=...)  ...or a rider who owns the resource the request
+                                   names (a feature declares its own: cards.auth.allow_card_owner)
 The group names the rate limits the route is counted in (rate_limit.DEFAULT_LIMITS).
 `routes.secure_routes` refuses to start an app with a route that declares none, so a new
 endpoint is closed until someone decides who may call it.
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
 from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlowPassword, OAuthFlows
@@ -21,9 +22,6 @@ from fastapi.params import Depends as DependsParam
 from fastapi.security import OAuth2
 from fastapi.security.utils import get_authorization_scheme_param
 
-from travel_recharge.cards import service as cards
-from travel_recharge.cards.schemas import CardId
-from travel_recharge.kit.db import PrimaryReadSessionDep
 from travel_recharge.kit.errors import Forbidden, Unauthorized
 from travel_recharge.security.rate_limit import RateLimiter, is_uncounted
 from travel_recharge.security.roles import Role
@@ -47,7 +45,7 @@ oauth2 = OAuth2(
 class AccessRule:
     group: str
     roles: frozenset[Role]  # empty: public
-    card_owners: bool = False  # a rider may act on the card in the path if they own it
+    owners: bool = False  # a rider may act on a resource the request names if they own it
 
     @property
     def public(self) -> bool:
@@ -148,22 +146,40 @@ def allow(group: str, *roles: Role) -> DependsParam:
     return _declared(role_access, rule)
 
 
-def allow_card_owner(group: str, *roles: Role) -> DependsParam:
-    """Like allow(), and a rider may also call it for a card_id they own (else 403)."""
-    rule = AccessRule(group, frozenset({*roles, Role.admin}), card_owners=True)
+class OwnershipClaim(Protocol):
+    """The resource a request names, asked only when a rider calls (staff skip the query)."""
 
-    async def card_access(
-        request: Request, caller: CallerDep, card_id: CardId, session: PrimaryReadSessionDep
+    @property
+    def resource(self) -> str: ...  # e.g. "card 12", for the refusal
+
+    async def owned_by(self, user_id: int) -> bool: ...
+
+
+def allow_owner(
+    group: str, *roles: Role, claim: Callable[..., Awaitable[OwnershipClaim]]
+) -> DependsParam:
+    """Like allow(), and a rider may also call it for a resource they own (else 403).
+
+    `claim` is the owning feature's dependency naming the resource from the request (its path
+    parameters), so this module needs to know no feature's tables.
+    """
+    rule = AccessRule(group, frozenset({*roles, Role.admin}), owners=True)
+
+    async def owner_access(
+        request: Request,
+        caller: CallerDep,
+        # A default, not Annotated: a string annotation could not see this closure's `claim`.
+        claimed: OwnershipClaim = Depends(claim),  # noqa: B008
     ) -> None:
         await _admit(request, rule, caller.principal)
         principal = _authenticated(caller)
         if principal.role in rule.roles:
             return
         if principal.role is Role.rider and principal.user_id is not None:
-            if await cards.is_owner(session, card_id, principal.user_id):
+            if await claimed.owned_by(principal.user_id):
                 return
-            # The same answer for someone else's card and for no card: ids are not probed.
-            raise Forbidden(f"card {card_id} does not belong to this rider")
+            # The same answer for someone else's resource and for none: ids are not probed.
+            raise Forbidden(f"{claimed.resource} does not belong to this rider")
         raise _refuse(principal)
 
-    return _declared(card_access, rule)
+    return _declared(owner_access, rule)

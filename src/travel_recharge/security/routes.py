@@ -30,7 +30,7 @@ def rule_of(path: str, methods: Collection[str], dependencies: Sequence[Depends]
     if len(rules) != 1:
         raise UndeclaredAccess(
             f"{','.join(sorted(methods))} {path} declares {len(rules)} access rules; exactly "
-            "one of security.public/allow/allow_card_owner must be among its dependencies"
+            "one of security.public/allow/allow_owner must be among its dependencies"
         )
     return rules[0]
 

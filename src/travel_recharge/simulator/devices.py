@@ -19,11 +19,10 @@ from datetime import UTC, datetime
 
 import anyio
 
+from travel_recharge.accounts import service as accounts
 from travel_recharge.kit.db import Database
 from travel_recharge.kit.errors import Conflict, NotFound
 from travel_recharge.kit.logs import log_event
-from travel_recharge.security import accounts
-from travel_recharge.security import repository as account_rows
 from travel_recharge.security.hashing import hash_secret, new_secret
 from travel_recharge.security.rate_limit import Rate
 from travel_recharge.security.roles import Role
@@ -150,17 +149,10 @@ async def create_devices(
     async with database.write_sessions() as session, session.begin():
         for role, number in wanted:
             login = device_login(run_id, role, number)
-            account = await account_rows.insert_account(
-                session,
-                login,
-                kind="client",
-                role=role.value,
-                user_id=None,
-                secret_hash=secret_hash,
-            )
-            if account is None:
+            principal = await accounts.add_device(session, login, role, secret_hash)
+            if principal is None:
                 raise Conflict(f"login: {login!r} is already taken")
-            principals.append(accounts.principal_of(account))
+            principals.append(principal)
     log_event(
         logger,
         "simulator.devices_created",

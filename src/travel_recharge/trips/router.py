@@ -6,16 +6,16 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, Response
 
+from travel_recharge.cards.auth import allow_card_owner
 from travel_recharge.cards.schemas import CardId
-from travel_recharge.cards.service import cache_group
 from travel_recharge.kit.cache import CacheDep
 from travel_recharge.kit.config import SettingsDep
-from travel_recharge.kit.db import DriverTransactionDep, PrimaryReadSessionDep, UnitOfWorkDep
+from travel_recharge.kit.db import DriverTransactionDep, UnitOfWorkDep
 from travel_recharge.kit.errors import error_responses
 from travel_recharge.kit.hardening import StrictJSONRoute
 from travel_recharge.kit.pagination import PageDep
-from travel_recharge.kit.views import cached_json
-from travel_recharge.security import Role, allow, allow_card_owner
+from travel_recharge.kit.views import PrimaryReadsDep, json_response
+from travel_recharge.security import Role, allow
 from travel_recharge.trips import service
 from travel_recharge.trips.schemas import CardTripsOut, TapIn, TapOut, TripEndIn, TripEndOut
 
@@ -62,19 +62,6 @@ async def end_trip(request: TripEndIn, uow: UnitOfWorkDep, cache: CacheDep) -> T
     responses=error_responses(404, 422),
     dependencies=[allow_card_owner("cards", Role.operator)],
 )
-async def card_trips(
-    card_id: CardId,
-    page: PageDep,
-    session: PrimaryReadSessionDep,
-    cache: CacheDep,
-    settings: SettingsDep,
-) -> Response:
+async def card_trips(card_id: CardId, page: PageDep, reads: PrimaryReadsDep) -> Response:
     """The card's trips, newest first."""
-
-    return await cached_json(
-        cache,
-        cache_group(card_id),
-        f"trips:{page.cache_field}",
-        settings.cache_ttl_card_s,
-        lambda: service.card_trips(session, card_id, page),
-    )
+    return json_response(await service.card_trips_view(reads, card_id, page))

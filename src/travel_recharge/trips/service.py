@@ -30,7 +30,8 @@ from travel_recharge.kit.db import DriverTransaction, UnitOfWork
 from travel_recharge.kit.errors import Conflict, NotFound, PaymentRequired, Unprocessable
 from travel_recharge.kit.logs import log_event
 from travel_recharge.kit.pagination import Page
-from travel_recharge.network import repository as network
+from travel_recharge.kit.views import Reads
+from travel_recharge.network import service as network
 from travel_recharge.observability import business as metrics
 from travel_recharge.trips import repository
 from travel_recharge.trips.schemas import (
@@ -221,8 +222,7 @@ def _tap_out(tap: repository.PostedTap, *, duplicate: bool) -> TapOut:
 async def end_trip(uow: UnitOfWork, cache: Cache, request: TripEndIn, now: datetime) -> TripEndOut:
     """Record where the rider left; Bogotá charges on entry, so nothing is charged."""
     session = uow.session
-    if await network.station_by_id(session, request.station_id) is None:
-        raise NotFound(f"station {request.station_id} does not exist")
+    await network.require_station(session, request.station_id)
     trip = await repository.lock_trip(session, request.trip_id)
     if trip is None:
         raise NotFound(f"trip {request.trip_id} does not exist")
@@ -237,6 +237,16 @@ async def end_trip(uow: UnitOfWork, cache: Cache, request: TripEndIn, now: datet
         disembarking_station_id=request.station_id,
         boarding_time=trip.event_time,
         disembarking_time=now,
+    )
+
+
+async def card_trips_view(reads: Reads, card_id: int, page: Page) -> bytes:
+    """A page of the card's trips from the primary; taps invalidate the card's group."""
+    return await reads.view(
+        cards.cache_group(card_id),
+        f"trips:{page.cache_field}",
+        reads.settings.cache_ttl_card_s,
+        lambda session: card_trips(session, card_id, page),
     )
 
 

@@ -24,6 +24,7 @@ from travel_recharge.analytics.live.schemas import (
 )
 from travel_recharge.analytics.schemas import HourTrips
 from travel_recharge.kit.cache import Cache
+from travel_recharge.kit.views import Reads
 
 GROUP = "analytics"
 # The count is cached apart from the dashboard (read while the dashboard is computed), one
@@ -85,6 +86,25 @@ async def _active_cards(
         ACTIVE_CARDS_GROUP, clock.local_date.isoformat(), ttl_s, load, stale_ok=True
     )
     return _ActiveCards.model_validate_json(body)
+
+
+async def dashboard_view(reads: Reads) -> bytes:
+    """One answer for every dashboard polling within the TTL: the figures are then at most
+    cache_ttl_live_s old (plus the stale grace while one caller recomputes them)."""
+    settings = reads.settings
+    return await reads.view(
+        GROUP,
+        "live",
+        settings.cache_ttl_live_s,
+        lambda session: dashboard(
+            session,
+            reads.cache,
+            datetime.now(UTC),
+            settings.timezone,
+            settings.cache_ttl_live_active_cards_s,
+        ),
+        stale_ok=True,
+    )
 
 
 async def dashboard(

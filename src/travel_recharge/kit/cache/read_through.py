@@ -15,16 +15,30 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, cast
+from typing import Literal, Protocol, TypeVar, cast
+
+from redis.asyncio import Redis
 
 from travel_recharge.kit.cache import scripts
 from travel_recharge.kit.cache.breaker import CacheUnavailable
+from travel_recharge.kit.cache.stats import CacheStats
 from travel_recharge.kit.config import Settings
 
-if TYPE_CHECKING:
-    from travel_recharge.kit.cache.client import Cache
-
 Load = Callable[[], Awaitable[bytes]]
+T = TypeVar("T")
+
+
+class GuardedRedis(Protocol):
+    """What a read-through needs of the cache client (client.Cache): its connection, its
+    counters, and calls guarded by its timeouts and circuit breaker."""
+
+    redis: Redis
+
+    @property
+    def stats(self) -> CacheStats: ...
+
+    async def call(self, operation: Callable[[], Awaitable[T]]) -> T: ...
+
 
 # A generation token outlives every cached value, so a value can only match the token
 # written for it; only eviction or a flush can drop a token, and then values miss.
@@ -80,7 +94,7 @@ class _View:
 
 
 class ReadThrough:
-    def __init__(self, cache: Cache, policy: StampedePolicy) -> None:
+    def __init__(self, cache: GuardedRedis, policy: StampedePolicy) -> None:
         self._cache = cache
         self.policy = policy
         self._lookup_script = cache.redis.register_script(scripts.LOOKUP)

@@ -27,6 +27,7 @@ from travel_recharge.kit.db import UnitOfWork
 from travel_recharge.kit.errors import Conflict, NotFound, Unprocessable
 from travel_recharge.kit.logs import log_event
 from travel_recharge.kit.pagination import Page
+from travel_recharge.kit.views import Reads
 from travel_recharge.models import Alert
 from travel_recharge.network import repository
 from travel_recharge.network.schemas import (
@@ -39,7 +40,7 @@ from travel_recharge.network.schemas import (
     Severity,
     StationAlertsOut,
 )
-from travel_recharge.network.service import Reads, require_station
+from travel_recharge.network.service import require_station
 
 logger = logging.getLogger("travel_recharge.network.alerts")
 
@@ -93,13 +94,13 @@ async def station_alerts(
 ) -> bytes:
     """The station's alerts in force at `now` (active_only) or all of them, newest first."""
 
-    async def produce() -> _CachedStationAlerts:
-        station = await require_station(reads.session, station_id)
+    async def produce(session: AsyncSession) -> _CachedStationAlerts:
+        station = await require_station(session, station_id)
         if active_only:
-            rows = await repository.alerts_at_station(reads.session, station_id, not_over_at=now)
+            rows = await repository.alerts_at_station(session, station_id, not_over_at=now)
         else:
             rows = await repository.alerts_at_station(
-                reads.session, station_id, limit=page.limit, offset=page.offset
+                session, station_id, limit=page.limit, offset=page.offset
             )
         return _CachedStationAlerts(
             station_id=station.id,
@@ -110,7 +111,7 @@ async def station_alerts(
 
     field = "current" if active_only else f"history:{page.cache_field}"
     ttl = reads.settings.cache_ttl_alerts_s
-    raw = await reads.cached(station_alerts_group(station_id), field, ttl, produce)
+    raw = await reads.view(station_alerts_group(station_id), field, ttl, produce, stale_ok=True)
     cached = _CachedStationAlerts.model_validate_json(raw)
     alerts = [_out(record, now) for record in cached.alerts]
     if active_only:

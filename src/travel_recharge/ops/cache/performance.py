@@ -18,8 +18,8 @@ from collections.abc import Mapping
 
 from starlette.types import ASGIApp, Message, Scope
 
-from travel_recharge.bench.http_load import percentile
 from travel_recharge.kit.cache import Cache, CacheUnavailable
+from travel_recharge.kit.percentiles import percentile
 from travel_recharge.ops.cache.schemas import EndpointComparison, LatencySummary, PerformanceOut
 from travel_recharge.ops.cache.service import sweep
 from travel_recharge.security.access import AccessRule
@@ -42,6 +42,21 @@ NETWORK_VIEWS = (
     "/api/v1/recharge-points",
 )
 CARD_BALANCE = "/api/v1/cards/{card_id}/balance"
+# The analytics and reference reads of the API (`travel-recharge bench reads` measures them too).
+READ_ENDPOINTS = (
+    "/api/v1/users/count",
+    "/api/v1/users/active/count",
+    "/api/v1/users/latest",
+    "/api/v1/trips/total",
+    "/api/v1/trips/total/localities",
+    "/api/v1/finance/revenue",
+    "/api/v1/finance/revenue/localities",
+    "/api/v1/analytics/trips-by-hour",
+    "/api/v1/analytics/revenue-by-day",
+    "/api/v1/analytics/top-stations",
+    "/api/v1/analytics/shares",
+    "/api/v1/fares",
+)
 
 
 def paths_for(
@@ -51,10 +66,7 @@ def paths_for(
     cached network views and the balance view of `card_id` when one is given: those of them
     `role` may read. The measured requests carry the caller's own token, so an endpoint the
     caller may not read would only measure a refusal."""
-    # Imported here: the benchmark package is not needed to serve requests.
-    from travel_recharge.bench.reads import ENDPOINTS
-
-    templates = [*ENDPOINTS, *NETWORK_VIEWS, *([CARD_BALANCE] if card_id else [])]
+    templates = [*READ_ENDPOINTS, *NETWORK_VIEWS, *([CARD_BALANCE] if card_id else [])]
     readable = [t for t in templates if _may_read(rules.get(("GET", t)), role)]
     return [t.format(card_id=card_id) for t in readable]
 

@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 
-from travel_recharge.cards.schemas import MAX_ID
 from travel_recharge.kit.cache import CacheDep
 from travel_recharge.kit.errors import error_responses
 from travel_recharge.kit.hardening import StrictJSONRoute
+from travel_recharge.kit.ids import MAX_ID
 from travel_recharge.ops.cache import performance as cache_perf
 from travel_recharge.ops.cache import service as cache_service
 from travel_recharge.ops.cache.schemas import (

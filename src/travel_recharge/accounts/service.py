@@ -7,20 +7,20 @@ import logging
 import anyio
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from travel_recharge.kit.errors import Conflict, NotFound
-from travel_recharge.kit.logs import log_event
-from travel_recharge.kit.pagination import Page
-from travel_recharge.models import Account
-from travel_recharge.security import repository
-from travel_recharge.security.hashing import hash_secret, new_secret, verify_secret
-from travel_recharge.security.roles import Role
-from travel_recharge.security.schemas import (
+from travel_recharge.accounts import repository
+from travel_recharge.accounts.schemas import (
     AccountCreate,
     AccountCreated,
     AccountKind,
     AccountOut,
     AccountsPage,
 )
+from travel_recharge.kit.errors import Conflict, NotFound
+from travel_recharge.kit.logs import log_event
+from travel_recharge.kit.pagination import Page
+from travel_recharge.models import Account
+from travel_recharge.security.hashing import hash_secret, new_secret, verify_secret
+from travel_recharge.security.roles import Role
 from travel_recharge.security.tokens import Principal
 from travel_recharge.users import service as users
 
@@ -61,6 +61,16 @@ async def create(session: AsyncSession, request: AccountCreate) -> AccountCreate
         raise Conflict(f"login: {request.login!r} is already taken")
     log_event(logger, "account.created", account_id=account.id, role=account.role, kind=kind)
     return AccountCreated(**to_out(account).model_dump(), secret=secret)
+
+
+async def add_device(
+    session: AsyncSession, login: str, role: Role, secret_hash: str
+) -> Principal | None:
+    """A device account with a secret already hashed (None: the login is taken)."""
+    account = await repository.insert_account(
+        session, login, kind="client", role=role.value, user_id=None, secret_hash=secret_hash
+    )
+    return None if account is None else principal_of(account)
 
 
 def to_out(account: Account) -> AccountOut:

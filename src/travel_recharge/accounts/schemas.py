@@ -7,7 +7,7 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from travel_recharge.cards.schemas import MAX_ID
+from travel_recharge.kit.ids import MAX_ID
 from travel_recharge.kit.pagination import PageInfo
 from travel_recharge.security.roles import DEVICE_ROLES, Role
 
