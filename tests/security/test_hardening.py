@@ -22,9 +22,9 @@ from pydantic import BaseModel
 from starlette.types import Message, Receive, Scope, Send
 
 from travel_recharge.kit.config import Settings
+from travel_recharge.kit.edge import EdgeMiddleware
 from travel_recharge.kit.errors import install_error_handlers
 from travel_recharge.kit.hardening import (
-    BodySizeLimitMiddleware,
     StrictJSONRequest,
     StrictJSONRoute,
     install_hardening,
@@ -168,7 +168,7 @@ async def test_declared_length_over_the_limit_is_answered_without_reading_or_cal
 
     headers = [(b"content-length", str(LIMIT + 1).encode())]
     scope: Scope = {"type": "http", "method": "POST", "path": "/", "headers": headers}
-    await BodySizeLimitMiddleware(inner, max_body_bytes=LIMIT)(scope, receive, send)
+    await EdgeMiddleware(inner, max_body_bytes=LIMIT, hsts=False)(scope, receive, send)
 
     assert (app_calls, reads) == ([], [])
     assert [m["status"] for m in sent if m["type"] == "http.response.start"] == [413]
@@ -240,7 +240,7 @@ async def test_a_started_response_never_gets_a_second_start() -> None:
         sent.append(message)
 
     scope: Scope = {"type": "http", "method": "POST", "path": "/", "headers": []}
-    await BodySizeLimitMiddleware(streaming_app, max_body_bytes=LIMIT)(scope, receive, send)
+    await EdgeMiddleware(streaming_app, max_body_bytes=LIMIT, hsts=False)(scope, receive, send)
 
     starts = [m for m in sent if m["type"] == "http.response.start"]
     assert [m["status"] for m in starts] == [200]

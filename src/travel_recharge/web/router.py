@@ -37,7 +37,7 @@ def _html(name: str) -> Response:
     return Response(
         _page(name),
         media_type="text/html; charset=utf-8",
-        # The strict default policy of hardening.SecurityHeadersMiddleware applies.
+        # The strict default policy of kit.edge applies.
         headers={"Cache-Control": "no-cache"},
     )
 
