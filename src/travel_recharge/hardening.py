@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from travel_recharge.config import Settings
 from travel_recharge.errors import error_body
+from travel_recharge.storable_text import TextGuard
 
 # --- Body size limit -----------------------------------------------------------------------
 
@@ -218,13 +219,17 @@ class StrictJSONRequest(Request):
 
 class StrictJSONRoute(APIRoute):
     """Route class for APIRouter(route_class=...): bodies with NaN or Infinity never reach the
-    endpoint, so a float field cannot smuggle a non-number into validation or arithmetic."""
+    endpoint, so a float field cannot smuggle a non-number into validation or arithmetic;
+    nor does any string PostgreSQL cannot store (storable_text), whichever field carries it."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        guard = TextGuard.of(self)
 
         async def strict_handler(request: Request) -> Response:
-            return await handler(StrictJSONRequest(request.scope, request.receive))
+            strict = StrictJSONRequest(request.scope, request.receive)
+            await guard.refuse_unstorable_text(strict)
+            return await handler(strict)
 
         return strict_handler
 

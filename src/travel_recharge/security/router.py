@@ -31,6 +31,7 @@ from travel_recharge.security.schemas import (
     TokenOut,
 )
 from travel_recharge.security.tokens import TokenSigner
+from travel_recharge.storable_text import refuse_field
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"], route_class=StrictJSONRoute)
 
@@ -64,7 +65,10 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
     client_id, separator, secret = decoded.partition(":")
     if not separator:
         raise OAuthError("invalid_client", "Authorization: Basic needs client_id:secret", 401)
-    return unquote(client_id), unquote(secret)
+    client_id, secret = unquote(client_id), unquote(secret)
+    # Taken apart here, not by the route's parameters: checked like every other text field.
+    refuse_field("Authorization", client_id + secret)
+    return client_id, secret
 
 
 def _required(value: str | None, name: str, grant: str) -> str:
