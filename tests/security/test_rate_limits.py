@@ -14,7 +14,7 @@ from fastapi import FastAPI
 
 from tests.conftest import ServerUrls, bearer, make_settings, start_app
 from travel_recharge.app import create_app
-from travel_recharge.security.rate_limit import Rate
+from travel_recharge.security.rate_limit import Rate, client_key
 from travel_recharge.security.roles import Role
 
 
@@ -94,6 +94,36 @@ async def test_logins_are_limited_per_login_whatever_the_address(
     # Wrong passwords are 400 until the login's bucket is empty; then 429 before any check.
     assert statuses == [400, 400, 400, 429, 429]
     assert other_login.status_code == 400
+
+
+@pytest.mark.parametrize(("same", "other"), [
+    # Any address of one /64 is the same IPv6 client; the next /64 is another.
+    (["2001:db8:1:2::1", "2001:db8:1:2:ffff:ffff:ffff:fe", "2001:db8:1:2::ab"], "2001:db8:1:3::1"),
+    # An IPv4 client on a dual-stack socket is its IPv4 address.
+    (["::ffff:10.6.0.1", "10.6.0.1", "::ffff:10.6.0.1"], "10.6.0.2"),
+])  # fmt: skip
+async def test_ipv6_clients_are_counted_per_64(
+    test_servers: ServerUrls, same: list[str], other: str
+) -> None:
+    async with apps(test_servers, 1, rate_limits={"reference": {"ip": "2/minute"}}) as [app]:
+        statuses = []
+        for ip in same:
+            async with client_of(app, ip=ip) as caller:
+                statuses.append((await caller.get("/api/v1/fares")).status_code)
+        async with client_of(app, ip=other) as caller:
+            other_status = (await caller.get("/api/v1/fares")).status_code
+    assert statuses == [200, 200, 429]
+    assert other_status == 200
+
+
+@pytest.mark.parametrize(("host", "key"), [
+    ("10.0.0.1", "10.0.0.1"),
+    ("2001:DB8:0:1:2:3:4:5", "2001:db8:0:1::/64"),
+    ("::ffff:192.0.2.7", "192.0.2.7"),
+    ("testclient", "testclient"),
+])  # fmt: skip
+def test_client_key(host: str, key: str) -> None:
+    assert client_key(host) == key
 
 
 async def test_a_refused_client_is_admitted_again_after_retry_after(

@@ -25,7 +25,7 @@ from travel_recharge.cards import service as cards
 from travel_recharge.cards.schemas import CardId
 from travel_recharge.db import PrimaryReadSessionDep
 from travel_recharge.errors import Forbidden, Unauthorized
-from travel_recharge.security.rate_limit import RateLimiter, is_uncounted
+from travel_recharge.security.rate_limit import RateLimiter, client_key, is_uncounted
 from travel_recharge.security.roles import Role
 from travel_recharge.security.tokens import InvalidToken, Principal, TokenSigner
 
@@ -95,8 +95,11 @@ CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
 def client_ip(request: Request) -> str | None:
-    # Behind a proxy, uvicorn's --forwarded-allow-ips makes this the real client address.
-    return request.client.host if request.client else None
+    """The address rate limits count the caller by (an IPv6 client by its /64).
+
+    It is the connection's peer, unless that peer is one of TR_TRUSTED_PROXIES: then uvicorn
+    has put the client's address from X-Forwarded-For there (`serve`, cli.proxy_options)."""
+    return client_key(request.client.host) if request.client else None
 
 
 async def _admit(request: Request, rule: AccessRule, principal: Principal | None) -> None:

@@ -10,11 +10,13 @@ limits protect the service, they must not take it down with the cache.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
 import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 from starlette.types import Scope
@@ -37,6 +39,23 @@ _RATE = re.compile(r"^\s*([1-9][0-9]{0,8})\s*/\s*(second|minute|hour)\s*$")
 # Set in the ASGI scope's state by code inside the service (never by a client) for requests
 # it makes to itself, such as the cache performance test: they are not counted.
 UNCOUNTED = "travel_recharge_uncounted"
+
+
+@lru_cache(maxsize=4096)
+def client_key(host: str) -> str:
+    """The address a client is counted by: an IPv4 address as it is, an IPv6 one by its /64.
+
+    A single IPv6 host is usually given a whole /64 (SLAAC, privacy addresses) and can use
+    any of its 2^64 addresses: per address, it would never be limited."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host  # not an IP address (a unix socket, a test client's name)
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:  # a dual-stack socket's IPv4 client
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
 
 
 def is_uncounted(scope: Scope) -> bool:
