@@ -9,6 +9,7 @@ limits protect the service, they must not take it down with the cache.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import ipaddress
 import logging
@@ -32,10 +33,6 @@ Subject = Literal["principal", "ip"]
 _PERIODS = {"second": 1, "minute": 60, "hour": 3600}
 _RATE = re.compile(r"^\s*([1-9][0-9]{0,8})\s*/\s*(second|minute|hour)\s*$")
 
-# Route groups and their limits; TR_RATE_LIMITS overrides any of them. "principal" counts
-# an authenticated caller (on the token endpoint: the login being tried), "ip" every request
-# from one client address. A group without a rule for a subject is not limited by it; the
-# health group is never limited (load balancers probe it).
 # Set in the ASGI scope's state by code inside the service (never by a client) for requests
 # it makes to itself, such as the cache performance test: they are not counted.
 UNCOUNTED = "travel_recharge_uncounted"
@@ -63,6 +60,11 @@ def is_uncounted(scope: Scope) -> bool:
     return bool(scope.get("state", {}).get(UNCOUNTED))
 
 
+# Route groups and their limits; TR_RATE_LIMITS overrides any of them. "principal" counts
+# an authenticated caller (on the token endpoint: the failed attempts of one login from one
+# client address), "ip" every request from one client address (client_key). A group without
+# a rule for a subject is not limited by it; the health group is never limited (load
+# balancers probe it).
 DEFAULT_LIMITS: dict[str, dict[Subject, str]] = {
     "auth": {"principal": "10/minute", "ip": "60/minute"},
     "account": {"principal": "120/minute", "ip": "1200/minute"},
@@ -186,6 +188,14 @@ class RateLimiter:
                 f"too many requests for {group}; retry in {math.ceil(wait_ms / 1000)} s",
                 retry_after_s=max(1, math.ceil(wait_ms / 1000)),
             )
+
+    async def forget(self, group: str, subject: Subject, who: str) -> None:
+        """Empty one bucket: what it counted no longer counts."""
+        if subject not in self.limits(group):
+            return
+        key = self._key(group, subject, who)
+        with contextlib.suppress(CacheUnavailable):  # fail open, like admitting
+            await self._cache.call(lambda: self._cache.redis.delete(key))
 
     def _key(self, group: str, subject: Subject, who: str) -> str:
         # Hashed: a login or address a client made up cannot make keys long or odd.

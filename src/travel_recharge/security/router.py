@@ -17,7 +17,7 @@ from travel_recharge.errors import AppError, error_responses
 from travel_recharge.hardening import StrictJSONRoute
 from travel_recharge.pagination import PageDep
 from travel_recharge.security import accounts
-from travel_recharge.security.access import CurrentPrincipal, allow, public
+from travel_recharge.security.access import CurrentPrincipal, allow, client_ip, public
 from travel_recharge.security.rate_limit import RateLimiter
 from travel_recharge.security.roles import Role
 from travel_recharge.security.schemas import (
@@ -114,9 +114,15 @@ async def issue_token(
         raise OAuthError(
             "unsupported_grant_type", "grant_type: must be password or client_credentials"
         )
-    # Guessing one account's secret is limited per login, whatever the addresses used.
+    # Failed attempts count per (login, client address): the address that keeps failing
+    # for a login is refused (429) before any check, while failures from other addresses
+    # never stop the right secret from working (a per-login count would let anyone lock a
+    # validator out). Every attempt, right or wrong, also counts per address (the `auth`
+    # group's public rule), bounding the argon2 work any one address can cause. Secrets are
+    # generated (256 bits), so spreading guesses over many addresses gains nothing.
     limiter: RateLimiter = request.app.state.rate_limiter
-    await limiter.admit("auth", None, f"login:{login}")
+    attempts = f"login:{login}@{client_ip(request)}"
+    await limiter.admit("auth", None, attempts)
     principal = await accounts.authenticate(session, login, secret, kind)
     if principal is None:
         if kind == "client":
@@ -127,6 +133,8 @@ async def issue_token(
                 {"WWW-Authenticate": 'Basic realm="travel-recharge"'},
             )
         raise OAuthError("invalid_grant", "username or password is wrong")
+    # Only failures add up: the right secret clears its (login, address) count.
+    await limiter.forget("auth", "principal", attempts)
     signer: TokenSigner = request.app.state.token_signer
     issued = signer.issue(principal, datetime.now(UTC))
     answer = TokenOut(access_token=issued.token, expires_in=issued.expires_in, scope=principal.role)
