@@ -11,7 +11,7 @@ endpoint is closed until someone decides who may call it.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -102,12 +102,24 @@ def client_ip(request: Request) -> str | None:
     return client_key(request.client.host) if request.client else None
 
 
+def _principal_key(principal: Principal) -> str:
+    return f"account:{principal.account_id}"
+
+
 async def _admit(request: Request, rule: AccessRule, principal: Principal | None) -> None:
     if is_uncounted(request.scope):
         return
     limiter: RateLimiter = request.app.state.rate_limiter
-    who = f"account:{principal.account_id}" if principal is not None else None
+    who = _principal_key(principal) if principal is not None else None
     await limiter.admit(rule.group, client_ip(request), who)
+
+
+async def charge_caller(request: Request, principal: Principal, costs: Mapping[str, int]) -> None:
+    """Count `costs` (requests per route group) against the caller's own limits, as if they
+    had sent them: for an endpoint that makes requests on the caller's behalf (429 when
+    they do not fit, and then none is counted)."""
+    limiter: RateLimiter = request.app.state.rate_limiter
+    await limiter.charge(costs, client_ip(request), _principal_key(principal))
 
 
 def _refuse(principal: Principal) -> Forbidden:

@@ -91,7 +91,8 @@ def unreachable_limits() -> dict[str, dict[Subject, str]]:
     return {group: {"principal": UNREACHABLE, "ip": UNREACHABLE} for group in DEFAULT_LIMITS}
 
 
-# KEYS: the buckets. ARGV: per bucket, its emission interval and burst tolerance in ms.
+# KEYS: the buckets. ARGV: per bucket, the increment of its debt (the emission interval times
+# the requests counted) and its burst tolerance, in ms.
 # Returns the milliseconds to wait: 0 when admitted (and then counted in every bucket).
 _GCRA = """
 local clock = redis.call('TIME')
@@ -168,24 +169,43 @@ class RateLimiter:
 
     async def admit(self, group: str, ip: str | None, principal: str | None) -> None:
         """Count the request in its group's buckets; TooManyRequests when one is full."""
-        rules = self.limits(group)
-        buckets = [
-            (self._key(group, subject, who), rules[subject])
-            for subject, who in (("principal", principal), ("ip", ip))
-            if who is not None and subject in rules
-        ]
+        await self.charge({group: 1}, ip, principal)
+
+    async def charge(self, costs: Mapping[str, int], ip: str | None, principal: str | None) -> None:
+        """Count `cost` requests in each group's buckets, all at once or none (a request that
+        makes others on the caller's behalf); TooManyRequests when one lacks room."""
+        buckets: list[tuple[str, int, int]] = []  # key, increment and tolerance in ms
+        for group, cost in costs.items():
+            rules = self.limits(group)
+            for subject, who in (("principal", principal), ("ip", ip)):
+                if who is None or subject not in rules:
+                    continue
+                rate = rules[subject]
+                if cost > rate.count:
+                    raise TooManyRequests(
+                        f"{cost} requests for {group} at once are more than its limit of "
+                        f"{rate} per {subject}",
+                        retry_after_s=rate.period_s,
+                    )
+                # GCRA for `cost` cells: the debt grows by cost intervals, and the request fits
+                # while the debt stays within one period (cost=1: Rate.tolerance_ms).
+                increment = rate.interval_ms * cost
+                buckets.append(
+                    (self._key(group, subject, who), increment, rate.period_s * 1000 - increment)
+                )
         if not buckets:
             return
-        keys = [key for key, _ in buckets]
-        args = [ms for _, rate in buckets for ms in (rate.interval_ms, rate.tolerance_ms)]
+        keys = [key for key, _, _ in buckets]
+        args = [ms for _, increment, tolerance in buckets for ms in (increment, tolerance)]
         try:
             wait_ms = int(await self._cache.call(lambda: self._script(keys=keys, args=args)))
         except CacheUnavailable:
             return  # fail open; the cache client has logged and counted the failure
         if wait_ms > 0:
-            log_event(logger, "rate_limit.refused", group=group, wait_ms=wait_ms)
+            groups = ", ".join(costs)
+            log_event(logger, "rate_limit.refused", group=groups, wait_ms=wait_ms)
             raise TooManyRequests(
-                f"too many requests for {group}; retry in {math.ceil(wait_ms / 1000)} s",
+                f"too many requests for {groups}; retry in {math.ceil(wait_ms / 1000)} s",
                 retry_after_s=max(1, math.ceil(wait_ms / 1000)),
             )
 
