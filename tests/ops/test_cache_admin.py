@@ -28,7 +28,7 @@ from tests.conftest import (
     start_app,
 )
 from tests.money import new_card
-from travel_recharge.ops import cache_perf
+from travel_recharge.ops.cache import performance as cache_perf
 from travel_recharge.security.roles import Role
 
 

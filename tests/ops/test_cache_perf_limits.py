@@ -11,7 +11,7 @@ import httpx
 from fastapi import FastAPI
 
 from tests.conftest import ServerUrls, make_settings, start_app
-from travel_recharge.ops import cache_perf
+from travel_recharge.ops.cache import performance as cache_perf
 from travel_recharge.security.roles import Role
 
 PERF = "/api/v1/cache/performance-test"

@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from tests.conftest import TEST_SIGNING_KEY, ServerUrls
-from travel_recharge.embedded import free_port
+from travel_recharge.kit.embedded import free_port
 
 pytestmark = pytest.mark.e2e
 

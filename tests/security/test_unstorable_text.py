@@ -19,9 +19,9 @@ from fastapi import APIRouter, FastAPI
 
 from tests.conftest import client_for, count_rows
 from tests.money import new_card
+from travel_recharge.kit.storable_text import NUL, SURROGATE, json_problems, text_problem
 from travel_recharge.security import public
 from travel_recharge.security.routes import UncheckedInput, secure_routes
-from travel_recharge.storable_text import NUL, SURROGATE, json_problems, text_problem
 
 TOKEN = "/api/v1/auth/token"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
