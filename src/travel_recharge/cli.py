@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from types import FrameType
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
@@ -128,8 +129,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
             log_config=None,
             access_log=False,
             timeout_graceful_shutdown=10,
+            **proxy_options(settings),
         )
     return 0
+
+
+def proxy_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's proxy settings, from TR_TRUSTED_PROXIES alone.
+
+    Always passed: left out, uvicorn believes X-Forwarded-For from 127.0.0.1 and ::1 (or from
+    its own FORWARDED_ALLOW_IPS), so anyone on the machine, or a local proxy that forwards
+    the header as the client sent it, could pick the address every rate limit counts by."""
+    if os.environ.get("FORWARDED_ALLOW_IPS") and not settings.trusted_proxies:
+        log_event(
+            logger, "serve.forwarded_allow_ips_ignored", logging.WARNING, use="TR_TRUSTED_PROXIES"
+        )
+    return {
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": list(settings.trusted_proxies),
+    }
 
 
 def serving_url(host: str, port: int) -> str:

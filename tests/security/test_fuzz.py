@@ -3,7 +3,8 @@
 schemathesis takes every operation of the app's OpenAPI document (one test item each) and
 sends generated requests to a real server as an admin, so access checks let them through to
 the code behind: the document's examples, coverage cases (boundaries, valid and invalid
-values, other methods), then `MAX_EXAMPLES` random cases (valid and invalid). Each response
+values, other methods), then `MAX_EXAMPLES` random cases (valid and invalid), about a third
+of them with a database-hostile string (`HOSTILE_TEXT`) in place of a generated one. Each response
 must not be a server error (no 5xx) and must conform to the document: a documented status
 code, a documented content type and a body matching the schema. After each operation the
 ledger must still verify (`clean`): the fuzzer may not lose a peso.
@@ -25,7 +26,8 @@ import pytest
 import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, settings
-from schemathesis import Case
+from hypothesis import strategies as st
+from schemathesis import Case, HookContext
 
 from tests.conftest import Network, ServerUrls, bearer, make_settings
 from tests.money import new_card, recharge, tap
@@ -92,6 +94,74 @@ schema = schemathesis.openapi.from_dict(
         }
     ),
 )
+
+# Strings that have hurt database-backed services: the NUL character and unpaired surrogates
+# PostgreSQL cannot store (refused as 422 naming the field), and storable text that naive code
+# mishandles (quoting, escapes, LIKE wildcards, separators, length). The hooks below put one of
+# them in place of one generated string in about a third of the cases of every operation.
+HOSTILE_TEXT = (
+    "\x00",
+    "card\x00admin",
+    "'; SELECT pg_sleep(30); --",
+    "%00",
+    "\\x00",
+    "%_*?[",
+    "\u2028\u2029\ufeff",
+    "🚇 Portal Norte",
+    "x" * 2_000,
+)
+# Only a JSON body can carry these: a URL or a form body must be UTF-8 encoded first.
+JSON_ONLY_HOSTILE_TEXT = ("\ud800", "ok \udfff")
+
+
+def _string_places(value: object, at: tuple[str | int, ...] = ()) -> list[tuple[str | int, ...]]:
+    if isinstance(value, str):
+        return [at]
+    if isinstance(value, dict):
+        return [p for key, item in value.items() for p in _string_places(item, (*at, key))]
+    if isinstance(value, list):
+        return [p for index, item in enumerate(value) for p in _string_places(item, (*at, index))]
+    return []
+
+
+def _replaced(value: Any, at: tuple[str | int, ...], text: str) -> Any:
+    if not at:
+        return text
+    copy = dict(value) if isinstance(value, dict) else list(value)
+    copy[at[0]] = _replaced(value[at[0]], at[1:], text)  # type: ignore[index]
+    return copy
+
+
+def _with_hostile_text(value: Any, texts: tuple[str, ...]) -> st.SearchStrategy[Any]:
+    """`value` as generated, or with one of its strings replaced by a hostile one."""
+    places = _string_places(value)
+    if not places:
+        return st.just(value)
+    hostile = st.tuples(st.sampled_from(places), st.sampled_from(texts))
+    return st.integers(0, 2).flatmap(
+        lambda draw: (
+            hostile.map(lambda pair: _replaced(value, *pair)) if draw == 0 else st.just(value)
+        )
+    )
+
+
+@schema.hook
+def flatmap_query(context: HookContext, query: Any) -> st.SearchStrategy[Any]:
+    return _with_hostile_text(query, HOSTILE_TEXT)
+
+
+@schema.hook
+def flatmap_path_parameters(context: HookContext, path_parameters: Any) -> st.SearchStrategy[Any]:
+    return _with_hostile_text(path_parameters, HOSTILE_TEXT)
+
+
+@schema.hook
+def flatmap_body(context: HookContext, body: Any) -> st.SearchStrategy[Any]:
+    operation = context.operation
+    json_body = operation is not None and all(
+        b.media_type == "application/json" for b in operation.body
+    )
+    return _with_hostile_text(body, HOSTILE_TEXT + (JSON_ONLY_HOSTILE_TEXT if json_body else ()))
 
 
 @dataclass(frozen=True)

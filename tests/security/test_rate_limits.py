@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 
 import httpx
@@ -14,7 +14,7 @@ from fastapi import FastAPI
 
 from tests.conftest import ServerUrls, bearer, make_settings, start_app
 from travel_recharge.app import create_app
-from travel_recharge.security.rate_limit import Rate
+from travel_recharge.security.rate_limit import Rate, client_key
 from travel_recharge.security.roles import Role
 
 
@@ -77,23 +77,124 @@ async def test_the_principal_limit_holds_across_instances_and_addresses(
     assert other_status == 200
 
 
-async def test_logins_are_limited_per_login_whatever_the_address(
+async def new_account(app: FastAPI, role: str) -> tuple[str, str]:
+    """A fresh account's login and secret (accounts outlive each test: logins are unique)."""
+    login = f"{role}.{uuid.uuid4().hex[:8]}"
+    async with client_of(app, headers=bearer(app, Role.admin)) as admin:
+        response = await admin.post("/api/v1/auth/accounts", json={"login": login, "role": role})
+    assert response.status_code == 201, response.text
+    return login, response.json()["secret"]
+
+
+def password(login: str, secret: str) -> dict[str, str]:
+    return {"grant_type": "password", "username": login, "password": secret}
+
+
+def client_credentials(login: str, secret: str) -> dict[str, str]:
+    return {"grant_type": "client_credentials", "client_id": login, "client_secret": secret}
+
+
+async def token_status(app: FastAPI, ip: str, form: dict[str, str]) -> int:
+    async with client_of(app, ip=ip) as caller:
+        return (await caller.post("/api/v1/auth/token", data=form)).status_code
+
+
+@pytest.mark.parametrize(("role", "form", "wrong"), [
+    ("operator", password, 400),
+    ("validator", client_credentials, 401),
+])  # fmt: skip
+async def test_failures_from_other_addresses_never_lock_out_the_right_secret(
     test_servers: ServerUrls,
+    role: str,
+    form: Callable[[str, str], dict[str, str]],
+    wrong: int,
 ) -> None:
+    """Security issue #18, finding 2: strangers failing for a login (a validator's client_id
+    is predictable) must not stop the device holding the right secret from getting tokens."""
     limits = {"auth": {"principal": "3/minute", "ip": "1000/minute"}}
     async with apps(test_servers, 2, rate_limits=limits) as (a, b):
-        form = {"grant_type": "password", "username": "target.user", "password": "guess"}
+        login, secret = await new_account(a, role)
+        attempts = [
+            await token_status((a, b)[i % 2], f"10.2.{i}.1", form(login, "guess"))
+            for i in range(4)
+            for _ in range(4)
+        ]
+        right_secret = await token_status(b, "10.9.9.9", form(login, secret))
+    # Each address fails 3 times, then is refused before any check; the others are not.
+    assert attempts == [wrong, wrong, wrong, 429] * 4
+    assert right_secret == 200
+
+
+async def test_the_address_that_failed_too_often_is_refused_even_with_the_right_secret(
+    test_servers: ServerUrls,
+) -> None:
+    limits = {"auth": {"principal": "3/hour", "ip": "1000/minute"}}
+    async with apps(test_servers, 2, rate_limits=limits) as (a, b):
+        login, secret = await new_account(a, "analyst")
+        failing = [await token_status(a, "10.3.0.1", password(login, "guess")) for _ in range(4)]
+        right_from_there = await token_status(b, "10.3.0.1", password(login, secret))
+        other_login_from_there = await token_status(a, "10.3.0.1", password("someone.else", "x"))
+    assert failing == [400, 400, 400, 429]
+    # The refusal comes before the check: this address cannot go on guessing.
+    assert right_from_there == 429
+    assert other_login_from_there == 400  # the count is per login as well
+
+
+async def test_the_right_secret_clears_its_address_count(test_servers: ServerUrls) -> None:
+    limits = {"auth": {"principal": "3/hour", "ip": "1000/minute"}}
+    async with apps(test_servers, 1, rate_limits=limits) as [app]:
+        login, secret = await new_account(app, "analyst")
+        wrong, right = password(login, "guess"), password(login, secret)
+        statuses = [
+            await token_status(app, "10.4.0.1", form)
+            for form in (wrong, wrong, right, right, right, right, wrong, wrong, wrong, wrong)
+        ]
+    # Only failures add up: successes never fill the bucket, and the first clears it.
+    assert statuses == [400, 400, 200, 200, 200, 200, 400, 400, 400, 429]
+
+
+async def test_every_attempt_counts_per_address_whatever_the_login(
+    test_servers: ServerUrls,
+) -> None:
+    """The per-address limit bounds the argon2 work one address can cause, right or wrong."""
+    limits = {"auth": {"principal": "1000/minute", "ip": "4/minute"}}
+    async with apps(test_servers, 1, rate_limits=limits) as [app]:
+        login, secret = await new_account(app, "analyst")
+        forms = [password(f"login.{i}", "guess") for i in range(3)] + [password(login, secret)] * 2
+        statuses = [await token_status(app, "10.5.0.1", form) for form in forms]
+        elsewhere = await token_status(app, "10.5.0.2", password(login, secret))
+    assert statuses == [400, 400, 400, 200, 429]
+    assert elsewhere == 200
+
+
+@pytest.mark.parametrize(("same", "other"), [
+    # Any address of one /64 is the same IPv6 client; the next /64 is another.
+    (["2001:db8:1:2::1", "2001:db8:1:2:ffff:ffff:ffff:fe", "2001:db8:1:2::ab"], "2001:db8:1:3::1"),
+    # An IPv4 client on a dual-stack socket is its IPv4 address.
+    (["::ffff:10.6.0.1", "10.6.0.1", "::ffff:10.6.0.1"], "10.6.0.2"),
+])  # fmt: skip
+async def test_ipv6_clients_are_counted_per_64(
+    test_servers: ServerUrls, same: list[str], other: str
+) -> None:
+    async with apps(test_servers, 1, rate_limits={"reference": {"ip": "2/minute"}}) as [app]:
         statuses = []
-        for i in range(5):
-            async with client_of((a, b)[i % 2], ip=f"10.2.0.{i}") as caller:
-                statuses.append((await caller.post("/api/v1/auth/token", data=form)).status_code)
-        async with client_of(a) as caller:
-            other_login = await caller.post(
-                "/api/v1/auth/token", data={**form, "username": "someone.else"}
-            )
-    # Wrong passwords are 400 until the login's bucket is empty; then 429 before any check.
-    assert statuses == [400, 400, 400, 429, 429]
-    assert other_login.status_code == 400
+        for ip in same:
+            async with client_of(app, ip=ip) as caller:
+                statuses.append((await caller.get("/api/v1/fares")).status_code)
+        async with client_of(app, ip=other) as caller:
+            other_status = (await caller.get("/api/v1/fares")).status_code
+    assert statuses == [200, 200, 429]
+    assert other_status == 200
+
+
+@pytest.mark.parametrize(("host", "key"), [
+    ("10.0.0.1", "10.0.0.1"),
+    ("2001:DB8:0:1:2:3:4:5", "2001:db8:0:1::/64"),
+    ("::ffff:192.0.2.7", "192.0.2.7"),
+    ("testclient", "testclient"),
+])  # fmt: skip
+def test_client_key(host: str, key: str) -> None:
+    assert client_key(host) == key
 
 
 async def test_a_refused_client_is_admitted_again_after_retry_after(

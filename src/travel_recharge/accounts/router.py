@@ -27,7 +27,8 @@ from travel_recharge.kit.db import PrimaryReadSessionDep, ReadSessionDep, UnitOf
 from travel_recharge.kit.errors import AppError, error_responses
 from travel_recharge.kit.hardening import StrictJSONRoute
 from travel_recharge.kit.pagination import PageDep
-from travel_recharge.security.access import CurrentPrincipal, allow, public
+from travel_recharge.kit.storable_text import refuse_field
+from travel_recharge.security.access import CurrentPrincipal, allow, client_ip, public
 from travel_recharge.security.rate_limit import RateLimiter
 from travel_recharge.security.roles import Role
 from travel_recharge.security.tokens import TokenSigner
@@ -64,7 +65,10 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
     client_id, separator, secret = decoded.partition(":")
     if not separator:
         raise OAuthError("invalid_client", "Authorization: Basic needs client_id:secret", 401)
-    return unquote(client_id), unquote(secret)
+    client_id, secret = unquote(client_id), unquote(secret)
+    # Taken apart here, not by the route's parameters: checked like every other text field.
+    refuse_field("Authorization", client_id + secret)
+    return client_id, secret
 
 
 def _required(value: str | None, name: str, grant: str) -> str:
@@ -110,9 +114,15 @@ async def issue_token(
         raise OAuthError(
             "unsupported_grant_type", "grant_type: must be password or client_credentials"
         )
-    # Guessing one account's secret is limited per login, whatever the addresses used.
+    # Failed attempts count per (login, client address): the address that keeps failing
+    # for a login is refused (429) before any check, while failures from other addresses
+    # never stop the right secret from working (a per-login count would let anyone lock a
+    # validator out). Every attempt, right or wrong, also counts per address (the `auth`
+    # group's public rule), bounding the argon2 work any one address can cause. Secrets are
+    # generated (256 bits), so spreading guesses over many addresses gains nothing.
     limiter: RateLimiter = request.app.state.rate_limiter
-    await limiter.admit("auth", None, f"login:{login}")
+    attempts = f"login:{login}@{client_ip(request)}"
+    await limiter.admit("auth", None, attempts)
     principal = await accounts.authenticate(session, login, secret, kind)
     if principal is None:
         if kind == "client":
@@ -123,6 +133,8 @@ async def issue_token(
                 {"WWW-Authenticate": 'Basic realm="travel-recharge"'},
             )
         raise OAuthError("invalid_grant", "username or password is wrong")
+    # Only failures add up: the right secret clears its (login, address) count.
+    await limiter.forget("auth", "principal", attempts)
     signer: TokenSigner = request.app.state.token_signer
     issued = signer.issue(principal, datetime.now(UTC))
     answer = TokenOut(access_token=issued.token, expires_in=issued.expires_in, scope=principal.role)

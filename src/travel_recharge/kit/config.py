@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import Depends, Request
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -98,6 +99,11 @@ class Settings(BaseSettings):
     # Groups not named keep their defaults (security.rate_limit.DEFAULT_LIMITS).
     rate_limits_enabled: bool = True
     rate_limits: dict[str, dict[Literal["principal", "ip"], str]] = Field(default_factory=dict)
+    # The load balancers in front of the service, as a JSON list of addresses or CIDR networks
+    # (e.g. '["10.0.0.2", "10.0.1.0/24"]'). Only a connection from one of them may say who the
+    # client is (X-Forwarded-For, X-Forwarded-Proto); empty: no one may, and the address a
+    # request comes from is its client's, loopback included.
+    trusted_proxies: list[str] = Field(default_factory=list)
     # Hardening: bodies larger than this are refused with 413 before they are read whole;
     # browsers from these origins may call the API (empty: no cross-origin access).
     max_body_bytes: int = Field(default=65_536, ge=1_024, le=16_777_216)
@@ -113,6 +119,19 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     log_json: bool | None = None  # None: JSON in production, key=value lines elsewhere
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, proxies: list[str]) -> list[str]:
+        # Written out canonically: uvicorn takes "10.0.1.7/24" (host bits set) or a misspelt
+        # address as a literal name that never matches, silently trusting no one there.
+        networks = []
+        for proxy in proxies:
+            try:
+                networks.append(str(ipaddress.ip_network(proxy.strip(), strict=False)))
+            except ValueError as exc:
+                raise ValueError(f"{proxy!r} is not an IP address or CIDR network") from exc
+        return networks
 
     @property
     def logs_as_json(self) -> bool:

@@ -1,5 +1,5 @@
-"""HTTP hardening: strict JSON bodies and CORS (the body limit and the security headers are
-applied at the edge: kit/edge.py).
+"""HTTP hardening: strict JSON bodies, text PostgreSQL can store, and CORS (the body limit
+and the security headers are applied at the edge: kit/edge.py).
 
 Everything here is pure ASGI (no BaseHTTPMiddleware): no per-request task, no buffering of
 bodies the app streams, and the limit applies before the app sees a single oversized byte.
@@ -18,6 +18,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from travel_recharge.kit.config import Settings
 from travel_recharge.kit.edge import EdgeMiddleware, Observe
+from travel_recharge.kit.storable_text import TextGuard
 
 # --- Strict JSON ---------------------------------------------------------------------------
 
@@ -66,13 +67,17 @@ class StrictJSONRequest(Request):
 
 class StrictJSONRoute(APIRoute):
     """Route class for APIRouter(route_class=...): bodies with NaN or Infinity never reach the
-    endpoint, so a float field cannot smuggle a non-number into validation or arithmetic."""
+    endpoint, so a float field cannot smuggle a non-number into validation or arithmetic;
+    nor does any string PostgreSQL cannot store (storable_text), whichever field carries it."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        guard = TextGuard.of(self)
 
         async def strict_handler(request: Request) -> Response:
-            return await handler(StrictJSONRequest(request.scope, request.receive))
+            strict = StrictJSONRequest(request.scope, request.receive)
+            await guard.refuse_unstorable_text(strict)
+            return await handler(strict)
 
         return strict_handler
 

@@ -7,9 +7,18 @@ from travel_recharge.security.access import (
     CurrentPrincipal,
     allow,
     allow_owner,
+    charge_caller,
     public,
 )
 from travel_recharge.security.roles import Role
 from travel_recharge.security.tokens import Principal
 
-__all__ = ["CurrentPrincipal", "Principal", "Role", "allow", "allow_owner", "public"]
+__all__ = [
+    "CurrentPrincipal",
+    "Principal",
+    "Role",
+    "allow",
+    "allow_owner",
+    "charge_caller",
+    "public",
+]

@@ -12,7 +12,7 @@ endpoint is closed until someone decides who may call it.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Protocol
 
@@ -23,7 +23,7 @@ from fastapi.security import OAuth2
 from fastapi.security.utils import get_authorization_scheme_param
 
 from travel_recharge.kit.errors import Forbidden, Unauthorized
-from travel_recharge.security.rate_limit import RateLimiter, is_uncounted
+from travel_recharge.security.rate_limit import RateLimiter, client_key, is_uncounted
 from travel_recharge.security.roles import Role
 from travel_recharge.security.tokens import InvalidToken, Principal, TokenSigner
 
@@ -93,16 +93,31 @@ CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
 def client_ip(request: Request) -> str | None:
-    # Behind a proxy, uvicorn's --forwarded-allow-ips makes this the real client address.
-    return request.client.host if request.client else None
+    """The address rate limits count the caller by (an IPv6 client by its /64).
+
+    It is the connection's peer, unless that peer is one of TR_TRUSTED_PROXIES: then uvicorn
+    has put the client's address from X-Forwarded-For there (`serve`, cli.proxy_options)."""
+    return client_key(request.client.host) if request.client else None
+
+
+def _principal_key(principal: Principal) -> str:
+    return f"account:{principal.account_id}"
 
 
 async def _admit(request: Request, rule: AccessRule, principal: Principal | None) -> None:
     if is_uncounted(request.scope):
         return
     limiter: RateLimiter = request.app.state.rate_limiter
-    who = f"account:{principal.account_id}" if principal is not None else None
+    who = _principal_key(principal) if principal is not None else None
     await limiter.admit(rule.group, client_ip(request), who)
+
+
+async def charge_caller(request: Request, principal: Principal, costs: Mapping[str, int]) -> None:
+    """Count `costs` (requests per route group) against the caller's own limits, as if they
+    had sent them: for an endpoint that makes requests on the caller's behalf (429 when
+    they do not fit, and then none is counted)."""
+    limiter: RateLimiter = request.app.state.rate_limiter
+    await limiter.charge(costs, client_ip(request), _principal_key(principal))
 
 
 def _refuse(principal: Principal) -> Forbidden:

@@ -9,12 +9,15 @@ limits protect the service, they must not take it down with the cache.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import ipaddress
 import logging
 import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 from starlette.types import Scope
@@ -30,13 +33,26 @@ Subject = Literal["principal", "ip"]
 _PERIODS = {"second": 1, "minute": 60, "hour": 3600}
 _RATE = re.compile(r"^\s*([1-9][0-9]{0,8})\s*/\s*(second|minute|hour)\s*$")
 
-# Route groups and their limits; TR_RATE_LIMITS overrides any of them. "principal" counts
-# an authenticated caller (on the token endpoint: the login being tried), "ip" every request
-# from one client address. A group without a rule for a subject is not limited by it; the
-# health group is never limited (load balancers probe it).
 # Set in the ASGI scope's state by code inside the service (never by a client) for requests
 # it makes to itself, such as the cache performance test: they are not counted.
 UNCOUNTED = "travel_recharge_uncounted"
+
+
+@lru_cache(maxsize=4096)
+def client_key(host: str) -> str:
+    """The address a client is counted by: an IPv4 address as it is, an IPv6 one by its /64.
+
+    A single IPv6 host is usually given a whole /64 (SLAAC, privacy addresses) and can use
+    any of its 2^64 addresses: per address, it would never be limited."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host  # not an IP address (a unix socket, a test client's name)
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:  # a dual-stack socket's IPv4 client
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
 
 
 def is_uncounted(scope: Scope) -> bool:
@@ -44,6 +60,11 @@ def is_uncounted(scope: Scope) -> bool:
     return bool(scope.get("state", {}).get(UNCOUNTED))
 
 
+# Route groups and their limits; TR_RATE_LIMITS overrides any of them. "principal" counts
+# an authenticated caller (on the token endpoint: the failed attempts of one login from one
+# client address), "ip" every request from one client address (client_key). A group without
+# a rule for a subject is not limited by it; the health group is never limited (load
+# balancers probe it).
 DEFAULT_LIMITS: dict[str, dict[Subject, str]] = {
     "auth": {"principal": "10/minute", "ip": "60/minute"},
     "account": {"principal": "120/minute", "ip": "1200/minute"},
@@ -70,7 +91,8 @@ def unreachable_limits() -> dict[str, dict[Subject, str]]:
     return {group: {"principal": UNREACHABLE, "ip": UNREACHABLE} for group in DEFAULT_LIMITS}
 
 
-# KEYS: the buckets. ARGV: per bucket, its emission interval and burst tolerance in ms.
+# KEYS: the buckets. ARGV: per bucket, the increment of its debt (the emission interval times
+# the requests counted) and its burst tolerance, in ms.
 # Returns the milliseconds to wait: 0 when admitted (and then counted in every bucket).
 _GCRA = """
 local clock = redis.call('TIME')
@@ -147,26 +169,53 @@ class RateLimiter:
 
     async def admit(self, group: str, ip: str | None, principal: str | None) -> None:
         """Count the request in its group's buckets; TooManyRequests when one is full."""
-        rules = self.limits(group)
-        buckets = [
-            (self._key(group, subject, who), rules[subject])
-            for subject, who in (("principal", principal), ("ip", ip))
-            if who is not None and subject in rules
-        ]
+        await self.charge({group: 1}, ip, principal)
+
+    async def charge(self, costs: Mapping[str, int], ip: str | None, principal: str | None) -> None:
+        """Count `cost` requests in each group's buckets, all at once or none (a request that
+        makes others on the caller's behalf); TooManyRequests when one lacks room."""
+        buckets: list[tuple[str, int, int]] = []  # key, increment and tolerance in ms
+        for group, cost in costs.items():
+            rules = self.limits(group)
+            for subject, who in (("principal", principal), ("ip", ip)):
+                if who is None or subject not in rules:
+                    continue
+                rate = rules[subject]
+                if cost > rate.count:
+                    raise TooManyRequests(
+                        f"{cost} requests for {group} at once are more than its limit of "
+                        f"{rate} per {subject}",
+                        retry_after_s=rate.period_s,
+                    )
+                # GCRA for `cost` cells: the debt grows by cost intervals, and the request fits
+                # while the debt stays within one period (cost=1: Rate.tolerance_ms).
+                increment = rate.interval_ms * cost
+                buckets.append(
+                    (self._key(group, subject, who), increment, rate.period_s * 1000 - increment)
+                )
         if not buckets:
             return
-        keys = [key for key, _ in buckets]
-        args = [ms for _, rate in buckets for ms in (rate.interval_ms, rate.tolerance_ms)]
+        keys = [key for key, _, _ in buckets]
+        args = [ms for _, increment, tolerance in buckets for ms in (increment, tolerance)]
         try:
             wait_ms = int(await self._cache.call(lambda: self._script(keys=keys, args=args)))
         except CacheUnavailable:
             return  # fail open; the cache client has logged and counted the failure
         if wait_ms > 0:
-            log_event(logger, "rate_limit.refused", group=group, wait_ms=wait_ms)
+            groups = ", ".join(costs)
+            log_event(logger, "rate_limit.refused", group=groups, wait_ms=wait_ms)
             raise TooManyRequests(
-                f"too many requests for {group}; retry in {math.ceil(wait_ms / 1000)} s",
+                f"too many requests for {groups}; retry in {math.ceil(wait_ms / 1000)} s",
                 retry_after_s=max(1, math.ceil(wait_ms / 1000)),
             )
+
+    async def forget(self, group: str, subject: Subject, who: str) -> None:
+        """Empty one bucket: what it counted no longer counts."""
+        if subject not in self.limits(group):
+            return
+        key = self._key(group, subject, who)
+        with contextlib.suppress(CacheUnavailable):  # fail open, like admitting
+            await self._cache.call(lambda: self._cache.redis.delete(key))
 
     def _key(self, group: str, subject: Subject, who: str) -> str:
         # Hashed: a login or address a client made up cannot make keys long or odd.

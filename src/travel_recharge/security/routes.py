@@ -10,12 +10,18 @@ from fastapi.params import Depends
 from fastapi.routing import APIRoute
 
 from travel_recharge.kit.errors import error_responses
+from travel_recharge.kit.hardening import StrictJSONRoute
 from travel_recharge.kit.routing import leaf_routes
 from travel_recharge.security.access import AccessRule, access_rule_of
 
 
 class UndeclaredAccess(RuntimeError):
     """A route without exactly one access rule: the app refuses to start."""
+
+
+class UncheckedInput(RuntimeError):
+    """A route that reads parameters or a body but is not a StrictJSONRoute, which refuses
+    NaN and text PostgreSQL cannot store: the app refuses to start."""
 
 
 def _api_routes(app: FastAPI) -> Iterator[tuple[APIRoute, str, list[Depends]]]:
@@ -38,7 +44,8 @@ def rule_of(path: str, methods: Collection[str], dependencies: Sequence[Depends]
 def secure_routes(
     app: FastAPI, limited_groups: Collection[str]
 ) -> dict[tuple[str, str], AccessRule]:
-    """Check every API route and add its 401/403/429 answers to the OpenAPI document.
+    """Check every API route (one access rule; input checked by StrictJSONRoute) and add its
+    401/403/429/422 answers to the OpenAPI document.
 
     Call it before the app serves (FastAPI copies a route's documented answers when it first
     routes a request). Returns each (method, full path)'s rule, for tests and tools."""
@@ -50,6 +57,11 @@ def secure_routes(
             [429] if rule.group in limited_groups else []
         )
         if get_flat_params(route.dependant) or route.body_field:
+            if not isinstance(route, StrictJSONRoute):
+                raise UncheckedInput(
+                    f"{','.join(sorted(methods))} {path} takes input but is not a "
+                    "StrictJSONRoute (APIRouter(route_class=StrictJSONRoute))"
+                )
             # Our validation answers ({"error", "detail", "fields"}), not FastAPI's default.
             statuses.append(422)
         route.responses = {**error_responses(*statuses), **route.responses}

@@ -6,19 +6,21 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
 
 from travel_recharge.cards.schemas import Id
 from travel_recharge.kit.pagination import PageInfo
 
 RouteCode = Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,20}$")]
+# stations.id is a PostgreSQL integer: a larger id is refused here, not by the driver (500).
+StationRef = Annotated[StrictInt, Field(ge=1, le=2**31 - 1)]
 
 
 class TapIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     card_id: Id
-    station_id: Id | None = Field(default=None, description="where the card was read")
+    station_id: StationRef | None = Field(default=None, description="where the card was read")
     route_code: RouteCode | None = Field(
         default=None, description="the route boarded (on-board validators of zonal buses)"
     )
@@ -62,7 +64,7 @@ class TripEndIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     trip_id: Id
-    station_id: Id
+    station_id: StationRef
 
 
 class TripEndOut(BaseModel):

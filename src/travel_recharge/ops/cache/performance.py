@@ -6,6 +6,10 @@ no write). Warm: the endpoint reads its answer from Redis. Both go through the s
 machine's load affects both alike. Warm reads use a scratch copy of each view under a key
 prefix of their own inside the namespace, deleted afterwards: real cached values, their TTLs
 and this process' stats are never touched.
+
+A run makes hundreds of requests: one runs at a time across all workers (a Redis lock), and
+the caller pays for all of them in their own rate limits before the first is made (the
+measured requests themselves are uncounted, so none is refused halfway through a run).
 """
 
 from __future__ import annotations
@@ -14,11 +18,15 @@ import asyncio
 import contextlib
 import statistics
 import time
-from collections.abc import Mapping
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Scope
 
 from travel_recharge.kit.cache import Cache, CacheUnavailable
+from travel_recharge.kit.errors import Conflict, ServiceUnavailable
 from travel_recharge.kit.percentiles import percentile
 from travel_recharge.ops.cache.schemas import EndpointComparison, LatencySummary, PerformanceOut
 from travel_recharge.ops.cache.service import sweep
@@ -59,20 +67,75 @@ READ_ENDPOINTS = (
 )
 
 
-def paths_for(
-    card_id: int | None, rules: Mapping[tuple[str, str], AccessRule], role: Role
-) -> list[str]:
+# Each measured path costs one unmeasured request, one that fills the scratch copy and
+# `samples` cold and `samples` warm ones. At most this many samples: a run at the cap makes
+# 52 requests per endpoint, 572 for the 11 analytics reads, within an admin's 600/minute
+# analytics limit (samples=200 used to make ~6,400 requests in one call).
+MAX_SAMPLES = 25
+
+
+def requests_per_path(samples: int) -> int:
+    return 2 * samples + 2
+
+
+@dataclass(frozen=True)
+class Plan:
+    paths: list[str]
+    costs: dict[str, int]  # the requests the run makes, per rate-limit group
+
+
+def plan(
+    card_id: int | None, rules: Mapping[tuple[str, str], AccessRule], role: Role, samples: int
+) -> Plan:
     """The API's read endpoints (the list `travel-recharge bench reads` measures too), the
     cached network views and the balance view of `card_id` when one is given: those of them
-    `role` may read. The measured requests carry the caller's own token, so an endpoint the
-    caller may not read would only measure a refusal."""
+    `role` may read, and what measuring them costs in each rate-limit group. The measured
+    requests carry the caller's own token, so an endpoint the caller may not read would
+    only measure a refusal."""
     templates = [*READ_ENDPOINTS, *NETWORK_VIEWS, *([CARD_BALANCE] if card_id else [])]
-    readable = [t for t in templates if _may_read(rules.get(("GET", t)), role)]
-    return [t.format(card_id=card_id) for t in readable]
+    paths: list[str] = []
+    costs: Counter[str] = Counter()
+    for template in templates:
+        rule = rules.get(("GET", template))
+        if rule is not None and (rule.public or role in rule.roles):
+            paths.append(template.format(card_id=card_id))
+            costs[rule.group] += requests_per_path(samples)
+    return Plan(paths, dict(costs))
 
 
-def _may_read(rule: AccessRule | None, role: Role) -> bool:
-    return rule is not None and (rule.public or role in rule.roles)
+# Longer than a run at MAX_SAMPLES takes on a loaded machine; it only matters when the worker
+# holding the lock dies mid-run, which then blocks the next run for at most this long.
+LOCK_TTL_MS = 300_000
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+@contextlib.asynccontextmanager
+async def one_run_at_a_time(cache: Cache) -> AsyncIterator[None]:
+    """Hold the lock every worker and machine shares, or refuse: 409 while another run holds
+    it, 503 when Redis (which the test measures anyway) cannot be reached."""
+    # Outside the cache namespace, like the rate limits: clearing the cache mid-run must not
+    # let a second run start.
+    key = f"lock:{cache.namespace}:cache-performance-test"
+    token = uuid.uuid4().hex
+    try:
+        taken = await cache.call(lambda: cache.redis.set(key, token, nx=True, px=LOCK_TTL_MS))
+    except CacheUnavailable as exc:
+        raise ServiceUnavailable(
+            "the cache performance test needs Redis, for its lock and its warm reads"
+        ) from exc
+    if not taken:
+        raise Conflict("a cache performance test is already running; one runs at a time")
+    try:
+        yield
+    finally:
+        # Only our own lock: one that outlived its TTL may be another run's by now.
+        with contextlib.suppress(CacheUnavailable):
+            await asyncio.shield(cache.call(lambda: cache.redis.eval(_RELEASE, 1, key, token)))
 
 
 async def compare(
