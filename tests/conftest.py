@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -158,6 +158,27 @@ def app(app_and_client: tuple[FastAPI, httpx.AsyncClient]) -> FastAPI:
 @pytest.fixture
 def client(app_and_client: tuple[FastAPI, httpx.AsyncClient]) -> httpx.AsyncClient:
     return app_and_client[1]
+
+
+@pytest.fixture
+def offline_window(app: FastAPI) -> Iterator[Callable[[timedelta], None]]:
+    """Set how old a tap may be (TR_TAP_OFFLINE_WINDOW_S) for this test only: scenarios on
+    fixed past dates, and the window's own tests. (Not monkeypatch: app.state keeps its
+    attributes in a dict of its own, which monkeypatch would not restore.)"""
+    original = app.state.settings
+
+    def set_window(window: timedelta) -> None:
+        update = {"tap_offline_window_s": int(window.total_seconds())}
+        app.state.settings = original.model_copy(update=update)
+
+    yield set_window
+    app.state.settings = original
+
+
+@pytest.fixture
+def wide_offline_window(offline_window: Callable[[timedelta], None]) -> None:
+    """Taps years old are accepted in this test (scenarios on fixed past dates)."""
+    offline_window(timedelta(days=20 * 365))
 
 
 # Tables whose rows tests create; fare_policies is reference data from the migrations.

@@ -75,6 +75,13 @@ async def tap(
     earlier = _earlier(context, card.id, request)
     if earlier is not None:
         return _tap_out(earlier, duplicate=True), False
+    if event_time < now - timedelta(seconds=settings.tap_offline_window_s):
+        # After the retry check (a retry still gets its original answer, rule 4) and before
+        # pricing: an older tap would be priced by an older, maybe cheaper, fare policy.
+        raise Unprocessable(
+            f"event_time: is older than the offline window of {settings.tap_offline_window_s} s"
+            " (TR_TAP_OFFLINE_WINDOW_S); a tap must reach the service within it"
+        )
     if card.status != "active":
         raise Conflict(f"card {card.id} is {card.status}; only active cards can be used")
     if context.policy_id is None or context.policy_version is None or not context.policy_document:
