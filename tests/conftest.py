@@ -104,12 +104,27 @@ def settings(test_servers: ServerUrls) -> Settings:
     return make_settings(test_servers)
 
 
+# The account bearer()'s tokens name unless told otherwise. Trips, recharges and ledger
+# entries record the account that made them (a foreign key), so `clean` keeps a row for it:
+# inactive, with no usable secret, so nobody can sign in as it.
+TEST_ACCOUNT_ID = 1
+TEST_ACCOUNT_LOGIN = "test-admin"
+
+
 def bearer(
-    app: FastAPI, role: Role, *, user_id: int | None = None, account_id: int = 1
+    app: FastAPI,
+    role: Role,
+    *,
+    user_id: int | None = None,
+    account_id: int = TEST_ACCOUNT_ID,
+    validator_id: str | None = None,
+    recharge_point_id: int | None = None,
 ) -> dict[str, str]:
     """An Authorization header with a token the app accepts, signed with its own key."""
     signer: TokenSigner = app.state.token_signer
-    principal = Principal(account_id, f"test-{role}", role, user_id)
+    principal = Principal(
+        account_id, f"test-{role}", role, user_id, validator_id, recharge_point_id
+    )
     return {"Authorization": f"Bearer {signer.issue(principal, datetime.now(UTC)).token}"}
 
 
@@ -195,6 +210,16 @@ async def clean(
 ) -> AsyncIterator[None]:
     """Each money-path test starts from empty tables and an empty cache namespace, and
     must leave a ledger that verifies (unless it tampers on purpose: ledger_tampered)."""
+    async with app.state.database.primary.begin() as connection:
+        await connection.exec_driver_sql(
+            "INSERT INTO accounts (id, login, kind, role, secret_hash, active)"
+            " VALUES ($1, $2, 'person', 'admin', '!', false) ON CONFLICT DO NOTHING",
+            (TEST_ACCOUNT_ID, TEST_ACCOUNT_LOGIN),
+        )
+        # Accounts made by the test take ids after it.
+        await connection.exec_driver_sql(
+            "SELECT setval('accounts_id_seq', greatest(last_value, 1)) FROM accounts_id_seq"
+        )
     yield
     if request.node.get_closest_marker("ledger_tampered") is None:
         async with app.state.database.read_sessions() as session:
@@ -202,6 +227,7 @@ async def clean(
         assert report.mismatches == [], "the ledger does not verify after this test"
     async with app.state.database.primary.begin() as connection:
         await connection.exec_driver_sql(f"TRUNCATE {MUTABLE_TABLES} CASCADE")
+        # (CASCADE empties accounts too: they refer to users and recharge points.)
         # TRUNCATE fires no row triggers: the user counters are reset by hand.
         await connection.exec_driver_sql(
             "UPDATE rollup_users SET total_users = 0, active_users = 0"

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from travel_recharge.cache import Cache
 from travel_recharge.config import Settings
 from travel_recharge.errors import NotFound
-from travel_recharge.models import Station
+from travel_recharge.models import RechargePoint, Station
 from travel_recharge.network import repository
 from travel_recharge.network.arrivals import Visit, minute_of, next_arrivals
 from travel_recharge.network.reference import BANDS
@@ -213,6 +213,18 @@ async def recharge_points(
     field = _filter_field(locality, channel, page.cache_field)
     ttl = reads.settings.cache_ttl_recharge_points_s
     return await reads.cached(RECHARGE_POINTS_GROUP, field, ttl, produce)
+
+
+async def require_recharge_point(session: AsyncSession, point_id: int) -> RechargePoint:
+    point = await repository.recharge_point_by_id(session, point_id)
+    if point is None:
+        raise NotFound(f"recharge point {point_id} does not exist")
+    return point
+
+
+async def first_point_of_sale(session: AsyncSession) -> int | None:
+    """The first active counter or kiosk (demo mode binds its recharge point account to it)."""
+    return await repository.first_point_of_sale(session)
 
 
 async def require_station(session: AsyncSession, station_id: int) -> Station:

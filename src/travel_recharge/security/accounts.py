@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from travel_recharge.errors import Conflict, NotFound
 from travel_recharge.logs import log_event
 from travel_recharge.models import Account
+from travel_recharge.network import service as network
 from travel_recharge.pagination import Page
 from travel_recharge.security import repository
 from travel_recharge.security.hashing import hash_secret, new_secret, verify_secret
@@ -28,7 +29,14 @@ logger = logging.getLogger("travel_recharge.security")
 
 
 def principal_of(account: Account) -> Principal:
-    return Principal(account.id, account.login, Role(account.role), account.user_id)
+    return Principal(
+        account.id,
+        account.login,
+        Role(account.role),
+        account.user_id,
+        account.validator_id,
+        account.recharge_point_id,
+    )
 
 
 async def authenticate(
@@ -47,6 +55,8 @@ async def create(session: AsyncSession, request: AccountCreate) -> AccountCreate
     """A new account with a generated secret, returned once and stored only as a hash."""
     if request.user_id is not None:
         await users.require_user(session, request.user_id)
+    if request.recharge_point_id is not None:
+        await network.require_recharge_point(session, request.recharge_point_id)
     secret = new_secret()
     kind = request.account_kind
     account = await repository.insert_account(
@@ -56,6 +66,7 @@ async def create(session: AsyncSession, request: AccountCreate) -> AccountCreate
         role=request.role.value,
         user_id=request.user_id,
         secret_hash=await anyio.to_thread.run_sync(hash_secret, secret),
+        binding=repository.Binding(request.validator_id, request.recharge_point_id),
     )
     if account is None:
         raise Conflict(f"login: {request.login!r} is already taken")
@@ -70,6 +81,8 @@ def to_out(account: Account) -> AccountOut:
         role=Role(account.role),
         kind="client" if account.kind == "client" else "person",
         user_id=account.user_id,
+        validator_id=account.validator_id,
+        recharge_point_id=account.recharge_point_id,
         active=account.active,
         demo=account.demo,
         created_at=account.created_at,

@@ -46,9 +46,17 @@ logger = logging.getLogger("travel_recharge.trips")
 
 
 async def tap(
-    unit: DriverTransaction, cache: Cache, request: TapIn, now: datetime, settings: Settings
+    unit: DriverTransaction,
+    cache: Cache,
+    request: TapIn,
+    now: datetime,
+    settings: Settings,
+    *,
+    account_id: int | None,
 ) -> tuple[TapOut, bool]:
-    """Price and post a tap; returns the answer and whether it was created now."""
+    """Price and post a tap; returns the answer and whether it was created now.
+
+    account_id is the account that sent it, recorded on the trip and its ledger entry."""
     connection = unit.connection
     event_time = request.event_time or now
     if event_time > now + timedelta(seconds=settings.tap_future_tolerance_s):
@@ -133,7 +141,11 @@ async def tap(
     )
     try:
         trip_id = await repository.post_tap(
-            connection, posted, policy_id=in_force.id, window_anchor=outcome.window_anchor
+            connection,
+            posted,
+            policy_id=in_force.id,
+            window_anchor=outcome.window_anchor,
+            account_id=account_id,
         )
     except repository.DuplicateTapId as exc:
         raise Conflict(f"tap_id {request.tap_id} was already used by another card") from exc
