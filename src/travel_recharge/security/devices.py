@@ -49,6 +49,6 @@ def require_own_recharge_point(principal: Principal, recharge_point_id: int) -> 
 
 def _unbound(principal: Principal, device: str) -> str:
     return (
-        f"account {principal.login!r} is bound to no {device}: an admin must create a bound "
-        "account (and the device get a new token)"
+        f"account {principal.login!r} is bound to no {device} (its token predates device "
+        "bindings): the device needs a bound account, made by an admin, and a token of it"
     )

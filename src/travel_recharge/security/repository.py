@@ -76,8 +76,15 @@ async def replace_demo_account(
 ) -> None:
     """Create the demo account, or give the existing one a new secret (and binding)."""
     statement = _new_account(login, kind, role, user_id, secret_hash, True, binding)
-    changed = {"kind", "role", "user_id", "secret_hash", "demo", "validator_id"}
-    changed |= {"recharge_point_id"}
+    changed = {
+        "kind",
+        "role",
+        "user_id",
+        "secret_hash",
+        "demo",
+        "validator_id",
+        "recharge_point_id",
+    }
     await session.execute(
         statement.on_conflict_do_update(
             index_elements=[Account.login],
