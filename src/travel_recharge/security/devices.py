@@ -6,7 +6,7 @@ trip on the tap path. People in other roles that may tap or recharge (admins) ar
 
 from __future__ import annotations
 
-from travel_recharge.errors import Forbidden
+from travel_recharge.kit.errors import Forbidden
 from travel_recharge.security.roles import Role
 from travel_recharge.security.tokens import Principal
 
