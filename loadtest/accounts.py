@@ -24,10 +24,13 @@ SETUP_CONCURRENCY = 4
 
 @dataclass(frozen=True)
 class Account:
-    """A simulated person's or device's account: the fields of its token request."""
+    """A simulated person's or device's account: the fields of its token request, and for a
+    device the one validator or recharge point it is bound to (all its requests name)."""
 
     login: str
     form: dict[str, str]
+    validator_id: str | None = None
+    recharge_point_id: int | None = None
 
 
 def renewal_s(expires_in: float) -> float:
@@ -110,7 +113,7 @@ def device_account(made: dict[str, Any]) -> Account:
         "client_id": made["login"],
         "client_secret": made["secret"],
     }
-    return Account(made["login"], form)
+    return Account(made["login"], form, made["validator_id"], made["recharge_point_id"])
 
 
 def deactivate_accounts(host: str, admin: AdminAuth, logins: list[str]) -> None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import random
 import time
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
@@ -47,15 +48,17 @@ class CardState:
     balance: int
     validators_used: dict[str, float] = field(default_factory=dict)
 
-    def fresh_validator(self, candidates: Callable[[], str]) -> str:
-        """A validator this card has not been read by lately (no double tap by design)."""
+    def fresh_validator(self, validators: Sequence[str]) -> str | None:
+        """One of `validators` this card has not been read by lately (no double tap by
+        design); None when it has met them all (the rider waits for one)."""
         now = time.monotonic()
         self.validators_used = {
             v: at for v, at in self.validators_used.items() if now - at < VALIDATOR_REUSE_S
         }
-        validator = candidates()
-        while validator in self.validators_used:
-            validator = candidates()
+        fresh = [v for v in validators if v not in self.validators_used]
+        if not fresh:
+            return None
+        validator = random.choice(fresh)
         self.validators_used[validator] = now
         return validator
 

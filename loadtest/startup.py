@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import random
 import uuid
 from collections import deque
 from typing import Any
@@ -25,6 +26,9 @@ logger = logging.getLogger("loadtest")
 # Caps on the accounts one run makes (each costs the server an argon2 hash).
 MAX_ANALYST_ACCOUNTS = 3
 MAX_DEVICE_ACCOUNTS = 4
+# A validator account is bound to one validator, and a card read twice by one validator
+# within a minute is one tap: the riders' cards go round this many (see CardState).
+VALIDATOR_ACCOUNTS = 16
 TOTAL_WEIGHT = sum(p.weight for p in (MobileAppRider, RiderAtDevices, DataAnalyst, Admin))
 
 
@@ -65,13 +69,29 @@ def set_up(environment: Environment) -> Run:
         {"login": f"locust-{run_id}-rider-{i}", "role": "rider", "user_id": user_id}
         for i, user_id in enumerate(dataset.rider_user_ids)
     ]
-    roles = (
-        ("analyst", min(share(users, DataAnalyst.weight), MAX_ANALYST_ACCOUNTS)),
-        ("validator", devices),
-        ("recharge_point", devices),
-    )
-    for role, count in roles:
-        requests += [{"login": f"locust-{run_id}-{role}-{i}", "role": role} for i in range(count)]
+    analysts = min(share(users, DataAnalyst.weight), MAX_ANALYST_ACCOUNTS)
+    requests += [
+        {"login": f"locust-{run_id}-analyst-{i}", "role": "analyst"} for i in range(analysts)
+    ]
+    requests += [
+        {
+            "login": f"locust-{run_id}-validator-{i}",
+            "role": "validator",
+            "validator_id": f"LOCUST-{run_id}-V{i:02d}",
+        }
+        for i in range(VALIDATOR_ACCOUNTS)
+    ]
+    # Each point-of-sale account sells at one point: a few of the network's, at random.
+    shuffled = random.sample(dataset.network.recharge_points, len(dataset.network.recharge_points))
+    points = [shuffled[i % len(shuffled)] for i in range(devices)]
+    requests += [
+        {
+            "login": f"locust-{run_id}-recharge_point-{i}",
+            "role": "recharge_point",
+            "recharge_point_id": point,
+        }
+        for i, point in enumerate(points)
+    ]
     made = make_accounts(host, admin, requests)
     by_role: dict[str, list[dict[str, Any]]] = {}
     for account in made:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -104,12 +104,27 @@ def settings(test_servers: ServerUrls) -> Settings:
     return make_settings(test_servers)
 
 
+# The account bearer()'s tokens name unless told otherwise. Trips, recharges and ledger
+# entries record the account that made them (a foreign key), so `clean` keeps a row for it:
+# inactive, with no usable secret, so nobody can sign in as it.
+TEST_ACCOUNT_ID = 1
+TEST_ACCOUNT_LOGIN = "test-admin"
+
+
 def bearer(
-    app: FastAPI, role: Role, *, user_id: int | None = None, account_id: int = 1
+    app: FastAPI,
+    role: Role,
+    *,
+    user_id: int | None = None,
+    account_id: int = TEST_ACCOUNT_ID,
+    validator_id: str | None = None,
+    recharge_point_id: int | None = None,
 ) -> dict[str, str]:
     """An Authorization header with a token the app accepts, signed with its own key."""
     signer: TokenSigner = app.state.token_signer
-    principal = Principal(account_id, f"test-{role}", role, user_id)
+    principal = Principal(
+        account_id, f"test-{role}", role, user_id, validator_id, recharge_point_id
+    )
     return {"Authorization": f"Bearer {signer.issue(principal, datetime.now(UTC)).token}"}
 
 
@@ -160,6 +175,27 @@ def client(app_and_client: tuple[FastAPI, httpx.AsyncClient]) -> httpx.AsyncClie
     return app_and_client[1]
 
 
+@pytest.fixture
+def offline_window(app: FastAPI) -> Iterator[Callable[[timedelta], None]]:
+    """Set how old a tap may be (TR_TAP_OFFLINE_WINDOW_S) for this test only: scenarios on
+    fixed past dates, and the window's own tests. (Not monkeypatch: app.state keeps its
+    attributes in a dict of its own, which monkeypatch would not restore.)"""
+    original = app.state.settings
+
+    def set_window(window: timedelta) -> None:
+        update = {"tap_offline_window_s": int(window.total_seconds())}
+        app.state.settings = original.model_copy(update=update)
+
+    yield set_window
+    app.state.settings = original
+
+
+@pytest.fixture
+def wide_offline_window(offline_window: Callable[[timedelta], None]) -> None:
+    """Taps years old are accepted in this test (scenarios on fixed past dates)."""
+    offline_window(timedelta(days=20 * 365))
+
+
 # Tables whose rows tests create; fare_policies is reference data from the migrations.
 MUTABLE_TABLES = (
     "ledger_entries, idempotency_records, trips, recharges, cards, users, alerts, route_stops, "
@@ -174,6 +210,16 @@ async def clean(
 ) -> AsyncIterator[None]:
     """Each money-path test starts from empty tables and an empty cache namespace, and
     must leave a ledger that verifies (unless it tampers on purpose: ledger_tampered)."""
+    async with app.state.database.primary.begin() as connection:
+        await connection.exec_driver_sql(
+            "INSERT INTO accounts (id, login, kind, role, secret_hash, active)"
+            " VALUES ($1, $2, 'person', 'admin', '!', false) ON CONFLICT DO NOTHING",
+            (TEST_ACCOUNT_ID, TEST_ACCOUNT_LOGIN),
+        )
+        # Accounts made by the test take ids after it.
+        await connection.exec_driver_sql(
+            "SELECT setval('accounts_id_seq', greatest(last_value, 1)) FROM accounts_id_seq"
+        )
     yield
     if request.node.get_closest_marker("ledger_tampered") is None:
         async with app.state.database.read_sessions() as session:
@@ -181,6 +227,7 @@ async def clean(
         assert report.mismatches == [], "the ledger does not verify after this test"
     async with app.state.database.primary.begin() as connection:
         await connection.exec_driver_sql(f"TRUNCATE {MUTABLE_TABLES} CASCADE")
+        # (CASCADE empties accounts too: they refer to users and recharge points.)
         # TRUNCATE fires no row triggers: the user counters are reset by hand.
         await connection.exec_driver_sql(
             "UPDATE rollup_users SET total_users = 0, active_users = 0"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
@@ -13,7 +15,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from tests.conftest import ServerUrls
 from travel_recharge.kit.db import async_database_url
 from travel_recharge.kit.scratch import admin_execute, with_database
-from travel_recharge.migrations import upgrade_to_head_async
+from travel_recharge.migrations import alembic_config, upgrade_to_head_async
 from travel_recharge.models import Base
 
 
@@ -43,6 +45,54 @@ async def test_empty_database_migrates_to_head_matching_the_models(
         await engine.dispose()
         assert len(heads) == 1
         assert differences == []
+    finally:
+        await admin_execute(
+            test_servers.server_database_url, f'DROP DATABASE "{name}" WITH (FORCE)'
+        )
+
+
+async def test_0007_deactivates_the_device_accounts_it_cannot_bind_and_downgrades(
+    test_servers: ServerUrls,
+) -> None:
+    """Device accounts made before bindings existed cannot say which device they are: they
+    stop getting tokens; people keep theirs. The migration also goes back down cleanly."""
+    name = f"tr_migrate_{uuid.uuid4().hex[:10]}"
+    await admin_execute(test_servers.server_database_url, f'CREATE DATABASE "{name}"')
+    url = with_database(test_servers.server_database_url, name)
+    config = alembic_config(url)
+    try:
+        await asyncio.to_thread(command.upgrade, config, "0005")
+        engine = create_async_engine(async_database_url(url))
+        async with engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO accounts (login, kind, role, secret_hash) VALUES"
+                    " ('old-gate', 'client', 'validator', 'h'),"
+                    " ('old-kiosk', 'client', 'recharge_point', 'h'),"
+                    " ('ana.analyst', 'person', 'analyst', 'h')"
+                )
+            )
+        await upgrade_to_head_async(url)
+        async with engine.connect() as connection:
+            active = dict(
+                (await connection.execute(text("SELECT login, active FROM accounts"))).all()
+            )
+        assert active == {"old-gate": False, "old-kiosk": False, "ana.analyst": True}
+        await asyncio.to_thread(command.downgrade, config, "0005")
+        async with engine.connect() as connection:
+            columns = (
+                await connection.execute(
+                    text(
+                        "SELECT count(*) FROM information_schema.columns"
+                        " WHERE table_schema = 'public' AND (column_name = 'account_id'"
+                        " OR table_name = 'accounts'"
+                        " AND column_name IN ('validator_id', 'recharge_point_id'))"
+                    )
+                )
+            ).scalar_one()
+        assert columns == 0
+        await upgrade_to_head_async(url)
+        await engine.dispose()
     finally:
         await admin_execute(
             test_servers.server_database_url, f'DROP DATABASE "{name}" WITH (FORCE)'

@@ -268,7 +268,12 @@ def cmd_accounts_create(args: argparse.Namespace) -> int:
     """Exit 0 printing the new account and its secret (shown only this once), 2 if refused."""
     try:
         request = AccountCreate(
-            login=args.login, role=args.role, kind=args.kind, user_id=args.user_id
+            login=args.login,
+            role=args.role,
+            kind=args.kind,
+            user_id=args.user_id,
+            validator_id=args.validator_id,
+            recharge_point_id=args.recharge_point_id,
         )
     except ValidationError as exc:
         problems = "; ".join(str(error["msg"]) for error in exc.errors())
@@ -376,6 +381,14 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--role", required=True, choices=[role.value for role in Role])
     create.add_argument("--kind", choices=["person", "client"], help="default: by role")
     create.add_argument("--user-id", type=int, help="the rider, for the rider role")
+    create.add_argument(
+        "--validator-id", help="the validator it acts as, for the validator role (required)"
+    )
+    create.add_argument(
+        "--recharge-point-id",
+        type=int,
+        help="the recharge point it acts as, for the recharge_point role (required)",
+    )
     create.set_defaults(handler=cmd_accounts_create)
 
     bench = commands.add_parser("bench", help="benchmarks against a real server")

@@ -27,8 +27,11 @@ def local(day: int, hour: int, minute: int = 0) -> datetime:
 
 
 @pytest.fixture
-async def scenario(app: FastAPI, client: httpx.AsyncClient, network: Network) -> dict[str, int]:
-    """Five taps on three cards over two days, and one trip end (see each assertion)."""
+async def scenario(
+    app: FastAPI, client: httpx.AsyncClient, network: Network, wide_offline_window: None
+) -> dict[str, int]:
+    """Five taps on three cards over two days, and one trip end (see each assertion); the
+    days are fixed dates, older than the offline window, which is widened for them."""
     async with app.state.database.primary.begin() as connection:
         # Route 18-3 starts at the zonal stop in Chapinero (02).
         await connection.exec_driver_sql(

@@ -145,7 +145,11 @@ def _demo_accounts_work(workdir: Path, port: int) -> None:
     assert "Demo accounts (new secrets;" in printed
     base = f"http://127.0.0.1:{port}"
     for account in accounts:
-        form = {k: v for k, v in account.items() if k not in ("role", "user_id")}
+        form = {
+            k: v
+            for k, v in account.items()
+            if k not in ("role", "user_id", "validator_id", "recharge_point_id")
+        }
         response = httpx.post(f"{base}/api/v1/auth/token", data=form)
         assert response.status_code == 200, (account["role"], response.text)
         token = response.json()["access_token"]

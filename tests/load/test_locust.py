@@ -153,6 +153,7 @@ class AfterRun:
     ledger_mismatches: int
     locust_accounts: int
     active_locust_accounts: int
+    taps_not_by_their_validator: int
 
 
 async def _after_run(database_url: str) -> AfterRun:
@@ -171,6 +172,12 @@ async def _after_run(database_url: str) -> AfterRun:
             "FROM ledger_entries GROUP BY card_id) l ON l.card_id = c.id "
             "WHERE c.balance <> coalesce(l.s, 0)"
         )
+        # Each validator account sends the taps of its own validator, and each trip says so.
+        not_bound = await connection.fetchval(
+            "SELECT count(*) FROM trips t LEFT JOIN accounts a ON a.id = t.account_id"
+            " WHERE t.validator_id LIKE 'LOCUST-%'"
+            " AND a.validator_id IS DISTINCT FROM t.validator_id"
+        )
         return AfterRun(
             locust_taps=taps["taps"],
             locust_trip_ends=taps["ends"],
@@ -178,6 +185,7 @@ async def _after_run(database_url: str) -> AfterRun:
             ledger_mismatches=mismatches,
             locust_accounts=accounts["made"],
             active_locust_accounts=accounts["active"],
+            taps_not_by_their_validator=not_bound,
         )
     finally:
         await connection.close()
@@ -277,6 +285,7 @@ def test_headless_run_has_no_failures(test_servers: ServerUrls, tmp_path: Path) 
     assert sum(unseen.values()) <= _spawned(run.stderr)["RiderAtDevices"], unseen
     assert counts.get("/api/v1/cards/recharge [retry]", 0) > 0
     assert after.ledger_mismatches == 0
+    assert after.taps_not_by_their_validator == 0
     # The run's accounts were made, and deactivated when locust quit.
     assert after.locust_accounts > 0
     assert after.active_locust_accounts == 0

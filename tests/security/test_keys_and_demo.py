@@ -12,13 +12,15 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.conftest import ServerUrls, client_for, make_settings
+from tests.conftest import Network, ServerUrls, client_for, make_settings
 from tests.money import new_user
-from travel_recharge.accounts.demo import describe, ensure_demo_accounts
+from travel_recharge.accounts.demo import DEMO_VALIDATOR, describe, ensure_demo_accounts
 from travel_recharge.app import create_app
 from travel_recharge.security.keys import WeakSigningKey, key_problem, new_signing_key
 
 LAUNCHER = Path(sys.executable).parent / "travel-recharge"
+# What a demo entry says beside the fields of its token request.
+NOT_FORM_FIELDS = ("role", "user_id", "validator_id", "recharge_point_id")
 
 
 @pytest.mark.parametrize(
@@ -62,7 +64,7 @@ def test_serve_in_production_without_a_key_exits_2_before_starting_anything(
 
 
 async def test_demo_mode_makes_one_account_per_role_and_writes_them_owner_only(
-    app: FastAPI, client: httpx.AsyncClient, clean: None, tmp_path: Path
+    app: FastAPI, client: httpx.AsyncClient, network: Network, tmp_path: Path
 ) -> None:
     rider = await new_user(client)
     card = await client.post("/api/v1/cards", json={"card_type": "personalized", "user_id": rider})
@@ -79,13 +81,16 @@ async def test_demo_mode_makes_one_account_per_role_and_writes_them_owner_only(
     assert set(roles) == {"rider", "validator", "recharge_point", "analyst", "operator", "admin"}
     assert roles["rider"]["user_id"] == rider
     assert roles["validator"]["grant_type"] == "client_credentials"
+    # The devices are bound: the validator to its own id, the point of sale to the counter.
+    assert roles["validator"]["validator_id"] == DEMO_VALIDATOR
+    assert roles["recharge_point"]["recharge_point_id"] == network.counter
     assert roles["admin"]["grant_type"] == "password"
     printed = describe(made)
     assert all(str(a.get("password") or a["client_secret"]) in printed for a in made.accounts)
 
     async with client_for(app) as anonymous:
         for role, account in roles.items():
-            form = {k: v for k, v in account.items() if k not in ("role", "user_id")}
+            form = {k: v for k, v in account.items() if k not in NOT_FORM_FIELDS}
             response = await anonymous.post("/api/v1/auth/token", data=form)
             assert response.status_code == 200, (role, response.text)
             assert response.json()["scope"] == role

@@ -11,7 +11,7 @@ import jwt
 import pytest
 from fastapi import FastAPI
 
-from tests.conftest import Network, client_for, count_rows
+from tests.conftest import TEST_ACCOUNT_LOGIN, Network, client_for, count_rows
 from tests.money import new_user
 from travel_recharge.security.roles import Role
 from travel_recharge.security.tokens import Principal, TokenSigner
@@ -63,6 +63,8 @@ async def test_a_person_gets_a_token_with_the_password_grant(
         "login": "ana.analyst",
         "role": "analyst",
         "user_id": None,
+        "validator_id": None,
+        "recharge_point_id": None,
         "card_ids": [],
     }
     async with client_for(app, {"Authorization": f"Bearer {body['access_token']}"}) as analyst:
@@ -73,8 +75,9 @@ async def test_a_person_gets_a_token_with_the_password_grant(
 async def test_a_device_gets_a_token_with_client_credentials_in_the_body_or_basic(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
-    account = await create_account(client, "validator-0042", "validator")
+    account = await create_account(client, "validator-0042", "validator", validator_id="V-0042")
     assert account["kind"] == "client"
+    assert account["validator_id"] == "V-0042"
     secret = str(account["secret"])
     async with client_for(app) as anonymous:
         in_body = await anonymous.post(
@@ -94,7 +97,8 @@ async def test_a_device_gets_a_token_with_client_credentials_in_the_body_or_basi
     for response in (in_body, in_header):
         assert response.status_code == 200, response.text
         assert response.json()["scope"] == "validator"
-        assert (await me(app, response.json()["access_token"])).json()["login"] == "validator-0042"
+        who = (await me(app, response.json()["access_token"])).json()
+        assert (who["login"], who["validator_id"]) == ("validator-0042", "V-0042")
 
 
 async def test_a_rider_token_reads_their_own_cards_and_no_one_elses(
@@ -188,10 +192,12 @@ async def test_bad_token_requests_are_refused_with_oauth2_errors(
 
 
 async def test_wrong_secrets_and_wrong_grants_get_no_token(
-    app: FastAPI, client: httpx.AsyncClient
+    app: FastAPI, client: httpx.AsyncClient, network: Network
 ) -> None:
     person = await create_account(client, "op.luis", "operator")
-    device = await create_account(client, "kiosk-7", "recharge_point")
+    device = await create_account(
+        client, "kiosk-7", "recharge_point", recharge_point_id=network.counter
+    )
     attempts = [
         # the right password with one character changed
         {"grant_type": "password", "username": "op.luis", "password": f"{person['secret']}x"},
@@ -220,9 +226,13 @@ async def test_a_deactivated_account_gets_no_new_token_and_is_listed_without_sec
         assert deactivated.json()["active"] is False
         assert (await anonymous.post(TOKEN, data=form)).status_code == 400
     listed = (await client.get("/api/v1/auth/accounts")).json()
-    assert [(a["login"], a["active"]) for a in listed["accounts"]] == [("leaving.op", False)]
-    assert "secret" not in listed["accounts"][0]
-    assert listed["page"] == {"limit": 50, "offset": 0, "returned": 1}
+    # (The first is the account `clean` keeps for the test tokens.)
+    assert [(a["login"], a["active"]) for a in listed["accounts"]] == [
+        (TEST_ACCOUNT_LOGIN, False),
+        ("leaving.op", False),
+    ]
+    assert "secret" not in listed["accounts"][1]
+    assert listed["page"] == {"limit": 50, "offset": 0, "returned": 2}
     missing = await client.post("/api/v1/auth/accounts/nobody.here/deactivate")
     assert missing.status_code == 404
 
@@ -248,7 +258,7 @@ async def test_account_creation_validates_and_refuses_duplicates(
         "/api/v1/auth/accounts", json={"login": "rider.ghost", "role": "rider", "user_id": 999999}
     )
     assert missing_rider.status_code == 404
-    assert await count_rows(app, "accounts") == 1
+    assert await count_rows(app, "accounts") == 2  # dup.login and `clean`'s test account
 
 
 def forged(
@@ -323,6 +333,16 @@ def _tampered(app: FastAPI) -> str:
         (
             "rider without user",
             lambda app: forged(app, {"role": "rider"}),
+            "the token is not valid",
+        ),
+        (
+            "binding of another role",
+            lambda app: forged(app, {"role": "operator", "validator_id": "V-1"}),
+            "the token is not valid",
+        ),
+        (
+            "binding of the wrong type",
+            lambda app: forged(app, {"role": "recharge_point", "recharge_point_id": "1"}),
             "the token is not valid",
         ),
         ("no expiry", lambda app: forged(app, {}, drop=("exp",)), "the token is not valid"),

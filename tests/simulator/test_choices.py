@@ -184,6 +184,22 @@ def test_no_validator_reads_a_card_twice_within_the_double_tap_window() -> None:
         seen[key] = now
 
 
+def test_with_the_runs_devices_every_tap_names_one_and_none_reads_a_card_twice() -> None:
+    """A run's validator accounts are each bound to one validator: the riders meet those."""
+    pool = [f"SIM-run-V{n:04d}" for n in range(1, 33)]
+    riders = Riders(world(20), FACTS, random.Random(8), recharge_share=0.0, validators=pool)
+    seen: dict[tuple[int, str], float] = {}
+    for i in range(3_000):
+        now = i * 0.5
+        tap = riders.next_event(now)
+        assert isinstance(tap, Tap)
+        assert tap.validator_id in pool
+        key = (tap.card_id, tap.validator_id)
+        assert now - seen.get(key, -1e9) >= FACTS.double_tap_window_s, key
+        seen[key] = now
+    assert {validator for _, validator in seen} == set(pool)
+
+
 def _rate(group: str, subject: str) -> Rate:
     return Rate.parse(DEFAULT_LIMITS[group][subject])  # type: ignore[index]
 
@@ -203,9 +219,9 @@ def test_small_runs_still_use_a_few_devices() -> None:
     limits = (_rate("taps", "principal"), _rate("recharges", "principal"), _rate("recharges", "ip"))
     assert plan_devices(20, *limits) == plan_devices(20, *limits)
     small = plan_devices(20, *limits)
-    assert (small.validators, small.recharge_points, small.recharge_share) == (4, 1, 0.1)
+    assert (small.validators, small.recharge_points, small.recharge_share) == (32, 1, 0.1)
     tiny = plan_devices(0.1, None, None, None)
-    assert (tiny.validators, tiny.recharge_points, tiny.recharge_share) == (2, 1, 0.1)
+    assert (tiny.validators, tiny.recharge_points, tiny.recharge_share) == (32, 1, 0.1)
 
 
 def test_tiny_limits_do_not_make_a_run_make_thousands_of_accounts() -> None:

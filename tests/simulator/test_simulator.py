@@ -78,10 +78,11 @@ async def test_a_run_taps_and_recharges_through_the_api_and_counts_what_it_did(
     assert run["state"] == "running"
     assert run["started_by"] == "test-operator"
     assert (run["rate"], run["minutes"]) == (20, 1)
-    # 20 taps/s at most, each validator at half its 600/min: 4 validators, 1 point of sale.
-    assert (run["validators"], run["recharge_points"]) == (4, 1)
+    # 20 taps/s at most, each validator at half its 600/min: 4 validators would do, but the
+    # run makes 32, so that no rider meets one twice in the double-tap window; 1 point of sale.
+    assert (run["validators"], run["recharge_points"]) == (32, 1)
     logins = [login for login, _ in await _device_accounts(app, run["run_id"])]
-    assert len(logins) == 5
+    assert len(logins) == 33
     assert f"sim-{run['run_id']}-validator-1" in logins
     assert f"sim-{run['run_id']}-recharge-point-1" in logins
 
@@ -130,9 +131,16 @@ async def test_a_run_taps_and_recharges_through_the_api_and_counts_what_it_did(
     assert 10 < final["achieved_rate"] < 35
     assert 0 < final["latency_p50_ms"] <= final["latency_p95_ms"]
 
+    # Each trip names the validator its account is bound to, and records that account.
+    unbound = await _scalar(
+        app,
+        "SELECT count(*) FROM trips t LEFT JOIN accounts a ON a.id = t.account_id"
+        " WHERE a.validator_id IS DISTINCT FROM t.validator_id",
+    )
+    assert unbound == 0
     await ledger_ok(client)
     accounts = await _device_accounts(app, run["run_id"])
-    assert len(accounts) == 5
+    assert len(accounts) == 33
     assert not any(active for _, active in accounts)
     # Stopped, every instance answers exactly the same.
     assert (await live.get(STATUS)).json() == (await operator.get(STATUS)).json()

@@ -185,6 +185,7 @@ async def test_free_monthly_trips_and_free_feeders(
     assert (feeder.json()["fare_charged"], feeder.json()["service_kind"]) == (0, "feeder")
 
 
+@pytest.mark.usefixtures("wide_offline_window")
 async def test_late_tap_is_priced_by_the_policy_of_its_event_time(
     client: httpx.AsyncClient, network: Network
 ) -> None:

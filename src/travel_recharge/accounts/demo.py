@@ -18,10 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from travel_recharge.accounts import repository
 from travel_recharge.cards import service as cards
 from travel_recharge.kit.db import Database
+from travel_recharge.network import service as network
+from travel_recharge.security.devices import Binding
 from travel_recharge.security.hashing import hash_secret, new_secret
 from travel_recharge.security.roles import DEVICE_ROLES, Role
 
 CREDENTIALS_FILE = "demo-credentials.json"
+# The validator the demo validator account acts as (the validator_id its taps name).
+DEMO_VALIDATOR = "DEMO-VALIDATOR-1"
 
 
 @dataclass(frozen=True)
@@ -35,10 +39,19 @@ def _login(role: Role) -> str:
     return f"demo-{role.value.replace('_', '-')}"
 
 
-def _entry(role: Role, secret: str, user_id: int | None) -> dict[str, Any]:
+def _entry(role: Role, secret: str, user_id: int | None, binding: Binding) -> dict[str, Any]:
     if role in DEVICE_ROLES:
         grant = {"grant_type": "client_credentials", "client_id": _login(role)}
-        return {"role": role.value, **grant, "client_secret": secret}
+        # The device it acts as: what its taps and recharges must name.
+        bound = {
+            name: value
+            for name, value in (
+                ("validator_id", binding.validator_id),
+                ("recharge_point_id", binding.recharge_point_id),
+            )
+            if value is not None
+        }
+        return {"role": role.value, **grant, "client_secret": secret, **bound}
     person = {"grant_type": "password", "username": _login(role), "password": secret}
     return {"role": role.value, **person, **({"user_id": user_id} if user_id else {})}
 
@@ -63,12 +76,19 @@ def _write(path: Path, token_url: str, accounts: list[dict[str, Any]]) -> None:
 
 async def _make_accounts(session: AsyncSession) -> list[dict[str, Any]]:
     rider = await cards.some_rider(session)
+    point = await network.first_point_of_sale(session)
     made = []
     for role in Role:
         if role is Role.rider and rider is None:
             continue  # no rider with a card yet: nothing for a rider account to read
+        if role is Role.recharge_point and point is None:
+            continue  # no network loaded yet: no point of sale to bind the account to
         secret = new_secret()
         user_id = rider if role is Role.rider else None
+        binding = Binding(
+            DEMO_VALIDATOR if role is Role.validator else None,
+            point if role is Role.recharge_point else None,
+        )
         await repository.replace_demo_account(
             session,
             login=_login(role),
@@ -76,8 +96,9 @@ async def _make_accounts(session: AsyncSession) -> list[dict[str, Any]]:
             role=role.value,
             user_id=user_id,
             secret_hash=hash_secret(secret),
+            binding=binding,
         )
-        made.append(_entry(role, secret, user_id))
+        made.append(_entry(role, secret, user_id, binding))
     return made
 
 
@@ -107,5 +128,8 @@ def describe(credentials: DemoCredentials) -> str:
             who = f"username={account['username']} password={account['password']}"
         else:
             who = f"client_id={account['client_id']} client_secret={account['client_secret']}"
+            for name in ("validator_id", "recharge_point_id"):
+                if name in account:
+                    who += f" {name}={account[name]}"
         lines.append(f"  {account['role']:<15} {account['grant_type']:<19} {who}")
     return "\n".join(lines)

@@ -7,6 +7,7 @@ from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from travel_recharge.models import Account
+from travel_recharge.security.devices import UNBOUND, Binding
 
 
 async def active_account(session: AsyncSession, login: str, kind: str) -> Account | None:
@@ -16,29 +17,62 @@ async def active_account(session: AsyncSession, login: str, kind: str) -> Accoun
 
 
 def _new_account(
-    login: str, kind: str, role: str, user_id: int | None, secret_hash: str, demo: bool
+    login: str,
+    kind: str,
+    role: str,
+    user_id: int | None,
+    secret_hash: str,
+    demo: bool,
+    binding: Binding,
 ) -> Insert:
     return insert(Account).values(
-        login=login, kind=kind, role=role, user_id=user_id, secret_hash=secret_hash, demo=demo
+        login=login,
+        kind=kind,
+        role=role,
+        user_id=user_id,
+        secret_hash=secret_hash,
+        demo=demo,
+        validator_id=binding.validator_id,
+        recharge_point_id=binding.recharge_point_id,
     )
 
 
 async def insert_account(
-    session: AsyncSession, login: str, kind: str, role: str, user_id: int | None, secret_hash: str
+    session: AsyncSession,
+    login: str,
+    kind: str,
+    role: str,
+    user_id: int | None,
+    secret_hash: str,
+    binding: Binding = UNBOUND,
 ) -> Account | None:
     """The new account, or None when the login is taken."""
-    statement = _new_account(login, kind, role, user_id, secret_hash, demo=False)
+    statement = _new_account(login, kind, role, user_id, secret_hash, False, binding)
     return await session.scalar(
         statement.on_conflict_do_nothing(index_elements=[Account.login]).returning(Account)
     )
 
 
 async def replace_demo_account(
-    session: AsyncSession, login: str, kind: str, role: str, user_id: int | None, secret_hash: str
+    session: AsyncSession,
+    login: str,
+    kind: str,
+    role: str,
+    user_id: int | None,
+    secret_hash: str,
+    binding: Binding = UNBOUND,
 ) -> None:
-    """Create the demo account, or give the existing one a new secret."""
-    statement = _new_account(login, kind, role, user_id, secret_hash, demo=True)
-    changed = {"kind", "role", "user_id", "secret_hash", "demo"}
+    """Create the demo account, or give the existing one a new secret (and binding)."""
+    statement = _new_account(login, kind, role, user_id, secret_hash, True, binding)
+    changed = {
+        "kind",
+        "role",
+        "user_id",
+        "secret_hash",
+        "demo",
+        "validator_id",
+        "recharge_point_id",
+    }
     await session.execute(
         statement.on_conflict_do_update(
             index_elements=[Account.login],

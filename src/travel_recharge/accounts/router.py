@@ -153,6 +153,8 @@ async def who_am_i(principal: CurrentPrincipal, session: PrimaryReadSessionDep) 
         login=principal.login,
         role=principal.role,
         user_id=principal.user_id,
+        validator_id=principal.validator_id,
+        recharge_point_id=principal.recharge_point_id,
         card_ids=owned,
     )
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from travel_recharge.kit.ids import MAX_ID
 from travel_recharge.kit.pagination import PageInfo
+from travel_recharge.security.devices import ValidatorId
 from travel_recharge.security.roles import DEVICE_ROLES, Role
 
 LOGIN_PATTERN = r"^[A-Za-z0-9._@-]{3,64}$"
@@ -29,6 +30,10 @@ class PrincipalOut(BaseModel):
     login: str
     role: Role
     user_id: int | None = Field(description="the rider, for rider accounts")
+    validator_id: str | None = Field(description="the validator a validator account acts as")
+    recharge_point_id: int | None = Field(
+        description="the recharge point a recharge point account acts as"
+    )
     card_ids: list[int] = Field(description="cards a rider owns (or owned); empty for staff")
 
 
@@ -45,11 +50,29 @@ class AccountCreate(BaseModel):
     user_id: int | None = Field(
         default=None, ge=1, le=MAX_ID, description="the rider; required for riders only"
     )
+    validator_id: ValidatorId | None = Field(
+        default=None,
+        description="the one validator whose taps the account may send; required for "
+        "validators only",
+    )
+    recharge_point_id: int | None = Field(
+        default=None,
+        ge=1,
+        le=2**31 - 1,
+        description="the one recharge point the account recharges at; required for recharge "
+        "points only",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         if (self.role is Role.rider) != (self.user_id is not None):
             raise ValueError("user_id: required for the rider role and only for it")
+        if (self.role is Role.validator) != (self.validator_id is not None):
+            raise ValueError("validator_id: required for the validator role and only for it")
+        if (self.role is Role.recharge_point) != (self.recharge_point_id is not None):
+            raise ValueError(
+                "recharge_point_id: required for the recharge_point role and only for it"
+            )
         if self.role is Role.rider and self.kind == "client":
             raise ValueError("kind: a rider account is a person")
         return self
@@ -67,6 +90,10 @@ class AccountOut(BaseModel):
     role: Role
     kind: AccountKind
     user_id: int | None
+    validator_id: str | None = Field(description="the validator a validator account acts as")
+    recharge_point_id: int | None = Field(
+        description="the recharge point a recharge point account acts as"
+    )
     active: bool = Field(description="inactive accounts get no new tokens")
     demo: bool = Field(description="made by demo mode")
     created_at: datetime

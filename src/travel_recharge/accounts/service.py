@@ -19,6 +19,8 @@ from travel_recharge.kit.errors import Conflict, NotFound
 from travel_recharge.kit.logs import log_event
 from travel_recharge.kit.pagination import Page
 from travel_recharge.models import Account
+from travel_recharge.network import service as network
+from travel_recharge.security.devices import Binding
 from travel_recharge.security.hashing import hash_secret, new_secret, verify_secret
 from travel_recharge.security.roles import Role
 from travel_recharge.security.tokens import Principal
@@ -28,7 +30,14 @@ logger = logging.getLogger("travel_recharge.security")
 
 
 def principal_of(account: Account) -> Principal:
-    return Principal(account.id, account.login, Role(account.role), account.user_id)
+    return Principal(
+        account.id,
+        account.login,
+        Role(account.role),
+        account.user_id,
+        account.validator_id,
+        account.recharge_point_id,
+    )
 
 
 async def authenticate(
@@ -47,6 +56,8 @@ async def create(session: AsyncSession, request: AccountCreate) -> AccountCreate
     """A new account with a generated secret, returned once and stored only as a hash."""
     if request.user_id is not None:
         await users.require_user(session, request.user_id)
+    if request.recharge_point_id is not None:
+        await network.require_recharge_point(session, request.recharge_point_id)
     secret = new_secret()
     kind = request.account_kind
     account = await repository.insert_account(
@@ -56,6 +67,7 @@ async def create(session: AsyncSession, request: AccountCreate) -> AccountCreate
         role=request.role.value,
         user_id=request.user_id,
         secret_hash=await anyio.to_thread.run_sync(hash_secret, secret),
+        binding=Binding(request.validator_id, request.recharge_point_id),
     )
     if account is None:
         raise Conflict(f"login: {request.login!r} is already taken")
@@ -64,11 +76,18 @@ async def create(session: AsyncSession, request: AccountCreate) -> AccountCreate
 
 
 async def add_device(
-    session: AsyncSession, login: str, role: Role, secret_hash: str
+    session: AsyncSession, login: str, role: Role, secret_hash: str, binding: Binding
 ) -> Principal | None:
-    """A device account with a secret already hashed (None: the login is taken)."""
+    """A device account, bound to its device, with a secret already hashed (None: the login
+    is taken)."""
     account = await repository.insert_account(
-        session, login, kind="client", role=role.value, user_id=None, secret_hash=secret_hash
+        session,
+        login,
+        kind="client",
+        role=role.value,
+        user_id=None,
+        secret_hash=secret_hash,
+        binding=binding,
     )
     return None if account is None else principal_of(account)
 
@@ -80,6 +99,8 @@ def to_out(account: Account) -> AccountOut:
         role=Role(account.role),
         kind="client" if account.kind == "client" else "person",
         user_id=account.user_id,
+        validator_id=account.validator_id,
+        recharge_point_id=account.recharge_point_id,
         active=account.active,
         demo=account.demo,
         created_at=account.created_at,

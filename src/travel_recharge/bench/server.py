@@ -26,6 +26,9 @@ from travel_recharge.security.tokens import Principal, TokenSigner
 
 # The benchmark's servers sign with this key, so the benchmark can make its own tokens.
 _SIGNING_KEY = new_signing_key()
+# The account those tokens name (tap_fixture.sql makes it): trips, recharges and ledger
+# entries record the account that made them.
+BENCH_ACCOUNT_ID = 1
 HEALTH_PATH = "/api/v1/health"
 
 
@@ -35,13 +38,16 @@ class RunningServer:
     pid: int  # the launcher: with several workers, they are its children
 
 
-def authorization(role: Role) -> dict[str, str]:
-    """The Authorization header of a token for `role` that the benchmark's servers accept."""
+def authorization(role: Role, *, recharge_point_id: int | None = None) -> dict[str, str]:
+    """The Authorization header of a token for `role` that the benchmark's servers accept
+    (a recharge point's bound to `recharge_point_id`)."""
     defaults = Settings.model_fields
     signer = TokenSigner(
         _SIGNING_KEY, defaults["auth_issuer"].default, defaults["auth_audience"].default, 86_400
     )
-    principal = Principal(1, f"bench-{role}", role)
+    principal = Principal(
+        BENCH_ACCOUNT_ID, f"bench-{role}", role, recharge_point_id=recharge_point_id
+    )
     return {"Authorization": f"Bearer {signer.issue(principal, datetime.now(UTC)).token}"}
 
 

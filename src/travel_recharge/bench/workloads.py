@@ -84,7 +84,7 @@ def taps_request(ranges: CardRanges) -> MakeRequest:
 
 def recharge_request(ranges: CardRanges) -> MakeRequest:
     """A counter recharge of a random empty card, each with its own Idempotency-Key."""
-    headers = authorization(Role.recharge_point)
+    headers = authorization(Role.recharge_point, recharge_point_id=RECHARGE_POINT_ID)
     first, last = ranges.recharges
 
     def request() -> bytes:

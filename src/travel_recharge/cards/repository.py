@@ -119,6 +119,7 @@ async def insert_recharge(
     credit_repaid: int,
     new_balance: int,
     created_at: datetime,
+    account_id: int | None,
 ) -> Recharge:
     recharge = Recharge(
         card_id=card_id,
@@ -128,6 +129,7 @@ async def insert_recharge(
         credit_repaid=credit_repaid,
         new_balance=new_balance,
         created_at=created_at,
+        account_id=account_id,
     )
     session.add(recharge)
     await session.flush()

@@ -29,7 +29,8 @@ from travel_recharge.kit.hardening import StrictJSONRoute
 from travel_recharge.kit.idempotency import IdempotencyKeyHeader
 from travel_recharge.kit.pagination import PageDep
 from travel_recharge.kit.views import PrimaryReadsDep, json_response
-from travel_recharge.security import Role, allow
+from travel_recharge.security import CurrentPrincipal, Role, allow
+from travel_recharge.security.devices import require_own_recharge_point
 
 router = APIRouter(prefix="/api/v1/cards", tags=["cards"], route_class=StrictJSONRoute)
 
@@ -61,10 +62,18 @@ async def issue_card(request: CardCreate, uow: UnitOfWorkDep) -> CardOut:
     dependencies=[allow("recharges", Role.recharge_point)],
 )
 async def recharge_card(
-    request: RechargeRequest, key: IdempotencyKeyHeader, uow: UnitOfWorkDep, cache: CacheDep
+    request: RechargeRequest,
+    key: IdempotencyKeyHeader,
+    principal: CurrentPrincipal,
+    uow: UnitOfWorkDep,
+    cache: CacheDep,
 ) -> JSONResponse:
     """Recharge a card at a point of sale; a retry with the same Idempotency-Key credits nothing."""
-    return _answer(await service.recharge(uow, cache, request, key, datetime.now(UTC)))
+    require_own_recharge_point(principal, request.recharge_point_id)
+    answer = await service.recharge(
+        uow, cache, request, key, datetime.now(UTC), account_id=principal.account_id
+    )
+    return _answer(answer)
 
 
 @router.get(
@@ -136,7 +145,12 @@ async def unblock_card(card_id: CardId, uow: UnitOfWorkDep, cache: CacheDep) -> 
     dependencies=[allow("operations", Role.operator)],
 )
 async def replace_card(
-    card_id: CardId, key: IdempotencyKeyHeader, uow: UnitOfWorkDep, cache: CacheDep
+    card_id: CardId,
+    key: IdempotencyKeyHeader,
+    principal: CurrentPrincipal,
+    uow: UnitOfWorkDep,
+    cache: CacheDep,
 ) -> JSONResponse:
     """Replace a lost personalized card: retire it and move its balance to a new card."""
-    return _answer(await service.replace(uow, cache, card_id, key))
+    answer = await service.replace(uow, cache, card_id, key, account_id=principal.account_id)
+    return _answer(answer)

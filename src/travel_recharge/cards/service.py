@@ -205,9 +205,17 @@ class Answer:
 
 
 async def recharge(
-    uow: UnitOfWork, cache: Cache, request: RechargeRequest, key: str, now: datetime
+    uow: UnitOfWork,
+    cache: Cache,
+    request: RechargeRequest,
+    key: str,
+    now: datetime,
+    *,
+    account_id: int | None,
 ) -> Answer:
-    """Credit a card once per Idempotency-Key; a recharge first repays credit trips."""
+    """Credit a card once per Idempotency-Key; a recharge first repays credit trips.
+
+    account_id is the account that asked, recorded on the recharge and its ledger entries."""
     session = uow.session
     request_hash = idempotency.fingerprint(request.model_dump())
     stored = await idempotency.claim(session, "recharge", key, request_hash)
@@ -242,8 +250,11 @@ async def recharge(
         credit_repaid=plan.credit_repaid,
         new_balance=plan.new_balance,
         created_at=now,
+        account_id=account_id,
     )
-    await _post_recharge_entries(session, card, row.id, request.amount, plan.credit_repaid)
+    await _post_recharge_entries(
+        session, card, row.id, request.amount, plan.credit_repaid, account_id
+    )
     await repository.set_money(
         session,
         card.id,
@@ -270,7 +281,12 @@ async def recharge(
 
 
 async def _post_recharge_entries(
-    session: AsyncSession, card: Card, recharge_id: int, amount: int, credit_repaid: int
+    session: AsyncSession,
+    card: Card,
+    recharge_id: int,
+    amount: int,
+    credit_repaid: int,
+    account_id: int | None,
 ) -> None:
     """One entry for the part that repays credit trips, one for the rest."""
     balance = card.balance
@@ -285,6 +301,7 @@ async def _post_recharge_entries(
             amount=part,
             balance_after=balance,
             recharge_id=recharge_id,
+            account_id=account_id,
         )
 
 
@@ -308,8 +325,12 @@ async def unblock(uow: UnitOfWork, cache: Cache, card_id: int) -> CardOut:
     return to_out(await require_card(uow.session, card_id))
 
 
-async def replace(uow: UnitOfWork, cache: Cache, card_id: int, key: str) -> Answer:
-    """A lost personalized card: retire it, issue a new one, move the balance by the ledger."""
+async def replace(
+    uow: UnitOfWork, cache: Cache, card_id: int, key: str, *, account_id: int | None
+) -> Answer:
+    """A lost personalized card: retire it, issue a new one, move the balance by the ledger.
+
+    account_id is the operator's account, recorded on both balance transfer entries."""
     session = uow.session
     stored = await idempotency.claim(
         session, "card_replace", key, idempotency.fingerprint({"card_id": card_id})
@@ -344,6 +365,7 @@ async def replace(uow: UnitOfWork, cache: Cache, card_id: int, key: str) -> Answ
             balance_after=0,
             counterpart_card_id=new.id,
             note=note,
+            account_id=account_id,
         )
         await ledger.append_entry(
             session,
@@ -353,6 +375,7 @@ async def replace(uow: UnitOfWork, cache: Cache, card_id: int, key: str) -> Answ
             balance_after=moved,
             counterpart_card_id=old.id,
             note="balance received from the replaced card",
+            account_id=account_id,
         )
     body = ReplacementOut(old_card_id=old.id, new_card=to_out(new), balance_moved=moved)
     answer = body.model_dump(mode="json")

@@ -21,6 +21,7 @@ async def append(
     trip_id: int | None = None,
     counterpart_card_id: int | None = None,
     note: str | None = None,
+    account_id: int | None = None,
 ) -> int:
     entry_id = await session.scalar(
         insert(LedgerEntry)
@@ -33,6 +34,7 @@ async def append(
             trip_id=trip_id,
             counterpart_card_id=counterpart_card_id,
             note=note,
+            account_id=account_id,
         )
         .returning(LedgerEntry.id)
     )

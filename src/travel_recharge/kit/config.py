@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     timezone: str = "America/Bogota"  # monthly benefit trips follow the city's calendar
     double_tap_window_s: int = Field(default=60, ge=0)
     tap_future_tolerance_s: int = Field(default=300, ge=0)
+    # How long a validator may hold taps while offline before they reach the service: an older
+    # tap is refused (422), so a device cannot backdate taps into an older, cheaper fare. The
+    # field devices' offline batches are bounded by the same window.
+    tap_offline_window_s: int = Field(default=3 * 86_400, ge=60)
 
     # Security. Tokens are HS256 JWTs signed with auth_signing_key; in production the service
     # refuses to start without a strong one (security.keys). Elsewhere a missing key is

@@ -21,6 +21,18 @@ class Account(Base):
         # A rider account reads the cards of exactly one rider; no other role owns cards.
         CheckConstraint("(role = 'rider') = (user_id IS NOT NULL)", name="rider_iff_user"),
         CheckConstraint("role <> 'rider' OR kind = 'person'", name="riders_are_people"),
+        # A device account acts as one validator or one recharge point (migration 0007): the
+        # binding belongs to its role only, and every active device account has one.
+        CheckConstraint(
+            "(validator_id IS NULL OR role = 'validator')"
+            " AND (recharge_point_id IS NULL OR role = 'recharge_point')",
+            name="binding_matches_role",
+        ),
+        CheckConstraint(
+            "NOT active OR (role <> 'validator' OR validator_id IS NOT NULL)"
+            " AND (role <> 'recharge_point' OR recharge_point_id IS NOT NULL)",
+            name="active_devices_bound",
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -29,6 +41,9 @@ class Account(Base):
     kind: Mapped[str] = mapped_column(String(8))
     role: Mapped[str] = mapped_column(String(16))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The only validator (the validator_id its taps must name) or recharge point it acts as.
+    validator_id: Mapped[str | None] = mapped_column(String(64))
+    recharge_point_id: Mapped[int | None] = mapped_column(ForeignKey("recharge_points.id"))
     # argon2id hash of the password or client secret; the secret itself is never stored.
     secret_hash: Mapped[str] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, server_default="true")

@@ -90,6 +90,10 @@ class Recharge(Base):
     credit_repaid: Mapped[int] = mapped_column(BigInteger)
     new_balance: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # The account whose request made this row (null for rows made by no request: the seed
+    # generator, fixtures). Not indexed: nothing looks rows up by account, and every tap
+    # would pay for the index.
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
 
 
 class Trip(Base):
@@ -132,6 +136,10 @@ class Trip(Base):
     balance_after: Mapped[int] = mapped_column(BigInteger)
     end_station_id: Mapped[int | None] = mapped_column(ForeignKey("stations.id"))
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The account whose request made this row (null for rows made by no request: the seed
+    # generator, fixtures). Not indexed: nothing looks rows up by account, and every tap
+    # would pay for the index.
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
 
 
 class LedgerEntry(Base):
@@ -154,6 +162,10 @@ class LedgerEntry(Base):
     counterpart_card_id: Mapped[int | None] = mapped_column(ForeignKey("cards.id"))
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # The account whose request made this row (null for rows made by no request: the seed
+    # generator, fixtures). Not indexed: nothing looks rows up by account, and every tap
+    # would pay for the index.
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
 
 
 class IdempotencyRecord(Base):

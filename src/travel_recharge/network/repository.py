@@ -30,6 +30,15 @@ async def recharge_point_by_id(session: AsyncSession, point_id: int) -> Recharge
     return await session.scalar(select(RechargePoint).where(RechargePoint.id == point_id))
 
 
+async def first_point_of_sale(session: AsyncSession) -> int | None:
+    return await session.scalar(
+        select(RechargePoint.id)
+        .where(RechargePoint.active, RechargePoint.channel.in_(("counter", "kiosk")))
+        .order_by(RechargePoint.id)
+        .limit(1)
+    )
+
+
 async def _page_with_total(
     session: AsyncSession,
     query: Select[*_Columns],

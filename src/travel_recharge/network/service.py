@@ -202,6 +202,11 @@ async def require_recharge_point(session: AsyncSession, point_id: int) -> Rechar
     return point
 
 
+async def first_point_of_sale(session: AsyncSession) -> int | None:
+    """The first active counter or kiosk (demo mode binds its recharge point account to it)."""
+    return await repository.first_point_of_sale(session)
+
+
 async def require_station(session: AsyncSession, station_id: int) -> Station:
     station = await repository.station_by_id(session, station_id)
     if station is None:

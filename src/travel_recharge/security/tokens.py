@@ -7,10 +7,13 @@ import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 import jwt
 
 from travel_recharge.security.roles import Role
+
+T = TypeVar("T")
 
 ALGORITHM = "HS256"
 # Clocks of different machines may disagree a little; more than this is a bad token.
@@ -34,6 +37,10 @@ class Principal:
     login: str
     role: Role
     user_id: int | None = None  # the rider whose cards a rider token may read
+    # The device a validator or recharge point account is bound to (None for other roles,
+    # and for device tokens issued before bindings existed: those may not tap or recharge).
+    validator_id: str | None = None
+    recharge_point_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +74,11 @@ class TokenSigner:
         }
         if principal.user_id is not None:
             claims["uid"] = principal.user_id
+        # Carried in the token so the tap checks its binding without a database round trip.
+        if principal.validator_id is not None:
+            claims["validator_id"] = principal.validator_id
+        if principal.recharge_point_id is not None:
+            claims["recharge_point_id"] = principal.recharge_point_id
         return IssuedToken(jwt.encode(claims, self.key, algorithm=ALGORITHM), self.ttl_s)
 
     def read(self, token: str) -> Principal:
@@ -115,4 +127,16 @@ def _principal(claims: dict[str, object]) -> Principal:
         raise InvalidToken("the token is not valid")
     if (role == Role.rider) != (uid is not None):
         raise InvalidToken("the token is not valid")
-    return Principal(int(sub), login, Role(role), uid)
+    validator_id = _binding(claims, "validator_id", str, role == Role.validator)
+    point_id = _binding(claims, "recharge_point_id", int, role == Role.recharge_point)
+    return Principal(int(sub), login, Role(role), uid, validator_id, point_id)
+
+
+def _binding(claims: dict[str, object], name: str, kind: type[T], allowed: bool) -> T | None:
+    """A device binding claim: of its type, and only in the tokens of its role."""
+    value = claims.get(name)
+    if value is None:
+        return None
+    if not allowed or isinstance(value, bool) or not isinstance(value, kind):
+        raise InvalidToken("the token is not valid")
+    return value

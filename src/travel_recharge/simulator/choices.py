@@ -187,8 +187,13 @@ class Riders:
         rng: random.Random,
         recharge_share: float,
         return_share: float = RETURN_SHARE,
+        validators: Sequence[str] = (),
     ) -> None:
+        """validators: the ids of the validators that read the cards (the run's device
+        accounts, each bound to one); none: made-up turnstiles and buses of each station and
+        route."""
         self.world = world
+        self.validators = list(validators)
         self.facts = facts
         self.rng = rng
         self.recharge_share = recharge_share
@@ -286,7 +291,9 @@ class Riders:
             tap = self._validated(
                 card_id,
                 now,
-                lambda: f"SIM-{route.code}-{self.rng.randint(1, BUSES_PER_ROUTE):03d}",
+                self._device_or(
+                    lambda: f"SIM-{route.code}-{self.rng.randint(1, BUSES_PER_ROUTE):03d}"
+                ),
                 self.rng.choice(route.stops),
                 route.code,
             )
@@ -296,12 +303,17 @@ class Riders:
             tap = self._validated(
                 card_id,
                 now,
-                lambda: f"SIM-{station.code}-{self.rng.randint(1, TURNSTILES)}",
+                self._device_or(lambda: f"SIM-{station.code}-{self.rng.randint(1, TURNSTILES)}"),
                 station.station_id,
                 None,
             )
         self._remember(_Boarding(card_id, now, tap.station_id, tap.route_code))
         return tap
+
+    def _device_or(self, made_up: Callable[[], str]) -> Callable[[], str]:
+        if not self.validators:
+            return made_up
+        return lambda: self.rng.choice(self.validators)
 
     def _by_bus(self, after: _Boarding | None) -> bool:
         if self.world.routes is None:

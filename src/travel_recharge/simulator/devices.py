@@ -1,10 +1,12 @@
 """The run's own device accounts (validators and points of sale) and their tokens.
 
 Each run makes its accounts in the accounts table, like any device, so the requests it sends
-are authenticated, authorized and rate limited exactly like real ones. Their secret is one
-random value per run, hashed once and then forgotten: nobody can sign in as them. Tokens are
-minted in-process with the app's signer instead, and the accounts are deactivated when the
-run ends (its tokens then expire within their lifetime).
+are authenticated, authorized and rate limited exactly like real ones. Like any device
+account, each is bound to one validator id or one point of sale, the only one its requests
+may name: the run's riders are read by these validators and recharge at these points. Their
+secret is one random value per run, hashed once and then forgotten: nobody can sign in as
+them. Tokens are minted in-process with the app's signer instead, and the accounts are
+deactivated when the run ends (its tokens then expire within their lifetime).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from travel_recharge.accounts import service as accounts
 from travel_recharge.kit.db import Database
 from travel_recharge.kit.errors import Conflict, NotFound
 from travel_recharge.kit.logs import log_event
+from travel_recharge.security.devices import Binding
 from travel_recharge.security.hashing import hash_secret, new_secret
 from travel_recharge.security.rate_limit import Rate
 from travel_recharge.security.roles import Role
@@ -33,7 +36,10 @@ logger = logging.getLogger("travel_recharge.simulator")
 # A device is given at most this share of its per-principal limit, so the run is never
 # refused by its own limits, even when Poisson arrivals bunch up.
 LIMIT_SHARE = 0.5
-MIN_VALIDATORS = 2
+# A card read twice by one validator within the double-tap window is one tap, and each
+# validator account is one validator: enough of them that a regular rider (the busiest card
+# taps every few seconds in a small sample) meets a fresh one at each tap.
+MIN_VALIDATORS = 32
 MIN_RECHARGE_POINTS = 1
 # Accounts a run may make, whatever the configured limits (each is a row and a token): with
 # limits so low that more would be needed, the run's excess is refused (429) and counted.
@@ -88,6 +94,11 @@ def device_login(run_id: str, role: Role, number: int) -> str:
     return f"sim-{run_id}-{role.value.replace('_', '-')}-{number}"
 
 
+def validator_id(run_id: str, number: int) -> str:
+    """The validator the run's validator account `number` is bound to."""
+    return f"SIM-{run_id}-V{number:04d}"
+
+
 @dataclass
 class _Device:
     principal: Principal
@@ -101,26 +112,40 @@ class Devices:
     def __init__(self, signer: TokenSigner, principals: list[Principal]) -> None:
         self._signer = signer
         self._devices = [self._issue(p, time.monotonic()) for p in principals]
-        # Round robin: the load spreads evenly, so no device exceeds its share of its limit.
-        self._validators = itertools.cycle(
-            [d for d in self._devices if d.principal.role is Role.validator]
-        )
-        self._points = itertools.cycle(
-            [d for d in self._devices if d.principal.role is Role.recharge_point]
-        )
+        self._validators = {
+            d.principal.validator_id: d for d in self._devices if d.principal.validator_id
+        }
+        points: dict[int, list[_Device]] = {}
+        for device in self._devices:
+            if device.principal.recharge_point_id is not None:
+                points.setdefault(device.principal.recharge_point_id, []).append(device)
+        # Round robin among a point's devices: no device exceeds its share of its limit.
+        self._points = {point: itertools.cycle(found) for point, found in points.items()}
 
     @property
     def logins(self) -> list[str]:
         return [d.principal.login for d in self._devices]
 
+    @property
+    def validator_ids(self) -> list[str]:
+        """The validators the run's riders are read by (one account each)."""
+        return list(self._validators)
+
+    @property
+    def recharge_point_ids(self) -> list[int]:
+        """The points of sale the run's riders recharge at."""
+        return list(self._points)
+
     def count(self, role: Role) -> int:
         return sum(d.principal.role is role for d in self._devices)
 
-    def validator(self) -> dict[str, str]:
-        return next(self._validators).headers
+    def validator(self, validator_id: str) -> dict[str, str]:
+        """The headers of the account bound to this validator (one of validator_ids)."""
+        return self._validators[validator_id].headers
 
-    def recharge_point(self) -> dict[str, str]:
-        return next(self._points).headers
+    def recharge_point(self, point_id: int) -> dict[str, str]:
+        """The headers of an account bound to this point (one of recharge_point_ids)."""
+        return next(self._points[point_id]).headers
 
     def renew(self) -> None:
         """Reissue tokens past half their lifetime (called every second by the run)."""
@@ -138,18 +163,27 @@ class Devices:
 
 
 async def create_devices(
-    database: Database, signer: TokenSigner, run_id: str, plan: DevicePlan
+    database: Database,
+    signer: TokenSigner,
+    run_id: str,
+    plan: DevicePlan,
+    points: Sequence[int],
 ) -> Devices:
-    """The run's accounts, made in one transaction with one secret nobody keeps."""
+    """The run's accounts, made in one transaction with one secret nobody keeps; the points
+    of sale are bound to `points` in turn (more devices than points share them)."""
     secret_hash = await anyio.to_thread.run_sync(hash_secret, new_secret())
-    wanted = [(Role.validator, n) for n in range(1, plan.validators + 1)] + [
-        (Role.recharge_point, n) for n in range(1, plan.recharge_points + 1)
+    wanted = [
+        (Role.validator, n, Binding(validator_id=validator_id(run_id, n)))
+        for n in range(1, plan.validators + 1)
+    ] + [
+        (Role.recharge_point, n, Binding(recharge_point_id=points[(n - 1) % len(points)]))
+        for n in range(1, plan.recharge_points + 1)
     ]
     principals: list[Principal] = []
     async with database.write_sessions() as session, session.begin():
-        for role, number in wanted:
+        for role, number, binding in wanted:
             login = device_login(run_id, role, number)
-            principal = await accounts.add_device(session, login, role, secret_hash)
+            principal = await accounts.add_device(session, login, role, secret_hash, binding)
             if principal is None:
                 raise Conflict(f"login: {login!r} is already taken")
             principals.append(principal)

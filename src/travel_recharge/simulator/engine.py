@@ -244,7 +244,8 @@ class Runner:
         if tap.route_code is not None:
             body["route_code"] = tap.route_code
         self.tally.add("taps_sent")
-        response = await self._post(http, TAP_PATH, body, self.devices.validator())
+        headers = self.devices.validator(tap.validator_id)
+        response = await self._post(http, TAP_PATH, body, headers)
         if response is None:
             return
         if response.status_code == 201:
@@ -268,7 +269,8 @@ class Runner:
             "recharge_point_id": recharge.recharge_point_id,
         }
         # A fresh key: every simulated recharge is a new purchase, never a retry.
-        headers = self.devices.recharge_point() | {"Idempotency-Key": uuid.uuid4().hex}
+        headers = self.devices.recharge_point(recharge.recharge_point_id)
+        headers = headers | {"Idempotency-Key": uuid.uuid4().hex}
         self.tally.add("recharges_sent")
         response = await self._post(http, RECHARGE_PATH, body, headers)
         if response is None:

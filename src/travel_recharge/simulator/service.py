@@ -12,6 +12,7 @@ import contextvars
 import logging
 import random
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from pydantic import ValidationError
@@ -140,7 +141,9 @@ class Simulator:
                 self._limiter.limits("recharges").get("principal"),
                 self._limiter.limits("recharges").get("ip"),
             )
-            devices = await create_devices(self._database, self._signer, run_id, plan)
+            devices = await create_devices(
+                self._database, self._signer, run_id, plan, world.recharge_points
+            )
             logins = devices.logins
             fields = {
                 "validators": str(devices.count(Role.validator)),
@@ -153,7 +156,9 @@ class Simulator:
                 raise CoordinationUnavailable() from exc
             raise
         spec = RunSpec(run_id, request.rate, ends_at, self_url, self._lease_ttl_ms)
-        riders = Riders(world, facts, rng, plan.recharge_share)
+        # The riders meet the run's own devices only: each account acts as one device.
+        world = replace(world, recharge_points=devices.recharge_point_ids)
+        riders = Riders(world, facts, rng, plan.recharge_share, validators=devices.validator_ids)
         return Runner(spec, riders, devices, self.control, self._database, rng)
 
     async def _sample(self, rng: random.Random) -> tuple[World, FareFacts]:

@@ -68,12 +68,13 @@ WITH trip AS (
     INSERT INTO trips (tap_id, card_id, validator_id, station_id, route_id, service_kind,
         event_time, received_at, fare_policy_id, fare_charged, fare_kind, is_transfer,
         credit_used, benefit_trip_used, transfers_in_window, window_anchor, window_ends_at,
-        balance_after)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, now(), $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+        balance_after, account_id)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, now(), $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+        $19)
     RETURNING id
 ), entry AS (
-    INSERT INTO ledger_entries (card_id, kind, amount, balance_after, trip_id)
-    SELECT $2, 'fare', -$9::bigint, $17, id FROM trip
+    INSERT INTO ledger_entries (card_id, kind, amount, balance_after, trip_id, account_id)
+    SELECT $2, 'fare', -$9::bigint, $17, id, $19 FROM trip
 ), card AS (
     UPDATE cards SET balance = $17, credit_trips_in_use = credit_trips_in_use + $18::int,
         last_used_at = greatest(last_used_at, $7)
@@ -199,8 +200,10 @@ async def post_tap(
     *,
     policy_id: int,
     window_anchor: datetime | None,
+    account_id: int | None,
 ) -> int:
-    """Insert the trip and its ledger entry and store the card's new balance, in one statement."""
+    """Insert the trip and its ledger entry and store the card's new balance, in one statement;
+    both rows record the account that sent the tap."""
     try:
         trip_id = await connection.fetchval(
             _POST_TAP,
@@ -222,6 +225,7 @@ async def post_tap(
             tap.window_ends_at,
             tap.balance_after,
             int(tap.credit_used),
+            account_id,
         )
     except asyncpg.UniqueViolationError as exc:
         # The only unique key a tap can hit: its tap_id, taken meanwhile by another card.

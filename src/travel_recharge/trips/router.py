@@ -15,7 +15,8 @@ from travel_recharge.kit.errors import error_responses
 from travel_recharge.kit.hardening import StrictJSONRoute
 from travel_recharge.kit.pagination import PageDep
 from travel_recharge.kit.views import PrimaryReadsDep, json_response
-from travel_recharge.security import Role, allow
+from travel_recharge.security import CurrentPrincipal, Role, allow
+from travel_recharge.security.devices import require_own_validator
 from travel_recharge.trips import service
 from travel_recharge.trips.schemas import CardTripsOut, TapIn, TapOut, TripEndIn, TripEndOut
 
@@ -33,10 +34,17 @@ router = APIRouter(prefix="/api/v1/trips", tags=["trips"], route_class=StrictJSO
     dependencies=[allow("taps", Role.validator)],
 )
 async def start_trip(
-    request: TapIn, unit: DriverTransactionDep, cache: CacheDep, settings: SettingsDep
+    request: TapIn,
+    principal: CurrentPrincipal,
+    unit: DriverTransactionDep,
+    cache: CacheDep,
+    settings: SettingsDep,
 ) -> Response:
     """Price a tap (full fare, transfer, credit or benefit trip) and charge the card once."""
-    answer, created = await service.tap(unit, cache, request, datetime.now(UTC), settings)
+    require_own_validator(principal, request.validator_id)
+    answer, created = await service.tap(
+        unit, cache, request, datetime.now(UTC), settings, account_id=principal.account_id
+    )
     # Serialized here: the answer is already a validated TapOut (the hot path of the API).
     return Response(
         content=answer.model_dump_json(),

@@ -10,6 +10,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
 
 from travel_recharge.cards.schemas import Id
 from travel_recharge.kit.pagination import PageInfo
+from travel_recharge.security.devices import ValidatorId
 
 RouteCode = Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,20}$")]
 # stations.id is a PostgreSQL integer: a larger id is refused here, not by the driver (500).
@@ -24,15 +25,15 @@ class TapIn(BaseModel):
     route_code: RouteCode | None = Field(
         default=None, description="the route boarded (on-board validators of zonal buses)"
     )
-    validator_id: str = Field(
-        min_length=1,
-        max_length=64,
-        pattern=r"^[A-Za-z0-9_.:-]+$",
-        description="the device that read the card; recorded for audit and double-tap checks",
+    validator_id: ValidatorId = Field(
+        description="the device that read the card; recorded for audit and double-tap checks; "
+        "a validator account may only name the validator it is bound to"
     )
     tap_id: uuid.UUID = Field(description="client-generated id; a retry sends the same one")
     event_time: AwareDatetime | None = Field(
-        default=None, description="when the validator read the card (default: now)"
+        default=None,
+        description="when the validator read the card (default: now); at most "
+        "TR_TAP_OFFLINE_WINDOW_S in the past",
     )
 
 

@@ -47,9 +47,17 @@ logger = logging.getLogger("travel_recharge.trips")
 
 
 async def tap(
-    unit: DriverTransaction, cache: Cache, request: TapIn, now: datetime, settings: Settings
+    unit: DriverTransaction,
+    cache: Cache,
+    request: TapIn,
+    now: datetime,
+    settings: Settings,
+    *,
+    account_id: int | None,
 ) -> tuple[TapOut, bool]:
-    """Price and post a tap; returns the answer and whether it was created now."""
+    """Price and post a tap; returns the answer and whether it was created now.
+
+    account_id is the account that sent it, recorded on the trip and its ledger entry."""
     connection = unit.connection
     event_time = request.event_time or now
     if event_time > now + timedelta(seconds=settings.tap_future_tolerance_s):
@@ -76,6 +84,13 @@ async def tap(
     earlier = _earlier(context, card.id, request)
     if earlier is not None:
         return _tap_out(earlier, duplicate=True), False
+    if event_time < now - timedelta(seconds=settings.tap_offline_window_s):
+        # After the retry check (a retry still gets its original answer, rule 4) and before
+        # pricing: an older tap would be priced by an older, maybe cheaper, fare policy.
+        raise Unprocessable(
+            f"event_time: is older than the offline window of {settings.tap_offline_window_s} s"
+            " (TR_TAP_OFFLINE_WINDOW_S); a tap must reach the service within it"
+        )
     if card.status != "active":
         raise Conflict(f"card {card.id} is {card.status}; only active cards can be used")
     if context.policy_id is None or context.policy_version is None or not context.policy_document:
@@ -127,7 +142,11 @@ async def tap(
     )
     try:
         trip_id = await repository.post_tap(
-            connection, posted, policy_id=in_force.id, window_anchor=outcome.window_anchor
+            connection,
+            posted,
+            policy_id=in_force.id,
+            window_anchor=outcome.window_anchor,
+            account_id=account_id,
         )
     except repository.DuplicateTapId as exc:
         raise Conflict(f"tap_id {request.tap_id} was already used by another card") from exc
