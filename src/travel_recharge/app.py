@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -88,6 +89,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         log_event(
             logger, "service.started", env=settings.env, replica=bool(settings.database_replica_url)
         )
+        # Everything start-up made (modules, the app, its routes and reference data) lives as
+        # long as the worker. Frozen, it is out of the cyclic collector's reach: a full
+        # collection then scans only what requests made, instead of stopping every request in
+        # flight for the ~40-80 ms a scan of the ~140,000 start-up objects takes.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
