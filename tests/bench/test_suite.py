@@ -74,6 +74,18 @@ def test_suite_reports_workloads_beside_ceilings_capacity_and_memory(
     assert [step["clients"] for step in capacity["steps"].values()][:1] == [1]
     assert capacity["bogota_peak_taps_per_s"] == 111.1
     assert capacity["multiple_of_bogota_peak"] == round(capacity["sustained_taps_per_s"] / 111.1, 1)
+    pgbench_tps = ceilings["pgbench_tap"]["throughput_per_s"]
+    assert capacity["vs_pgbench_tap"] == round(capacity["sustained_taps_per_s"] / pgbench_tps, 3)
+
+    stall = report["stall"]
+    assert (stall["path"], stall["clients"], stall["limit"]) == (
+        "/api/v1/stations/02000/details",
+        16,
+        3.0,
+    )
+    assert stall["non_2xx"] == 0 and stall["requests"] > 0
+    assert stall["p99_over_p50"] == round(stall["p99_ms"] / stall["p50_ms"], 2)
+    assert stall["ok"] == (stall["p99_over_p50"] <= 3.0)
 
     service = report["memory"]["service"]
     assert service["serving"] == ["launcher"]  # one worker: the launcher serves

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,11 @@ BOGOTA_DAILY_VALIDATIONS = 4_000_000
 PEAK_HOUR_SHARE = 0.10
 BOGOTA_PEAK_TAPS_PER_S = BOGOTA_DAILY_VALIDATIONS * PEAK_HOUR_SHARE / 3600
 REGRESSION_EXIT = 3
+# The periodic-stall check: one worker, this many clients, a cached public read; its p99
+# should stay within STALL_LIMIT times its p50.
+STALL_READ = READS[2]
+STALL_CLIENTS = 16
+STALL_LIMIT = 3.0
 # The ceilings each kind of workload is compared with.
 RATIOS = {
     "read": ("bare_fastapi", "redis_get"),
@@ -95,6 +100,8 @@ def run_suite(settings: Settings, options: SuiteOptions) -> dict[str, Any]:
         environment = server_environment(
             database_url, settings.redis_url, pool_for, options.workers
         )
+        with service_process(environment, 1) as single:
+            stall = _stall(single.port, ranges, options)
         with service_process(environment, options.workers) as server:
             workloads = _workloads(server.port, ranges, options)
             capacity = _capacity(server.port, ranges, options)
@@ -126,7 +133,8 @@ def run_suite(settings: Settings, options: SuiteOptions) -> dict[str, Any]:
         "dataset": {"tap_cards": options.cards, "recharge_cards": _size(ranges.recharges)},
         "workloads": with_ratios(workloads, found),
         "ceilings": found,
-        "capacity": capacity,
+        "capacity": capacity | _capacity_ratio(capacity, pgbench),
+        "stall": stall,
         "memory": memory,
         "ledger_mismatches": mismatches,
         "regressions": None,
@@ -190,6 +198,28 @@ def _workloads(port: int, ranges: CardRanges, options: SuiteOptions) -> dict[str
         "role": "recharge_point",
     }
     return found
+
+
+def _stall(port: int, ranges: CardRanges, options: SuiteOptions) -> dict[str, Any]:
+    """One worker, STALL_CLIENTS clients, a public read served from Redis: a worker that
+    stalls now and then (a long collection, a blocking call) shows as p99 far above p50."""
+    figures = _measure(
+        port, read_request(STALL_READ, ranges), replace(options, clients=STALL_CLIENTS)
+    )
+    ratio = round(figures["p99_ms"] / figures["p50_ms"], 2) if figures["p50_ms"] else None
+    return figures | {
+        "path": STALL_READ.path,
+        "clients": STALL_CLIENTS,
+        "p99_over_p50": ratio,
+        "limit": STALL_LIMIT,
+        "ok": ratio is not None and ratio <= STALL_LIMIT,
+    }
+
+
+def _capacity_ratio(capacity: dict[str, Any], pgbench: dict[str, Any]) -> dict[str, Any]:
+    ceiling = pgbench.get("throughput_per_s") or 0
+    sustained = capacity["sustained_taps_per_s"]
+    return {"vs_pgbench_tap": round(sustained / ceiling, 3) if ceiling else None}
 
 
 def _capacity(port: int, ranges: CardRanges, options: SuiteOptions) -> dict[str, Any]:

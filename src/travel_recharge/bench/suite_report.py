@@ -101,7 +101,20 @@ def _capacity(report: dict[str, Any]) -> list[str]:
         *lines,
         "",
         f"**Capacity: {capacity['sustained_taps_per_s']} taps/s sustained with p99 ≤ {limit} ms "
-        f"(at {capacity['at_clients']} clients) = {capacity['multiple_of_bogota_peak']}× {peak}",
+        f"(at {capacity['at_clients']} clients) = {capacity.get('vs_pgbench_tap')} of pgbench's "
+        f"tap transaction = {capacity['multiple_of_bogota_peak']}× {peak}",
+    ]
+
+
+def _stall(report: dict[str, Any]) -> list[str]:
+    stall = report.get("stall")
+    if not stall:
+        return []
+    verdict = "ok" if stall["ok"] else f"over {stall['limit']}×"
+    return [
+        f"Periodic stalls: one worker, {stall['clients']} clients, GET {stall['path']} from "
+        f"Redis: {stall['throughput_per_s']}/s, p50 {stall['p50_ms']} ms, p99 {stall['p99_ms']} "
+        f"ms, p99/p50 = {stall['p99_over_p50']} ({verdict})."
     ]
 
 
@@ -178,6 +191,7 @@ def markdown(report: dict[str, Any]) -> str:
         ["Workloads, one server, the load generator on the same machine:", "", *_workloads(report)],
         ["Ceilings, measured in the same run (the service stopped):", "", *_ceilings(report)],
         _capacity(report),
+        _stall(report),
         ["Resident memory at the end of the mixed run:", "", *_memory(report)],
         [f"Ledger mismatches after the run: {report['ledger_mismatches']}."],
         _regressions(report),
