@@ -24,7 +24,9 @@ async def apps(
 ) -> AsyncIterator[list[FastAPI]]:
     """`count` app instances (as separate workers would be) sharing one Redis namespace."""
     settings = make_settings(
-        test_servers, cache_namespace=f"trrl{uuid.uuid4().hex[:10]}", **overrides
+        test_servers,
+        cache_namespace=f"{test_servers.namespace}rl{uuid.uuid4().hex[:10]}",
+        **overrides,
     )
     async with AsyncExitStack() as stack:
         started = []
@@ -155,3 +157,4 @@ def test_a_bad_rate_stops_the_app_from_starting(test_servers: ServerUrls, text: 
     settings = make_settings(test_servers, rate_limits={"taps": {"principal": text}})
     with pytest.raises(ValueError, match="is not a rate like '600/minute'"):
         create_app(settings)
+

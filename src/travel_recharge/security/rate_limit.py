@@ -70,16 +70,22 @@ def unreachable_limits() -> dict[str, dict[Subject, str]]:
     return {group: {"principal": UNREACHABLE, "ip": UNREACHABLE} for group in DEFAULT_LIMITS}
 
 
-# KEYS: the buckets. ARGV: per bucket, its emission interval and burst tolerance in ms.
+# KEYS: per bucket, the sorted set of its group and subject. ARGV: per bucket, its member
+# (the hashed caller), emission interval and burst tolerance in ms.
 # Returns the milliseconds to wait: 0 when admitted (and then counted in every bucket).
+# A bucket's state is its TAT (theoretical arrival time), the member's score; a member whose
+# TAT has passed holds no debt and is removed, as its own key with a TTL would have expired.
+# Sorted sets without a TTL, rather than one key per caller with one: Redis evicts only keys
+# with a TTL (volatile-lru), so filling the cache can never evict a limit and reset it.
 _GCRA = """
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 local wait, tats = 0, {}
 for i, key in ipairs(KEYS) do
-    local interval = tonumber(ARGV[2 * i - 1])
-    local tolerance = tonumber(ARGV[2 * i])
-    local tat = math.max(tonumber(redis.call('GET', key) or now), now)
+    local member = ARGV[3 * i - 2]
+    local interval = tonumber(ARGV[3 * i - 1])
+    local tolerance = tonumber(ARGV[3 * i])
+    local tat = math.max(tonumber(redis.call('ZSCORE', key, member) or now), now)
     wait = math.max(wait, tat - now - tolerance)
     tats[i] = tat + interval
 end
@@ -87,7 +93,8 @@ if wait > 0 then
     return wait
 end
 for i, key in ipairs(KEYS) do
-    redis.call('SET', key, tats[i], 'PX', tats[i] - now)
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+    redis.call('ZADD', key, tats[i], ARGV[3 * i - 2])
 end
 return 0
 """
@@ -149,14 +156,18 @@ class RateLimiter:
         """Count the request in its group's buckets; TooManyRequests when one is full."""
         rules = self.limits(group)
         buckets = [
-            (self._key(group, subject, who), rules[subject])
+            (self.bucket_key(group, subject), _member(who), rules[subject])
             for subject, who in (("principal", principal), ("ip", ip))
             if who is not None and subject in rules
         ]
         if not buckets:
             return
-        keys = [key for key, _ in buckets]
-        args = [ms for _, rate in buckets for ms in (rate.interval_ms, rate.tolerance_ms)]
+        keys = [key for key, _, _ in buckets]
+        args: list[str | int] = [
+            value
+            for _, member, rate in buckets
+            for value in (member, rate.interval_ms, rate.tolerance_ms)
+        ]
         try:
             wait_ms = int(await self._cache.call(lambda: self._script(keys=keys, args=args)))
         except CacheUnavailable:
@@ -168,8 +179,12 @@ class RateLimiter:
                 retry_after_s=max(1, math.ceil(wait_ms / 1000)),
             )
 
-    def _key(self, group: str, subject: Subject, who: str) -> str:
-        # Hashed: a login or address a client made up cannot make keys long or odd.
-        digest = hashlib.blake2b(who.encode(), digest_size=12).hexdigest()
+    def bucket_key(self, group: str, subject: Subject) -> str:
+        """The sorted set holding the buckets of one group and subject (see _GCRA)."""
         # Outside the cache namespace: clearing the cache must not reset the limits.
-        return f"rl:{self._cache.namespace}:{group}:{subject}:{digest}"
+        return f"rl:{self._cache.namespace}:{group}:{subject}"
+
+
+def _member(who: str) -> str:
+    # Hashed: a login or address a client made up cannot make members long or odd.
+    return hashlib.blake2b(who.encode(), digest_size=12).hexdigest()
