@@ -108,6 +108,7 @@ async def recharge_history(
         f"history:{page.cache_field}",
         settings.cache_ttl_card_s,
         lambda: service.recharge_history(session, card_id, page),
+        cacheable=page.cacheable,
     )
 
 

@@ -110,7 +110,11 @@ async def station_alerts(
 
     field = "current" if active_only else f"history:{page.cache_field}"
     ttl = reads.settings.cache_ttl_alerts_s
-    raw = await reads.cached(station_alerts_group(station_id), field, ttl, produce)
+    # The current alerts are one view; history pages only the pages the cache keeps.
+    cacheable = active_only or page.cacheable
+    raw = await reads.cached(
+        station_alerts_group(station_id), field, ttl, produce, cacheable=cacheable
+    )
     cached = _CachedStationAlerts.model_validate_json(raw)
     alerts = [_out(record, now) for record in cached.alerts]
     if active_only:

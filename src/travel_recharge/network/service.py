@@ -67,14 +67,23 @@ class Reads:
     settings: Settings
 
     async def cached(
-        self, group: str, field: str, ttl_s: int, produce: Callable[[], Awaitable[BaseModel]]
+        self,
+        group: str,
+        field: str,
+        ttl_s: int,
+        produce: Callable[[], Awaitable[BaseModel]],
+        *,
+        cacheable: bool = True,
     ) -> bytes:
         """The view's JSON bytes from the cache; `produce` runs only on a miss.
 
         Network views are bounded by their TTL (alert writes replace the generation, which
         stale serving never crosses), so an expired value may be served during a refresh.
+        `cacheable=False`: computed without Redis (a page the cache does not keep).
         """
-        return await cached_bytes(self.cache, group, field, ttl_s, produce, stale_ok=True)
+        return await cached_bytes(
+            self.cache, group, field, ttl_s, produce, stale_ok=True, cacheable=cacheable
+        )
 
 
 def arrivals_group(minute: datetime) -> str:
@@ -120,7 +129,7 @@ async def stations(
 
     field = _filter_field(locality, kind, active, page.cache_field)
     ttl = reads.settings.cache_ttl_stations_s
-    return await reads.cached(STATION_LIST_GROUP, field, ttl, produce)
+    return await reads.cached(STATION_LIST_GROUP, field, ttl, produce, cacheable=page.cacheable)
 
 
 async def station_identifiers(reads: Reads) -> bytes:
@@ -212,7 +221,7 @@ async def recharge_points(
 
     field = _filter_field(locality, channel, page.cache_field)
     ttl = reads.settings.cache_ttl_recharge_points_s
-    return await reads.cached(RECHARGE_POINTS_GROUP, field, ttl, produce)
+    return await reads.cached(RECHARGE_POINTS_GROUP, field, ttl, produce, cacheable=page.cacheable)
 
 
 async def require_station(session: AsyncSession, station_id: int) -> Station:

@@ -77,4 +77,5 @@ async def card_trips(
         f"trips:{page.cache_field}",
         settings.cache_ttl_card_s,
         lambda: service.card_trips(session, card_id, page),
+        cacheable=page.cacheable,
     )
