@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import logging
 import os
 import signal
@@ -17,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
+from travel_recharge.audit import SystemActor
 from travel_recharge.config import Settings, get_settings
 from travel_recharge.db import Database
 from travel_recharge.embedded import APP_ROLE, EmbeddedError, EmbeddedServers, start_embedded
@@ -283,11 +285,16 @@ def cmd_ledger_verify(_: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def command_line_actor() -> SystemActor:
+    """Who runs a command, for the audit log: no account, the machine's user name."""
+    return SystemActor(login=f"cli:{getpass.getuser()}", role="command_line")
+
+
 async def _create_account(settings: Settings, request: AccountCreate) -> AccountCreated:
     database = Database.from_settings(settings)
     try:
         async with database.write_sessions() as session, session.begin():
-            return await accounts.create(session, request)
+            return await accounts.create(session, request, actor=command_line_actor())
     finally:
         await database.dispose()
 

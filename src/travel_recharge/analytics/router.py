@@ -26,7 +26,7 @@ from travel_recharge.config import SettingsDep
 from travel_recharge.db import ReadSessionDep
 from travel_recharge.errors import error_responses
 from travel_recharge.hardening import StrictJSONRoute
-from travel_recharge.security import Role, allow
+from travel_recharge.security import CurrentPrincipal, Role, allow
 from travel_recharge.views import cached_json
 
 router = APIRouter(
@@ -84,8 +84,10 @@ async def users_active_count(
     response_model=LatestUser,
     responses={204: {"description": "No rider is registered yet"}},
 )
-async def users_latest(session: ReadSessionDep, cache: CacheDep, settings: SettingsDep) -> Response:
-    """The most recently registered rider."""
+async def users_latest(
+    session: ReadSessionDep, cache: CacheDep, settings: SettingsDep, principal: CurrentPrincipal
+) -> Response:
+    """The most recently registered rider (the full name for admins, initials for analysts)."""
 
     async def load() -> bytes:
         latest = await service.latest_user(session)
@@ -96,7 +98,8 @@ async def users_latest(session: ReadSessionDep, cache: CacheDep, settings: Setti
     )
     if not body:
         return Response(status_code=204)
-    return Response(content=body, media_type="application/json")
+    shown = service.latest_user_for(body, principal.role)
+    return Response(content=shown, media_type="application/json")
 
 
 @router.get("/trips/total", response_model=TripTotals)

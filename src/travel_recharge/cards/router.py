@@ -28,7 +28,7 @@ from travel_recharge.finance.schemas import CardLedgerOut
 from travel_recharge.hardening import StrictJSONRoute
 from travel_recharge.idempotency import IdempotencyKeyHeader
 from travel_recharge.pagination import PageDep
-from travel_recharge.security import Role, allow, allow_card_owner
+from travel_recharge.security import CurrentPrincipal, Role, allow, allow_card_owner
 from travel_recharge.views import cached_json
 
 router = APIRouter(prefix="/api/v1/cards", tags=["cards"], route_class=StrictJSONRoute)
@@ -134,10 +134,14 @@ async def card_ledger(
     dependencies=[allow_card_owner("operations", Role.operator)],
 )
 async def block_card(
-    card_id: CardId, request: BlockRequest, uow: UnitOfWorkDep, cache: CacheDep
+    card_id: CardId,
+    request: BlockRequest,
+    uow: UnitOfWorkDep,
+    cache: CacheDep,
+    principal: CurrentPrincipal,
 ) -> CardOut:
     """Block an active card (reported lost or stolen, or by the operator)."""
-    return await service.block(uow, cache, card_id, request)
+    return await service.block(uow, cache, card_id, request, actor=principal)
 
 
 @router.post(
@@ -146,9 +150,11 @@ async def block_card(
     responses=error_responses(404, 409, 422),
     dependencies=[allow("operations", Role.operator)],
 )
-async def unblock_card(card_id: CardId, uow: UnitOfWorkDep, cache: CacheDep) -> CardOut:
+async def unblock_card(
+    card_id: CardId, uow: UnitOfWorkDep, cache: CacheDep, principal: CurrentPrincipal
+) -> CardOut:
     """Make a blocked card usable again."""
-    return await service.unblock(uow, cache, card_id)
+    return await service.unblock(uow, cache, card_id, actor=principal)
 
 
 @router.post(
@@ -159,7 +165,11 @@ async def unblock_card(card_id: CardId, uow: UnitOfWorkDep, cache: CacheDep) -> 
     dependencies=[allow("operations", Role.operator)],
 )
 async def replace_card(
-    card_id: CardId, key: IdempotencyKeyHeader, uow: UnitOfWorkDep, cache: CacheDep
+    card_id: CardId,
+    key: IdempotencyKeyHeader,
+    uow: UnitOfWorkDep,
+    cache: CacheDep,
+    principal: CurrentPrincipal,
 ) -> JSONResponse:
     """Replace a lost personalized card: retire it and move its balance to a new card."""
-    return _answer(await service.replace(uow, cache, card_id, key))
+    return _answer(await service.replace(uow, cache, card_id, key, actor=principal))

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from travel_recharge import idempotency
+from travel_recharge.audit import Actor, audit
 from travel_recharge.cache import Cache
 from travel_recharge.cards import repository
 from travel_recharge.cards.schemas import (
@@ -269,27 +270,30 @@ async def _post_recharge_entries(
         )
 
 
-async def block(uow: UnitOfWork, cache: Cache, card_id: int, request: BlockRequest) -> CardOut:
+async def block(
+    uow: UnitOfWork, cache: Cache, card_id: int, request: BlockRequest, *, actor: Actor
+) -> CardOut:
     card = await require_card(uow.session, card_id, lock=True)
     if card.status != "active":
         raise Conflict(f"card {card_id} is {card.status}; only an active card can be blocked")
     await repository.set_status(uow.session, card_id, "blocked", request.reason)
     invalidate_after_commit(uow, cache, card_id)
-    log_event(logger, "card.blocked", card_id=card_id)
+    # The reason is free text a rider may have typed: it stays in the database, not the log.
+    audit("card.blocked", actor, f"card:{card_id}", after_commit=uow)
     return to_out(await require_card(uow.session, card_id))
 
 
-async def unblock(uow: UnitOfWork, cache: Cache, card_id: int) -> CardOut:
+async def unblock(uow: UnitOfWork, cache: Cache, card_id: int, *, actor: Actor) -> CardOut:
     card = await require_card(uow.session, card_id, lock=True)
     if card.status != "blocked":
         raise Conflict(f"card {card_id} is {card.status}; only a blocked card can be unblocked")
     await repository.set_status(uow.session, card_id, "active", None)
     invalidate_after_commit(uow, cache, card_id)
-    log_event(logger, "card.unblocked", card_id=card_id)
+    audit("card.unblocked", actor, f"card:{card_id}", after_commit=uow)
     return to_out(await require_card(uow.session, card_id))
 
 
-async def replace(uow: UnitOfWork, cache: Cache, card_id: int, key: str) -> Answer:
+async def replace(uow: UnitOfWork, cache: Cache, card_id: int, key: str, *, actor: Actor) -> Answer:
     """A lost personalized card: retire it, issue a new one, move the balance by the ledger."""
     session = uow.session
     stored = await idempotency.claim(
@@ -339,5 +343,12 @@ async def replace(uow: UnitOfWork, cache: Cache, card_id: int, key: str) -> Answ
     answer = body.model_dump(mode="json")
     await idempotency.remember(session, "card_replace", key, 201, answer)
     invalidate_after_commit(uow, cache, old.id, new.id)
-    log_event(logger, "card.replaced", card_id=old.id, new_card_id=new.id, amount=moved)
+    audit(
+        "card.replaced",
+        actor,
+        f"card:{old.id}",
+        after_commit=uow,
+        new_card_id=new.id,
+        amount=moved,
+    )
     return Answer(201, answer, replayed=False)
