@@ -7,8 +7,10 @@ the rollup fold through the real app, and is refused DDL, TRUNCATE, ledger rewri
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from argparse import Namespace
+from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
 import pytest
@@ -16,7 +18,9 @@ from sqlalchemy.engine import make_url
 
 from tests.conftest import Network, ServerUrls, ledger_ok, make_settings, start_app
 from tests.money import balance, new_card, recharge, tap
+from travel_recharge import cli
 from travel_recharge.analytics.folder import fold_deltas
+from travel_recharge.config import get_settings
 from travel_recharge.migrations.grants import (
     RoleProblem,
     grant_service_role_async,
@@ -137,3 +141,51 @@ def test_role_of_a_url() -> None:
         "travel_recharge_app"
     )
     assert role_of("postgresql://owner:secret@db:5432/tr") == "owner"
+
+
+async def _can_read_cards(servers: ServerUrls, role: str) -> bool:
+    connection = await asyncpg.connect(libpq_url(_as_role(servers, role)))
+    try:
+        await connection.fetchval("SELECT count(*) FROM cards")
+        return True
+    except asyncpg.InsufficientPrivilegeError:
+        return False
+    finally:
+        await connection.close()
+
+
+@pytest.fixture
+def configured(test_servers: ServerUrls, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The commands' environment: the session's servers (no embedded ones)."""
+    monkeypatch.setenv("TR_DATABASE_URL", test_servers.database_url)
+    monkeypatch.setenv("TR_REDIS_URL", test_servers.redis_url)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.mark.usefixtures("configured")
+async def test_db_grant_command_grants_an_existing_role_and_refuses_a_missing_one(
+    test_servers: ServerUrls, fresh_role: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert not await _can_read_cards(test_servers, fresh_role)
+    missing = await asyncio.to_thread(cli.cmd_db_grant, Namespace(role="tr_nobody_here"))
+    assert missing == 2
+    assert "role: 'tr_nobody_here' does not exist" in capsys.readouterr().err
+    assert await asyncio.to_thread(cli.cmd_db_grant, Namespace(role=fresh_role)) == 0
+    assert await _can_read_cards(test_servers, fresh_role)
+
+
+async def test_migrate_grants_the_services_role_when_the_owner_migrates(
+    test_servers: ServerUrls, fresh_role: str
+) -> None:
+    """Production: TR_DATABASE_MIGRATION_URL is the owner, TR_DATABASE_URL the service."""
+    settings = make_settings(
+        test_servers,
+        database_url=_as_role(test_servers, fresh_role),
+        database_migration_url=test_servers.database_url,
+    )
+    assert settings.migration_url == test_servers.database_url
+    assert not await _can_read_cards(test_servers, fresh_role)
+    await asyncio.to_thread(cli.migrate, settings)
+    assert await _can_read_cards(test_servers, fresh_role)
