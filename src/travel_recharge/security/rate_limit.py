@@ -182,7 +182,13 @@ class RateLimiter:
     def bucket_key(self, group: str, subject: Subject) -> str:
         """The sorted set holding the buckets of one group and subject (see _GCRA)."""
         # Outside the cache namespace: clearing the cache must not reset the limits.
-        return f"rl:{self._cache.namespace}:{group}:{subject}"
+        return f"{state_prefix(self._cache.namespace)}{group}:{subject}"
+
+
+def state_prefix(namespace: str) -> str:
+    """Every limiter key of a namespace starts with this; they have no TTL, so a namespace
+    used once (a benchmark's) must delete them itself."""
+    return f"rl:{namespace}:"
 
 
 def _member(who: str) -> str:
