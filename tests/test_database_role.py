@@ -20,13 +20,13 @@ from tests.conftest import Network, ServerUrls, ledger_ok, make_settings, start_
 from tests.money import balance, new_card, recharge, tap
 from travel_recharge import cli
 from travel_recharge.analytics.folder import fold_deltas
-from travel_recharge.config import get_settings
+from travel_recharge.kit.config import get_settings
+from travel_recharge.kit.scratch import libpq_url
 from travel_recharge.migrations.grants import (
     RoleProblem,
     grant_service_role_async,
     role_of,
 )
-from travel_recharge.scratch import libpq_url
 
 
 async def _owner(servers: ServerUrls, *statements: str) -> None:

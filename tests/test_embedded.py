@@ -9,7 +9,7 @@ from typing import Any, cast
 
 import pytest
 
-from travel_recharge.embedded import (
+from travel_recharge.kit.embedded import (
     VALKEY_EVICTION_POLICY,
     _start_valkey,
     minimal_environment,

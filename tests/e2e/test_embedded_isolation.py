@@ -24,7 +24,7 @@ from tests.e2e.test_launcher import (  # noqa: F401  (no_leftovers: a fixture)
     _wait_healthy,
     no_leftovers,
 )
-from travel_recharge.embedded import APP_ROLE
+from travel_recharge.kit.embedded import APP_ROLE
 
 pytestmark = pytest.mark.e2e
 

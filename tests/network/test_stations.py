@@ -13,8 +13,8 @@ from redis.asyncio import Redis
 
 from tests.conftest import ServerUrls, client_for
 from tests.network.conftest import cache_outcomes, drop_cached_views
+from travel_recharge.kit.pagination import CACHED_PAGE_SIZES, CACHED_PAGES, Page
 from travel_recharge.network.service import STATION_LIST_GROUP
-from travel_recharge.pagination import CACHED_PAGE_SIZES, CACHED_PAGES, Page
 
 pytestmark = pytest.mark.usefixtures("reference_network")
 

@@ -15,11 +15,11 @@ from fastapi import FastAPI
 
 from tests.conftest import Network, bearer, client_for
 from tests.money import new_card, new_user
-from travel_recharge.audit import SystemActor, audit
+from travel_recharge.accounts.schemas import AccountCreate
 from travel_recharge.cli import _create_account, command_line_actor
-from travel_recharge.config import Settings
+from travel_recharge.kit.audit import SystemActor, audit
+from travel_recharge.kit.config import Settings
 from travel_recharge.security.roles import Role
-from travel_recharge.security.schemas import AccountCreate
 
 # Accounts, users and cards made here go with the tables `clean` empties.
 pytestmark = pytest.mark.usefixtures("clean")

@@ -15,9 +15,9 @@ from fastapi import FastAPI
 
 from tests.conftest import ServerUrls, bearer, make_settings, start_app
 from travel_recharge.app import create_app
-from travel_recharge.cache import Cache
-from travel_recharge.embedded import _start_valkey
-from travel_recharge.errors import TooManyRequests
+from travel_recharge.kit.cache import Cache
+from travel_recharge.kit.embedded import _start_valkey
+from travel_recharge.kit.errors import TooManyRequests
 from travel_recharge.security.rate_limit import Rate, RateLimiter
 from travel_recharge.security.roles import Role
 

@@ -20,7 +20,7 @@ from tests.conftest import Network, ServerUrls, bearer, make_settings
 from tests.money import new_card, recharge
 from tests.threaded_server import threaded_server
 from travel_recharge.app import create_app
-from travel_recharge.embedded import free_port
+from travel_recharge.kit.embedded import free_port
 from travel_recharge.security.roles import Role
 
 # Not the ids other tests' tokens carry: the rate limits count per account id.

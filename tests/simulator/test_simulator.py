@@ -28,7 +28,7 @@ from tests.simulator.conftest import (
     Riders,
     drop_simulator_keys,
 )
-from travel_recharge.embedded import free_port
+from travel_recharge.kit.embedded import free_port
 from travel_recharge.security.roles import Role
 from travel_recharge.simulator import repository
 from travel_recharge.simulator.service import Simulator

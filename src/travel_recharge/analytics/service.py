@@ -28,7 +28,7 @@ from travel_recharge.analytics.schemas import (
     TripTotals,
     TripTotalsByLocality,
 )
-from travel_recharge.errors import Unprocessable
+from travel_recharge.kit.errors import Unprocessable
 from travel_recharge.security.roles import Role
 
 MAX_RANGE_DAYS = 366

@@ -20,7 +20,7 @@ import re
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from travel_recharge.scratch import libpq_url
+from travel_recharge.kit.scratch import libpq_url
 
 # Unquoted PostgreSQL identifiers only: the name is spliced into DDL.
 _ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")

@@ -24,9 +24,9 @@ from datetime import UTC, datetime
 import httpx
 
 from travel_recharge.bench.http_load import percentile
-from travel_recharge.cache import CacheUnavailable
-from travel_recharge.db import Database
-from travel_recharge.logs import log_event
+from travel_recharge.kit.cache import CacheUnavailable
+from travel_recharge.kit.db import Database
+from travel_recharge.kit.logs import log_event
 from travel_recharge.simulator.choices import Event, Recharge, Riders, Tap
 from travel_recharge.simulator.control import Beat, Control
 from travel_recharge.simulator.devices import Devices, deactivate_devices

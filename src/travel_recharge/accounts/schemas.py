@@ -1,0 +1,81 @@
+"""Token and account requests and answers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from travel_recharge.cards.schemas import MAX_ID
+from travel_recharge.kit.pagination import PageInfo
+from travel_recharge.security.roles import DEVICE_ROLES, Role
+
+LOGIN_PATTERN = r"^[A-Za-z0-9._@-]{3,64}$"
+AccountKind = Literal["person", "client"]
+
+
+class TokenOut(BaseModel):
+    """RFC 6749 §5.1 access token answer."""
+
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105
+    expires_in: int = Field(description="seconds the token stays valid")
+    scope: str = Field(description="the role the token carries")
+
+
+class PrincipalOut(BaseModel):
+    account_id: int
+    login: str
+    role: Role
+    user_id: int | None = Field(description="the rider, for rider accounts")
+    card_ids: list[int] = Field(description="cards a rider owns (or owned); empty for staff")
+
+
+class AccountCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    login: str = Field(pattern=LOGIN_PATTERN, description="username or client_id")
+    role: Role
+    kind: AccountKind | None = Field(
+        default=None,
+        description="person (password grant) or client (client credentials); default: "
+        "client for validators and recharge points, person otherwise",
+    )
+    user_id: int | None = Field(
+        default=None, ge=1, le=MAX_ID, description="the rider; required for riders only"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if (self.role is Role.rider) != (self.user_id is not None):
+            raise ValueError("user_id: required for the rider role and only for it")
+        if self.role is Role.rider and self.kind == "client":
+            raise ValueError("kind: a rider account is a person")
+        return self
+
+    @property
+    def account_kind(self) -> AccountKind:
+        if self.kind is not None:
+            return self.kind
+        return "client" if self.role in DEVICE_ROLES else "person"
+
+
+class AccountOut(BaseModel):
+    account_id: int
+    login: str
+    role: Role
+    kind: AccountKind
+    user_id: int | None
+    active: bool = Field(description="inactive accounts get no new tokens")
+    demo: bool = Field(description="made by demo mode")
+    created_at: datetime
+
+
+class AccountCreated(AccountOut):
+    secret: str = Field(description="the password or client secret; shown only this once")
+
+
+class AccountsPage(BaseModel):
+    accounts: list[AccountOut]
+    page: PageInfo

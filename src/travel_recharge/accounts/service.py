@@ -1,0 +1,99 @@
+"""Accounts: checking credentials and creating accounts with generated secrets."""
+
+from __future__ import annotations
+
+import logging
+
+import anyio
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from travel_recharge.accounts import repository
+from travel_recharge.accounts.schemas import (
+    AccountCreate,
+    AccountCreated,
+    AccountKind,
+    AccountOut,
+    AccountsPage,
+)
+from travel_recharge.kit.audit import Actor, audit
+from travel_recharge.kit.errors import Conflict, NotFound
+from travel_recharge.kit.logs import log_event
+from travel_recharge.kit.pagination import Page
+from travel_recharge.models import Account
+from travel_recharge.security.hashing import hash_secret, new_secret, verify_secret
+from travel_recharge.security.roles import Role
+from travel_recharge.security.tokens import Principal
+from travel_recharge.users import service as users
+
+logger = logging.getLogger("travel_recharge.security")
+
+
+def principal_of(account: Account) -> Principal:
+    return Principal(account.id, account.login, Role(account.role), account.user_id)
+
+
+async def authenticate(
+    session: AsyncSession, login: str, secret: str, kind: AccountKind
+) -> Principal | None:
+    """The principal of an active account of this kind whose secret matches, else None."""
+    account = await repository.active_account(session, login, kind)
+    ok = await verify_secret(account.secret_hash if account else None, secret)
+    if account is None or not ok:
+        log_event(logger, "auth.refused", kind=kind)
+        return None
+    return principal_of(account)
+
+
+async def create(session: AsyncSession, request: AccountCreate, *, actor: Actor) -> AccountCreated:
+    """A new account with a generated secret, returned once and stored only as a hash."""
+    if request.user_id is not None:
+        await users.require_user(session, request.user_id)
+    secret = new_secret()
+    kind = request.account_kind
+    account = await repository.insert_account(
+        session,
+        login=request.login,
+        kind=kind,
+        role=request.role.value,
+        user_id=request.user_id,
+        secret_hash=await anyio.to_thread.run_sync(hash_secret, secret),
+    )
+    if account is None:
+        raise Conflict(f"login: {request.login!r} is already taken")
+    audit(
+        "account.created",
+        actor,
+        f"account:{account.id}",
+        login=account.login,
+        role=account.role,
+        kind=kind,
+        user_id=account.user_id,
+    )
+    return AccountCreated(**to_out(account).model_dump(), secret=secret)
+
+
+def to_out(account: Account) -> AccountOut:
+    return AccountOut(
+        account_id=account.id,
+        login=account.login,
+        role=Role(account.role),
+        kind="client" if account.kind == "client" else "person",
+        user_id=account.user_id,
+        active=account.active,
+        demo=account.demo,
+        created_at=account.created_at,
+    )
+
+
+async def page_of_accounts(session: AsyncSession, page: Page) -> AccountsPage:
+    found = await repository.accounts_page(session, page.limit, page.offset)
+    return AccountsPage(accounts=[to_out(a) for a in found], page=page.info(len(found)))
+
+
+async def deactivate(session: AsyncSession, login: str, *, actor: Actor) -> AccountOut:
+    """The account can no longer get tokens; the ones it holds expire within their lifetime."""
+    account = await repository.deactivate(session, login)
+    if account is None:
+        raise NotFound(f"account {login!r} does not exist")
+    audit("account.deactivated", actor, f"account:{account.id}", login=account.login)
+    return to_out(account)

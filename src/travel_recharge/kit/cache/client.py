@@ -1,0 +1,324 @@
+"""The Redis client: every call bounded in time and guarded by the circuit breaker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Annotated, TypeVar, cast
+
+from fastapi import Depends, Request
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from travel_recharge.kit.cache.breaker import CacheUnavailable, CircuitBreaker
+from travel_recharge.kit.cache.read_through import (
+    GENERATION_TTL_S,
+    Load,
+    ReadThrough,
+    StampedePolicy,
+    ViewKeys,
+)
+from travel_recharge.kit.cache.stats import CacheStats
+from travel_recharge.kit.config import Settings
+from travel_recharge.kit.logs import log_event
+
+logger = logging.getLogger("travel_recharge.cache")
+
+T = TypeVar("T")
+
+# Key layout version: bump it when the shape of cached values changes, so a rolling
+# deploy never reads values written by the previous release.
+KEY_VERSION = "v1"
+
+
+@dataclass(frozen=True)
+class IsolatedScope:
+    """Keys and stats of one isolated block (see Cache.isolated)."""
+
+    cache: Cache
+    label: str
+    use_redis: bool
+    stats: CacheStats = field(default_factory=CacheStats)
+
+    @property
+    def key_prefix(self) -> str:
+        """Every key written inside the block starts with this (inside our namespace)."""
+        return f"{self.cache.base_prefix}scratch:{self.label}:"
+
+
+# Bounds the memory of a long outage (~100 bytes a group); past it, a card written during
+# the outage may be served stale for up to its TTL once Redis is back (logged).
+MAX_UNPAID_INVALIDATIONS = 200_000
+
+# Per task, not per process: an isolated block must not change what concurrent requests see.
+_scope: ContextVar[IsolatedScope | None] = ContextVar("travel_recharge_cache_scope", default=None)
+
+
+class Cache:
+    def __init__(
+        self,
+        redis: Redis,
+        namespace: str,
+        breaker: CircuitBreaker,
+        budget_s: float,
+        stampede: StampedePolicy | None = None,
+    ):
+        self.redis = redis
+        self.namespace = namespace
+        self.breaker = breaker
+        self._stats = CacheStats.exported()
+        self._views = ReadThrough(self, stampede or StampedePolicy())
+        # Hard bound on one Redis call, beyond the socket timeouts (which a half-written
+        # reply or a slow DNS lookup can outlast).
+        self._budget_s = budget_s
+        # Groups whose invalidation could not reach Redis from this process. Redis may still
+        # hold their old views (a partition, not a restart): the debt is paid with the next
+        # call that reaches Redis, and until then this process reads them from PostgreSQL.
+        self._unpaid: set[str] = set()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Cache:
+        if not settings.redis_url:
+            raise RuntimeError("TR_REDIS_URL is not set (the launcher sets it for embedded Valkey)")
+        redis = Redis.from_url(
+            settings.redis_url,
+            socket_connect_timeout=settings.redis_connect_timeout_s,
+            socket_timeout=settings.redis_socket_timeout_s,
+            retry=Retry(NoBackoff(), 0),
+            health_check_interval=0,
+        )
+        breaker = CircuitBreaker(settings.redis_breaker_failures, settings.redis_breaker_reset_s)
+        budget = settings.redis_connect_timeout_s + settings.redis_socket_timeout_s
+        stampede = StampedePolicy.from_settings(settings)
+        return cls(redis, settings.cache_namespace, breaker, budget, stampede)
+
+    def key(self, name: str) -> str:
+        """The full Redis key of a cache entry: every key we own starts with our prefix."""
+        return f"{self.prefix}{name}"
+
+    @property
+    def base_prefix(self) -> str:
+        return f"{self.namespace}:{KEY_VERSION}:"
+
+    @property
+    def prefix(self) -> str:
+        scope = self._scope()
+        return scope.key_prefix if scope is not None else self.base_prefix
+
+    @property
+    def stats(self) -> CacheStats:
+        scope = self._scope()
+        return scope.stats if scope is not None else self._stats
+
+    @property
+    def stampede(self) -> StampedePolicy:
+        return self._views.policy
+
+    @property
+    def budget_s(self) -> float:
+        """The longest one Redis call may take."""
+        return self._budget_s
+
+    def _scope(self) -> IsolatedScope | None:
+        scope = _scope.get()
+        return scope if scope is not None and scope.cache is self else None
+
+    @contextlib.contextmanager
+    def isolated(self, *, use_redis: bool) -> Iterator[IsolatedScope]:
+        """Within the block (this task and tasks it starts) every key lives under the scope's
+        own prefix inside our namespace and outcomes go to the scope's own stats; with
+        use_redis=False Redis is not asked at all. Real keys and this process' stats stay
+        untouched: the performance test measures real endpoints with it."""
+        scope = IsolatedScope(self, uuid.uuid4().hex, use_redis)
+        token = _scope.set(scope)
+        try:
+            yield scope
+        finally:
+            _scope.reset(token)
+
+    async def call(self, operation: Callable[[], Awaitable[T]]) -> T:
+        """Run one Redis operation under the breaker and the time budget.
+
+        Raises CacheUnavailable instead of any Redis or timeout error.
+        """
+        scope = self._scope()
+        if scope is not None and not scope.use_redis:
+            raise CacheUnavailable("bypassed")
+        if not self.breaker.allow():
+            self.stats.skipped_open_circuit += 1
+            raise CacheUnavailable("circuit open")
+        try:
+            async with asyncio.timeout(self._budget_s):
+                result = await operation()
+        except (RedisError, OSError, TimeoutError) as exc:
+            self.breaker.record_failure()
+            self.stats.errors += 1
+            log_event(
+                logger,
+                "cache.error",
+                logging.WARNING,
+                error=type(exc).__name__,
+                breaker=self.breaker.state,
+            )
+            raise CacheUnavailable(type(exc).__name__) from exc
+        self.breaker.record_success()
+        return result
+
+    async def get(self, name: str) -> bytes | None:
+        """The cached bytes, or None on a miss or when Redis cannot answer."""
+        group = name.split(":", 1)[0]
+
+        async def read() -> bytes | None:
+            # The client is created without decode_responses, so values are bytes.
+            return cast(bytes | None, await self.redis.get(self.key(name)))
+
+        try:
+            value = await self.call(read)
+        except CacheUnavailable:
+            value = None
+        if value is None:
+            self.stats.misses[group] += 1
+        else:
+            self.stats.hits[group] += 1
+        return value
+
+    async def set(self, name: str, value: bytes, ttl_s: int) -> bool:
+        try:
+            await self.call(lambda: self.redis.set(self.key(name), value, ex=ttl_s))
+        except CacheUnavailable:
+            return False
+        return True
+
+    async def delete(self, *names: str) -> bool:
+        if not names:
+            return True
+        keys = [self.key(n) for n in names]
+        try:
+            await self.call(lambda: self.redis.delete(*keys))
+        except CacheUnavailable:
+            return False
+        return True
+
+    async def ping(self) -> float:
+        """Round-trip time in milliseconds; raises CacheUnavailable when Redis does not answer.
+
+        The health check pings even when the breaker is open, so it reports the truth and a
+        recovered Redis closes the breaker without waiting for traffic.
+        """
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(self._budget_s):
+                await self.redis.ping()
+        except (RedisError, OSError, TimeoutError) as exc:
+            self.breaker.record_failure()
+            raise CacheUnavailable(type(exc).__name__) from exc
+        self.breaker.record_success()
+        return (time.perf_counter() - started) * 1000
+
+    async def read_through(
+        self, group: str, field: str, ttl_s: int, load: Load, *, stale_ok: bool = False
+    ) -> bytes:
+        """The cached bytes of `field` in `group`, or `load()`'s result, stored for next time.
+
+        A group holds the cached views of one thing (a card: balance, history pages, trips
+        pages); writers call `invalidate(group)` after their commit, and a value stored under
+        an invalidated generation is never served again.
+
+        Concurrent misses of one view run `load` once, across processes (the protocol and its
+        bounds are in travel_recharge.cache.read_through). With `stale_ok`, for views whose
+        freshness bound is their TTL (never card views), a value whose TTL ran out but whose
+        generation is current is served while another caller recomputes it, up to
+        `cache_stale_grace_s` after expiry.
+        """
+        if self._unpaid and not await self._pay_debt() and group in self._unpaid:
+            return await load()
+        base = self.key(group)
+        keys = ViewKeys(self.generation_key(group), f"{base}:f:{field}", f"{base}:lock:{field}")
+        return await self._views.read(keys, group.split(":", 1)[0], ttl_s, load, stale_ok)
+
+    @property
+    def unpaid_invalidations(self) -> int:
+        """Invalidations of this process still waiting for Redis to be reachable."""
+        return len(self._unpaid)
+
+    async def _pay_debt(self) -> bool:
+        """Retry the invalidations Redis missed; True once none is left."""
+        if self._scope() is not None:
+            return False  # an isolated block's keys are not the real ones
+        return await self.invalidate()
+
+    async def invalidate(self, *groups: str) -> bool:
+        """Make every cached view of these groups stale; call it after the commit.
+
+        A fresh generation token is enough: values stored under the old token never match
+        again, and expire with their TTL. (One SET per group, on the tap's hot path.)
+        """
+
+        # Earlier invalidations Redis missed go with this one (outside isolated blocks).
+        unpaid = sorted(self._unpaid) if self._scope() is None else []
+        todo = [*groups, *(group for group in unpaid if group not in groups)]
+        if not todo:
+            return True
+
+        async def run() -> object:
+            if len(todo) == 1:
+                return await self.redis.set(
+                    self.generation_key(todo[0]), uuid.uuid4().hex, ex=GENERATION_TTL_S
+                )
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for group in todo:
+                    pipe.set(self.generation_key(group), uuid.uuid4().hex, ex=GENERATION_TTL_S)
+                return await pipe.execute()
+
+        try:
+            await self.call(run)
+        except CacheUnavailable:
+            if groups and self._scope() is None:
+                if len(self._unpaid) < MAX_UNPAID_INVALIDATIONS:
+                    self._unpaid.update(groups)
+                log_event(
+                    logger,
+                    "cache.invalidation_deferred",
+                    logging.WARNING,
+                    groups=list(groups),
+                    unpaid=len(self._unpaid),
+                )
+            return False
+        self._unpaid.difference_update(unpaid)
+        return True
+
+    def generation_key(self, group: str) -> str:
+        return self.key(f"{group}:gen")
+
+    def is_generation_key(self, full_key: str) -> bool:
+        """Whether a full key is a generation token of this key version (see invalidate)."""
+        name = full_key.removeprefix(self.base_prefix)
+        return (
+            name != full_key
+            and name.endswith(":gen")
+            and ":f:" not in name
+            and ":lock:" not in name
+        )
+
+    def new_generation(self) -> tuple[str, int]:
+        """A fresh generation token and its lifetime in seconds."""
+        return uuid.uuid4().hex, GENERATION_TTL_S
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+
+
+async def get_cache(request: Request) -> Cache:
+    cache: Cache = request.app.state.cache
+    return cache
+
+
+CacheDep = Annotated[Cache, Depends(get_cache)]
