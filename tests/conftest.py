@@ -69,14 +69,21 @@ def test_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerUrl
     finally:
         asyncio.run(admin_execute(database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         asyncio.run(drop_namespace(redis_url, servers.namespace))
+        # The rate limiter's sorted sets have no TTL (they must never be evicted): those of
+        # this session's namespace and of the namespaces tests derive from it.
+        asyncio.run(drop_keys(redis_url, f"rl:{servers.namespace}*"))
         if embedded is not None:
             embedded.stop()
 
 
 async def drop_namespace(redis_url: str, namespace: str) -> None:
+    await drop_keys(redis_url, f"{namespace}:*")
+
+
+async def drop_keys(redis_url: str, match: str) -> None:
     redis = Redis.from_url(redis_url)
     try:
-        async for key in redis.scan_iter(match=f"{namespace}:*", count=500):
+        async for key in redis.scan_iter(match=match, count=500):
             await redis.delete(key)
     finally:
         await redis.aclose()

@@ -410,7 +410,7 @@ async def test_an_invalidation_redis_missed_is_paid_when_it_is_back(
     and pays the invalidation with its first call that reaches Redis again."""
     settings = make_settings(
         test_servers,
-        cache_namespace=f"trdebt{uuid4().hex[:8]}",
+        cache_namespace=f"{test_servers.namespace}debt{uuid4().hex[:8]}",
         redis_breaker_failures=1,
         redis_breaker_reset_s=0.3,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import logging
 import os
 import signal
@@ -23,12 +24,14 @@ from travel_recharge.accounts.demo import DemoCredentials, describe, ensure_demo
 from travel_recharge.accounts.schemas import AccountCreate, AccountCreated
 from travel_recharge.finance.schemas import LedgerVerification
 from travel_recharge.finance.service import verify_ledger
+from travel_recharge.kit.audit import SystemActor
 from travel_recharge.kit.config import Settings, get_settings
 from travel_recharge.kit.db import Database
-from travel_recharge.kit.embedded import EmbeddedError, EmbeddedServers, start_embedded
+from travel_recharge.kit.embedded import APP_ROLE, EmbeddedError, EmbeddedServers, start_embedded
 from travel_recharge.kit.errors import AppError
 from travel_recharge.kit.logs import configure_logging, log_event
 from travel_recharge.migrations import upgrade_to_head
+from travel_recharge.migrations.grants import RoleProblem, grant_service_role, role_of
 from travel_recharge.observability.launcher import prepare_metrics_dir
 from travel_recharge.security.access import TOKEN_PATH
 from travel_recharge.security.keys import WeakSigningKey, new_signing_key, signing_key
@@ -47,21 +50,32 @@ def infrastructure(settings: Settings) -> Iterator[Settings]:
     """Settings whose database and Redis URLs point at running servers.
 
     Configured URLs are used as they are (production); a missing one is served by the
-    embedded server, started here and stopped on exit (Ctrl-C, SIGTERM or an error).
+    embedded server, started here and stopped on exit (Ctrl-C, SIGTERM or an error). The
+    embedded database is used by the service as APP_ROLE (no DDL rights), and by the
+    launcher's own tools (migrations, seeding) as its owner, the migration URL.
     """
     if settings.database_url and settings.redis_url:
         yield settings
         return
     servers: EmbeddedServers | None = None
     try:
-        servers = start_embedded(settings.data_dir)
-        urls = {
-            "database_url": settings.database_url or servers.database_url,
-            "redis_url": settings.redis_url or servers.redis_url,
-        }
-        # Workers are separate processes: they learn the URLs from the environment.
-        os.environ["TR_DATABASE_URL"] = urls["database_url"]
-        os.environ["TR_REDIS_URL"] = urls["redis_url"]
+        servers = start_embedded(
+            settings.data_dir, valkey_maxmemory_mb=settings.embedded_valkey_maxmemory_mb
+        )
+        redis_url = settings.redis_url or servers.redis_url
+        urls = {"redis_url": redis_url}
+        if settings.database_url:
+            database_url = settings.database_url
+        else:
+            # Created (or brought up to date) before anything connects with it.
+            grant_service_role(servers.database_url, APP_ROLE, create=True)
+            database_url = servers.app_database_url
+            urls["database_migration_url"] = servers.database_url
+        urls["database_url"] = database_url
+        # Workers are separate processes: they learn the URLs from the environment (never
+        # the owner's: they do not need it).
+        os.environ["TR_DATABASE_URL"] = database_url
+        os.environ["TR_REDIS_URL"] = redis_url
         get_settings.cache_clear()
         yield settings.model_copy(update=urls)
     finally:
@@ -107,15 +121,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # The launcher that owns the embedded database keeps its schema current; a
         # production deploy runs `travel-recharge migrate` as its release step.
         if embedded or args.migrate:
-            upgrade_to_head(ready.database_url or "")
-            log_event(logger, "migrations.applied")
+            try:
+                migrate(ready)
+            except RoleProblem as exc:
+                print(f"travel-recharge serve: {exc}", file=sys.stderr)
+                return 2
         if embedded:
             from travel_recharge.seed.load import seed_demo_if_empty
 
             # A fresh machine starts with the network and a small demo dataset to look at.
-            seed_demo_if_empty(ready.database_url or "", _today(ready), ready.timezone)
+            seed_demo_if_empty(ready.migration_url or "", _today(ready), ready.timezone)
             token_url = f"http://{host}:{port}{TOKEN_PATH}"
             print(describe(asyncio.run(_demo_accounts(ready, token_url))), flush=True)
+        # The workers get the service's URL only, never the schema owner's.
+        os.environ.pop("TR_DATABASE_MIGRATION_URL", None)
+        get_settings.cache_clear()
         # Before the workers start: each writes its metric files there for /metrics to sum.
         prepare_metrics_dir(ready)
         uvicorn.run(
@@ -175,10 +195,38 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return run_remote(options)
 
 
+def migrate(ready: Settings) -> None:
+    """Upgrade the schema as its owner; then, when the service connects as another role,
+    grant that role what it needs (tables of this upgrade included)."""
+    owner = ready.migration_url or ""
+    upgrade_to_head(owner)
+    role = role_of(ready.database_url) if ready.database_url else None
+    granted = role if role and role != role_of(owner) else None
+    if granted:
+        grant_service_role(owner, granted)
+    log_event(logger, "migrations.applied", granted_role=granted)
+
+
 def cmd_migrate(_: argparse.Namespace) -> int:
+    """Exit 0 when the schema is current; 2 when the service's role cannot be granted."""
     with infrastructure(get_settings()) as ready:
-        upgrade_to_head(ready.database_url or "")
-    log_event(logger, "migrations.applied")
+        try:
+            migrate(ready)
+        except RoleProblem as exc:
+            print(f"travel-recharge migrate: {exc}", file=sys.stderr)
+            return 2
+    return 0
+
+
+def cmd_db_grant(args: argparse.Namespace) -> int:
+    """Exit 0 when the role may now serve; 2 when it is missing, a superuser or misnamed."""
+    with infrastructure(get_settings()) as ready:
+        try:
+            grant_service_role(ready.migration_url or "", args.role)
+        except RoleProblem as exc:
+            print(f"travel-recharge db grant: {exc}", file=sys.stderr)
+            return 2
+    log_event(logger, "database.role_granted", role=args.role)
     return 0
 
 
@@ -210,7 +258,7 @@ def cmd_seed(args: argparse.Namespace) -> int:
             return 2
         try:
             report = seed(
-                ready.database_url or "", options, reset=args.reset, progress=not args.quiet
+                ready.migration_url or "", options, reset=args.reset, progress=not args.quiet
             )
         except SeedRefused as exc:
             print(f"travel-recharge seed: {exc}", file=sys.stderr)
@@ -255,11 +303,16 @@ def cmd_ledger_verify(_: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def command_line_actor() -> SystemActor:
+    """Who runs a command, for the audit log: no account, the machine's user name."""
+    return SystemActor(login=f"cli:{getpass.getuser()}", role="command_line")
+
+
 async def _create_account(settings: Settings, request: AccountCreate) -> AccountCreated:
     database = Database.from_settings(settings)
     try:
         async with database.write_sessions() as session, session.begin():
-            return await accounts.create(session, request)
+            return await accounts.create(session, request, actor=command_line_actor())
     finally:
         await database.dispose()
 
@@ -361,6 +414,16 @@ def build_parser() -> argparse.ArgumentParser:
         "migrate", help="upgrade the database schema to the newest version"
     )
     migrate.set_defaults(handler=cmd_migrate)
+
+    database = commands.add_parser("db", help="database administration")
+    database_commands = database.add_subparsers(dest="db_command", required=True)
+    grant = database_commands.add_parser(
+        "grant",
+        help="give an existing role what the service needs (rows, sequences, functions; no "
+        "DDL), as the schema owner (TR_DATABASE_MIGRATION_URL, else TR_DATABASE_URL)",
+    )
+    grant.add_argument("--role", required=True, help="the role TR_DATABASE_URL connects as")
+    grant.set_defaults(handler=cmd_db_grant)
 
     _add_seed_parser(commands)
     _add_simulate_parser(commands)

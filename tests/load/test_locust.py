@@ -206,7 +206,7 @@ def _rows(path: Path) -> list[dict[str, str]]:
 @pytest.mark.e2e
 def test_headless_run_has_no_failures(test_servers: ServerUrls, tmp_path: Path) -> None:
     today = datetime.now(ZoneInfo("America/Bogota")).date()
-    namespace = f"load{uuid.uuid4().hex[:8]}"
+    namespace = f"{test_servers.namespace}load{uuid.uuid4().hex[:8]}"
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("TR_", "LOCUST_"))}
     with scratch_database(test_servers.server_database_url, "tr_load") as database_url:
         seeded = seed(

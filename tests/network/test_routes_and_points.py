@@ -174,14 +174,24 @@ async def test_recharge_points_are_cached_with_an_etag(
     client: httpx.AsyncClient, app: FastAPI
 ) -> None:
     hits, misses = cache_outcomes(app, "recharge_points")
-    first = await client.get("/api/v1/recharge-points", params={"channel": "counter", "limit": 7})
+    first = await client.get("/api/v1/recharge-points", params={"channel": "counter", "limit": 10})
     second = await client.get(
         "/api/v1/recharge-points",
-        params={"channel": "counter", "limit": 7},
+        params={"channel": "counter", "limit": 10},
         headers={"If-None-Match": first.headers["etag"]},
     )
     assert cache_outcomes(app, "recharge_points") == (hits + 1, misses + 1)
     assert second.status_code == 304
+    # A page size the cache does not keep (pagination.CACHED_PAGE_SIZES) still gets an ETag,
+    # computed each time from PostgreSQL.
+    odd = await client.get("/api/v1/recharge-points", params={"channel": "counter", "limit": 7})
+    again = await client.get(
+        "/api/v1/recharge-points",
+        params={"channel": "counter", "limit": 7},
+        headers={"If-None-Match": odd.headers["etag"]},
+    )
+    assert cache_outcomes(app, "recharge_points") == (hits + 1, misses + 1)
+    assert again.status_code == 304
 
 
 @pytest.mark.parametrize(

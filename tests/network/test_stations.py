@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import gzip
+import random
 import re
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from redis.asyncio import Redis
 
-from tests.network.conftest import cache_outcomes
+from tests.conftest import ServerUrls, client_for
+from tests.network.conftest import cache_outcomes, drop_cached_views
+from travel_recharge.kit.pagination import CACHED_PAGE_SIZES, CACHED_PAGES, Page
+from travel_recharge.network.service import STATION_LIST_GROUP
 
 pytestmark = pytest.mark.usefixtures("reference_network")
 
@@ -173,13 +178,13 @@ async def test_station_details_errors(client: httpx.AsyncClient, code: str, stat
 async def test_second_read_is_a_cache_hit(client: httpx.AsyncClient, app: FastAPI) -> None:
     await app.state.cache.invalidate("stations:list", "stations:reference")
     hits, misses = cache_outcomes(app, "stations")
-    first = await client.get("/api/v1/stations", params={"kind": "portal", "limit": 3})
+    first = await client.get("/api/v1/stations", params={"kind": "portal", "limit": 10})
     assert cache_outcomes(app, "stations") == (hits, misses + 1)
-    second = await client.get("/api/v1/stations", params={"kind": "portal", "limit": 3})
+    second = await client.get("/api/v1/stations", params={"kind": "portal", "limit": 10})
     assert cache_outcomes(app, "stations") == (hits + 1, misses + 1)
     assert second.content == first.content
     # Another filter is another entry; the details of a station are cached too.
-    await client.get("/api/v1/stations", params={"kind": "cable", "limit": 3})
+    await client.get("/api/v1/stations", params={"kind": "cable", "limit": 10})
     await client.get("/api/v1/stations/02000/details")
     await client.get("/api/v1/stations/02000/details")
     assert cache_outcomes(app, "stations") == (hits + 2, misses + 3)
@@ -244,3 +249,47 @@ async def test_gzip_body_decompresses_to_the_json(client: httpx.AsyncClient) -> 
         raw = b"".join([chunk async for chunk in response.aiter_raw()])
     assert response.headers["content-encoding"] == "gzip"
     assert gzip.decompress(raw).startswith(b'{"stations":[{"station_id":')
+
+
+async def test_anonymous_limit_offset_pairs_cannot_multiply_cache_keys(
+    app: FastAPI, test_servers: ServerUrls
+) -> None:
+    """Every limit/offset pair used to be a cache key of its own: an anonymous caller could
+    make millions. Only the pages the cache keeps (pagination.CACHED_PAGE_SIZES) get one;
+    the others are answered from PostgreSQL, as correct as before."""
+    await drop_cached_views(test_servers)
+    rng = random.Random(18)
+    odd = [(rng.randint(1, 500), rng.randint(0, 10_000_000)) for _ in range(60)]
+    odd += [(7, 3), (50, 25), (50, 50 * CACHED_PAGES), (499, 0)]
+    kept = [(50, 0), (500, 1000), (20, 40), (10, 190)]
+    async with client_for(app) as anonymous:
+        for limit, offset in odd + kept:
+            response = await anonymous.get(
+                "/api/v1/stations", params={"limit": limit, "offset": offset}
+            )
+            assert response.status_code == 200
+            assert response.json()["page"]["offset"] == offset
+        first = (await anonymous.get("/api/v1/stations", params={"limit": 50})).json()
+        inside = (await anonymous.get("/api/v1/stations", params={"limit": 7, "offset": 3})).json()
+    assert [s["code"] for s in inside["stations"]] == [s["code"] for s in first["stations"]][3:10]
+    prefix = app.state.cache.key(f"{STATION_LIST_GROUP}:f:")
+    redis = Redis.from_url(test_servers.redis_url)
+    try:
+        fields = {
+            key.decode().removeprefix(prefix)
+            async for key in redis.scan_iter(match=f"{prefix}*", count=500)
+        }
+    finally:
+        await redis.aclose()
+    expected = {f"*:*:*:{limit}:{offset}" for limit, offset in kept}
+    expected |= {f"*:*:*:{l}:{o}" for l, o in odd if Page(l, o).cacheable}  # noqa: E741
+    assert fields == expected
+    assert len(fields) <= len(CACHED_PAGE_SIZES) * CACHED_PAGES
+
+
+def test_the_pages_the_cache_keeps() -> None:
+    assert Page(50, 0).cacheable
+    assert Page(500, 500 * (CACHED_PAGES - 1)).cacheable
+    assert not Page(500, 500 * CACHED_PAGES).cacheable  # deeper pages are computed
+    assert not Page(50, 25).cacheable  # not aligned to the page size
+    assert not Page(7, 0).cacheable  # not a page size clients use

@@ -51,7 +51,7 @@ def test_one_scrape_sums_the_requests_of_every_worker(
     environment = {
         "TR_DATABASE_URL": test_servers.database_url,
         "TR_REDIS_URL": test_servers.redis_url,
-        "TR_CACHE_NAMESPACE": f"metrics{uuid.uuid4().hex[:8]}",
+        "TR_CACHE_NAMESPACE": f"{test_servers.namespace}metrics{uuid.uuid4().hex[:8]}",
         "TR_DATA_DIR": str(tmp_path),
         "TR_ROLLUP_FOLD_INTERVAL_S": "0",
     }

@@ -7,6 +7,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
 
 import httpx
 import pytest
@@ -14,7 +15,10 @@ from fastapi import FastAPI
 
 from tests.conftest import ServerUrls, bearer, make_settings, start_app
 from travel_recharge.app import create_app
-from travel_recharge.security.rate_limit import Rate, client_key
+from travel_recharge.kit.cache import Cache
+from travel_recharge.kit.embedded import _start_valkey
+from travel_recharge.kit.errors import TooManyRequests
+from travel_recharge.security.rate_limit import Rate, RateLimiter, client_key
 from travel_recharge.security.roles import Role
 
 
@@ -24,7 +28,9 @@ async def apps(
 ) -> AsyncIterator[list[FastAPI]]:
     """`count` app instances (as separate workers would be) sharing one Redis namespace."""
     settings = make_settings(
-        test_servers, cache_namespace=f"trrl{uuid.uuid4().hex[:10]}", **overrides
+        test_servers,
+        cache_namespace=f"{test_servers.namespace}rl{uuid.uuid4().hex[:10]}",
+        **overrides,
     )
     async with AsyncExitStack() as stack:
         started = []
@@ -259,3 +265,36 @@ def test_a_bad_rate_stops_the_app_from_starting(test_servers: ServerUrls, text: 
     settings = make_settings(test_servers, rate_limits={"taps": {"principal": text}})
     with pytest.raises(ValueError, match="is not a rate like '600/minute'"):
         create_app(settings)
+
+
+async def test_filling_a_bounded_valkey_with_cache_keys_never_resets_a_limit(
+    tmp_path: Path, test_servers: ServerUrls
+) -> None:
+    """The embedded Valkey's memory bound and policy, filled past the bound: cache keys are
+    evicted, the limiter's state is not, so a caller over their limit stays refused."""
+    server = _start_valkey(tmp_path / "valkey", 8)  # the launcher's own start, 8 MB
+    settings = make_settings(test_servers, redis_url=f"redis://127.0.0.1:{server.port}/0")
+    cache = Cache.from_settings(settings)
+    limiter = RateLimiter(cache, {"reference": {"ip": Rate.parse("3/minute")}})
+    try:
+        for _ in range(3):
+            await limiter.admit("reference", "10.0.0.9", None)
+        with pytest.raises(TooManyRequests):
+            await limiter.admit("reference", "10.0.0.9", None)
+        # 24 MB of cached views (each with its TTL, as every cache key has), three times
+        # the bound.
+        payload = b"x" * 8192
+        for start in range(0, 3072, 256):
+            async with cache.redis.pipeline(transaction=False) as pipe:
+                for i in range(start, start + 256):
+                    pipe.set(cache.key(f"stations:list:f:{i}"), payload, ex=60)
+                await pipe.execute()
+        stats = await cache.redis.info("stats")
+        assert stats["evicted_keys"] > 0
+        assert await cache.redis.dbsize() < 3072
+        with pytest.raises(TooManyRequests):
+            await limiter.admit("reference", "10.0.0.9", None)
+        await limiter.admit("reference", "10.0.0.10", None)  # another caller: its own bucket
+    finally:
+        await cache.close()
+        server.stop()

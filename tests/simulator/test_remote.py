@@ -19,6 +19,7 @@ from tests.simulator.conftest import LiveServer, Riders
 from travel_recharge.accounts import service as accounts
 from travel_recharge.accounts.schemas import AccountCreate
 from travel_recharge.cli import build_parser, serving_url
+from travel_recharge.kit.audit import SystemActor
 from travel_recharge.kit.embedded import free_port
 
 STATUS, START, STOP = "/api/v1/simulator", "/api/v1/simulator/start", "/api/v1/simulator/stop"
@@ -35,7 +36,9 @@ async def credentials(app: FastAPI, tmp_path: Path) -> Credentials:
     """An operator account, written to a file shaped like the demo's credentials."""
     login = f"sim-cli-{uuid.uuid4().hex[:8]}"
     async with app.state.database.write_sessions() as session, session.begin():
-        made = await accounts.create(session, AccountCreate(login=login, role="operator"))
+        made = await accounts.create(
+            session, AccountCreate(login=login, role="operator"), actor=SystemActor("test")
+        )
     path = tmp_path / "demo-credentials.json"
     entry = {"role": "operator", "grant_type": "password", "username": login}
     content = json.dumps({"accounts": [{**entry, "password": made.secret}]})

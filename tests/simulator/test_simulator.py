@@ -4,6 +4,7 @@ a time across app instances, stops, lease expiry, validation and refusals."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Any
 
@@ -157,6 +158,40 @@ async def test_a_run_ends_by_itself_at_its_end(
     assert final["end_reason"] == "finished"
     assert final["counters"]["taps_charged"] == await _scalar(app, "SELECT count(*) FROM trips")
     assert not any(active for _, active in await _device_accounts(app, run_id))
+
+
+async def test_starting_and_stopping_a_run_are_audited_with_who_did_it(
+    live: httpx.AsyncClient,
+    operator: httpx.AsyncClient,
+    riders: Riders,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="travel_recharge.audit")
+    started = await live.post(START, json={"rate": 5, "minutes": 1})
+    assert started.status_code == 202, started.text
+    run_id = started.json()["run_id"]
+    stopped = await operator.post(STOP)
+    assert stopped.status_code == 200
+    audited = {
+        record.getMessage(): getattr(record, "fields", None)
+        for record in caplog.records
+        if record.name == "travel_recharge.audit"
+    }
+    assert audited["audit.simulator.started"] == {
+        "actor_id": OPERATOR_ACCOUNT_ID,
+        "actor_login": "test-operator",
+        "actor_role": "operator",
+        "target": f"simulator:{run_id}",
+        "rate": 5,
+        "minutes": 1,
+    }
+    assert audited["audit.simulator.stopped"] == {
+        "actor_id": OPERATOR_ACCOUNT_ID + 1,
+        "actor_login": "test-operator",
+        "actor_role": "operator",
+        "target": f"simulator:{run_id}",
+        "running": True,
+    }
 
 
 async def test_a_runner_that_loses_its_lease_stops_and_shows_stopped_at_once(

@@ -75,7 +75,8 @@ def _command(environment: dict[str, str], *args: str) -> str:
 
 @pytest.fixture(scope="session")
 def web_service(test_servers: ServerUrls) -> Iterator[WebService]:
-    namespace = f"trweb{uuid.uuid4().hex[:8]}"
+    # Derived from the session's namespace: its rate-limit sets go with the session's.
+    namespace = f"{test_servers.namespace}web{uuid.uuid4().hex[:8]}"
     with scratch_database(test_servers.server_database_url, "tr_web") as database_url:
         environment = {
             "TR_DATABASE_URL": database_url,

@@ -167,11 +167,11 @@ async def who_am_i(principal: CurrentPrincipal, session: PrimaryReadSessionDep) 
     dependencies=[allow("admin")],
 )
 async def create_account(
-    request: AccountCreate, uow: UnitOfWorkDep, response: Response
+    request: AccountCreate, uow: UnitOfWorkDep, response: Response, principal: CurrentPrincipal
 ) -> AccountCreated:
     """Create a person or device account; its generated secret is shown only in this answer."""
     response.headers["Cache-Control"] = "no-store"
-    return await accounts.create(uow.session, request)
+    return await accounts.create(uow.session, request, actor=principal)
 
 
 @router.get("/accounts", response_model=AccountsPage, dependencies=[allow("admin")])
@@ -186,6 +186,8 @@ async def list_accounts(page: PageDep, session: ReadSessionDep) -> AccountsPage:
     responses=error_responses(404, 422),
     dependencies=[allow("admin")],
 )
-async def deactivate_account(login: Login, uow: UnitOfWorkDep) -> AccountOut:
+async def deactivate_account(
+    login: Login, uow: UnitOfWorkDep, principal: CurrentPrincipal
+) -> AccountOut:
     """Stop an account from getting tokens (those it holds expire within their lifetime)."""
-    return await accounts.deactivate(uow.session, login)
+    return await accounts.deactivate(uow.session, login, actor=principal)

@@ -15,6 +15,7 @@ from travel_recharge.accounts.schemas import (
     AccountOut,
     AccountsPage,
 )
+from travel_recharge.kit.audit import Actor, audit
 from travel_recharge.kit.errors import Conflict, NotFound
 from travel_recharge.kit.logs import log_event
 from travel_recharge.kit.pagination import Page
@@ -52,7 +53,7 @@ async def authenticate(
     return principal_of(account)
 
 
-async def create(session: AsyncSession, request: AccountCreate) -> AccountCreated:
+async def create(session: AsyncSession, request: AccountCreate, *, actor: Actor) -> AccountCreated:
     """A new account with a generated secret, returned once and stored only as a hash."""
     if request.user_id is not None:
         await users.require_user(session, request.user_id)
@@ -71,7 +72,15 @@ async def create(session: AsyncSession, request: AccountCreate) -> AccountCreate
     )
     if account is None:
         raise Conflict(f"login: {request.login!r} is already taken")
-    log_event(logger, "account.created", account_id=account.id, role=account.role, kind=kind)
+    audit(
+        "account.created",
+        actor,
+        f"account:{account.id}",
+        login=account.login,
+        role=account.role,
+        kind=kind,
+        user_id=account.user_id,
+    )
     return AccountCreated(**to_out(account).model_dump(), secret=secret)
 
 
@@ -112,10 +121,10 @@ async def page_of_accounts(session: AsyncSession, page: Page) -> AccountsPage:
     return AccountsPage(accounts=[to_out(a) for a in found], page=page.info(len(found)))
 
 
-async def deactivate(session: AsyncSession, login: str) -> AccountOut:
+async def deactivate(session: AsyncSession, login: str, *, actor: Actor) -> AccountOut:
     """The account can no longer get tokens; the ones it holds expire within their lifetime."""
     account = await repository.deactivate(session, login)
     if account is None:
         raise NotFound(f"account {login!r} does not exist")
-    log_event(logger, "account.deactivated", account_id=account.id)
+    audit("account.deactivated", actor, f"account:{account.id}", login=account.login)
     return to_out(account)

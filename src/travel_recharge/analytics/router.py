@@ -25,7 +25,7 @@ from travel_recharge.kit.config import SettingsDep
 from travel_recharge.kit.errors import error_responses
 from travel_recharge.kit.hardening import StrictJSONRoute
 from travel_recharge.kit.views import ReadsDep, json_response
-from travel_recharge.security import Role, allow
+from travel_recharge.security import CurrentPrincipal, Role, allow
 
 router = APIRouter(
     prefix="/api/v1",
@@ -65,10 +65,12 @@ async def users_active_count(reads: ReadsDep) -> Response:
     response_model=LatestUser,
     responses={204: {"description": "No rider is registered yet"}},
 )
-async def users_latest(reads: ReadsDep) -> Response:
-    """The most recently registered rider."""
+async def users_latest(reads: ReadsDep, principal: CurrentPrincipal) -> Response:
+    """The most recently registered rider (the full name for admins, initials for analysts)."""
     body = await views.users_latest(reads)
-    return json_response(body) if body else Response(status_code=204)
+    if not body:
+        return Response(status_code=204)
+    return json_response(service.latest_user_for(body, principal.role))
 
 
 @router.get("/trips/total", response_model=TripTotals)

@@ -18,7 +18,7 @@ class ActiveUsers(BaseModel):
 
 class LatestUserInfo(BaseModel):
     user_id: int
-    full_name: str
+    full_name: str = Field(description="the full name for admins; initials for analysts")
 
 
 class LatestUser(BaseModel):

@@ -29,6 +29,7 @@ from travel_recharge.analytics.schemas import (
     TripTotalsByLocality,
 )
 from travel_recharge.kit.errors import Unprocessable
+from travel_recharge.security.roles import Role
 
 MAX_RANGE_DAYS = 366
 DEFAULT_RANGE_DAYS = 30
@@ -60,6 +61,26 @@ async def latest_user(session: AsyncSession) -> LatestUser | None:
     if found is None:
         return None
     return LatestUser(latest_user=LatestUserInfo(user_id=found[0], full_name=found[1]))
+
+
+# Who may read a rider's full name here: analysts count riders and need no names; admins
+# manage riders and accounts. Everyone else allowed on the endpoint sees initials.
+FULL_NAME_ROLES = frozenset({Role.admin})
+
+
+def initials(full_name: str) -> str:
+    """ "Ana María Rider" -> "A. M. R.": enough to tell answers apart, not to name anyone."""
+    return " ".join(f"{word[0]}." for word in full_name.split())
+
+
+def latest_user_for(cached: bytes, role: Role) -> bytes:
+    """The cached answer of /users/latest as `role` may see it (see FULL_NAME_ROLES)."""
+    if role in FULL_NAME_ROLES:
+        return cached
+    latest = LatestUser.model_validate_json(cached)
+    info = latest.latest_user
+    masked = info.model_copy(update={"full_name": initials(info.full_name)})
+    return LatestUser(latest_user=masked).model_dump_json().encode()
 
 
 def _totals(trips: int, completed: int, revenue: int) -> dict[str, int]:

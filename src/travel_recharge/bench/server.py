@@ -15,12 +15,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import redis
 
 from travel_recharge.bench.bare_app import BARE_PATH
 from travel_recharge.kit.config import Settings
 from travel_recharge.kit.embedded import free_port
 from travel_recharge.security.keys import new_signing_key
-from travel_recharge.security.rate_limit import unreachable_limits
+from travel_recharge.security.rate_limit import state_prefix, unreachable_limits
 from travel_recharge.security.roles import Role
 from travel_recharge.security.tokens import Principal, TokenSigner
 
@@ -71,12 +72,31 @@ def service_process(environment: dict[str, str], workers: int) -> Iterator[Runni
         "TR_RATE_LIMITS": json.dumps(unreachable_limits()),
     } | environment
     launcher = Path(sys.executable).parent / "travel-recharge"
-    with _process(
-        lambda port: [str(launcher), "serve", "--port", str(port), "--workers", str(workers)],
-        env,
-        HEALTH_PATH,
-    ) as server:
-        yield server
+    try:
+        with _process(
+            lambda port: [str(launcher), "serve", "--port", str(port), "--workers", str(workers)],
+            env,
+            HEALTH_PATH,
+        ) as server:
+            yield server
+    finally:
+        _drop_limiter_state(environment.get("TR_REDIS_URL"), environment.get("TR_CACHE_NAMESPACE"))
+
+
+def _drop_limiter_state(redis_url: str | None, namespace: str | None) -> None:
+    """The rate limiter's sets of the server's own namespace: they have no TTL (they must
+    never be evicted), and a benchmark's namespace is never used again. Never the default
+    namespace's, which may be a running service's."""
+    if not redis_url or not namespace:
+        return
+    client = redis.Redis.from_url(redis_url, socket_connect_timeout=1, socket_timeout=5)
+    try:
+        for key in client.scan_iter(match=f"{state_prefix(namespace)}*", count=500):
+            client.delete(key)
+    except (redis.RedisError, OSError):
+        pass  # an unreachable Redis (the cold read benchmark's) holds nothing of ours
+    finally:
+        client.close()
 
 
 @contextmanager

@@ -93,7 +93,7 @@ def run_suite(settings: Settings, options: SuiteOptions) -> dict[str, Any]:
     baseline = json.loads(options.baseline.read_text()) if options.baseline else None
     load_before = os.getloadavg()
     ranges = CardRanges(options.cards)
-    with scratch_database(settings.database_url, "tr_bench") as database_url:
+    with scratch_database(settings.migration_url or "", "tr_bench") as database_url:
         upgrade_to_head(database_url)
         asyncio.run(_fixtures(database_url, ranges))
         pool_for = max(options.clients, *options.steps)

@@ -43,7 +43,7 @@ class TapBenchOptions:
 def run_tap_bench(settings: Settings, options: TapBenchOptions) -> dict[str, Any]:
     assert settings.database_url, "infrastructure() provides the database"
     assert settings.redis_url, "infrastructure() provides Redis"
-    with scratch_database(settings.database_url, "tr_bench") as database_url:
+    with scratch_database(settings.migration_url or "", "tr_bench") as database_url:
         upgrade_to_head(database_url)
         asyncio.run(load_fixture(database_url, "tap_fixture.sql", {"cards": options.cards}))
         http = _http_phase(database_url, settings.redis_url, options)

@@ -120,10 +120,14 @@ async def card_ledger(
     dependencies=[allow_card_owner("operations", Role.operator)],
 )
 async def block_card(
-    card_id: CardId, request: BlockRequest, uow: UnitOfWorkDep, cache: CacheDep
+    card_id: CardId,
+    request: BlockRequest,
+    uow: UnitOfWorkDep,
+    cache: CacheDep,
+    principal: CurrentPrincipal,
 ) -> CardOut:
     """Block an active card (reported lost or stolen, or by the operator)."""
-    return await service.block(uow, cache, card_id, request)
+    return await service.block(uow, cache, card_id, request, actor=principal)
 
 
 @router.post(
@@ -132,9 +136,11 @@ async def block_card(
     responses=error_responses(404, 409, 422),
     dependencies=[allow("operations", Role.operator)],
 )
-async def unblock_card(card_id: CardId, uow: UnitOfWorkDep, cache: CacheDep) -> CardOut:
+async def unblock_card(
+    card_id: CardId, uow: UnitOfWorkDep, cache: CacheDep, principal: CurrentPrincipal
+) -> CardOut:
     """Make a blocked card usable again."""
-    return await service.unblock(uow, cache, card_id)
+    return await service.unblock(uow, cache, card_id, actor=principal)
 
 
 @router.post(
@@ -152,5 +158,4 @@ async def replace_card(
     cache: CacheDep,
 ) -> JSONResponse:
     """Replace a lost personalized card: retire it and move its balance to a new card."""
-    answer = await service.replace(uow, cache, card_id, key, account_id=principal.account_id)
-    return _answer(answer)
+    return _answer(await service.replace(uow, cache, card_id, key, actor=principal))

@@ -26,6 +26,7 @@ from travel_recharge.fares.engine import RechargeRejected, plan_recharge
 from travel_recharge.fares.policy import RechargeChannel
 from travel_recharge.finance import service as ledger
 from travel_recharge.kit import idempotency
+from travel_recharge.kit.audit import Actor, audit
 from travel_recharge.kit.cache import Cache
 from travel_recharge.kit.db import CommitHooks, UnitOfWork
 from travel_recharge.kit.errors import Conflict, NotFound, Unprocessable
@@ -155,6 +156,7 @@ async def history_view(reads: Reads, card_id: int, page: Page) -> bytes:
         f"history:{page.cache_field}",
         reads.settings.cache_ttl_card_s,
         lambda session: recharge_history(session, card_id, page),
+        cacheable=page.cacheable,
     )
 
 
@@ -305,32 +307,33 @@ async def _post_recharge_entries(
         )
 
 
-async def block(uow: UnitOfWork, cache: Cache, card_id: int, request: BlockRequest) -> CardOut:
+async def block(
+    uow: UnitOfWork, cache: Cache, card_id: int, request: BlockRequest, *, actor: Actor
+) -> CardOut:
     card = await require_card(uow.session, card_id, lock=True)
     if card.status != "active":
         raise Conflict(f"card {card_id} is {card.status}; only an active card can be blocked")
     await repository.set_status(uow.session, card_id, "blocked", request.reason)
     invalidate_after_commit(uow, cache, card_id)
-    log_event(logger, "card.blocked", card_id=card_id)
+    # The reason is free text a rider may have typed: it stays in the database, not the log.
+    audit("card.blocked", actor, f"card:{card_id}", after_commit=uow)
     return to_out(await require_card(uow.session, card_id))
 
 
-async def unblock(uow: UnitOfWork, cache: Cache, card_id: int) -> CardOut:
+async def unblock(uow: UnitOfWork, cache: Cache, card_id: int, *, actor: Actor) -> CardOut:
     card = await require_card(uow.session, card_id, lock=True)
     if card.status != "blocked":
         raise Conflict(f"card {card_id} is {card.status}; only a blocked card can be unblocked")
     await repository.set_status(uow.session, card_id, "active", None)
     invalidate_after_commit(uow, cache, card_id)
-    log_event(logger, "card.unblocked", card_id=card_id)
+    audit("card.unblocked", actor, f"card:{card_id}", after_commit=uow)
     return to_out(await require_card(uow.session, card_id))
 
 
-async def replace(
-    uow: UnitOfWork, cache: Cache, card_id: int, key: str, *, account_id: int | None
-) -> Answer:
+async def replace(uow: UnitOfWork, cache: Cache, card_id: int, key: str, *, actor: Actor) -> Answer:
     """A lost personalized card: retire it, issue a new one, move the balance by the ledger.
 
-    account_id is the operator's account, recorded on both balance transfer entries."""
+    The actor's account is recorded on both balance transfer entries."""
     session = uow.session
     stored = await idempotency.claim(
         session, "card_replace", key, idempotency.fingerprint({"card_id": card_id})
@@ -365,7 +368,7 @@ async def replace(
             balance_after=0,
             counterpart_card_id=new.id,
             note=note,
-            account_id=account_id,
+            account_id=actor.account_id,
         )
         await ledger.append_entry(
             session,
@@ -375,11 +378,18 @@ async def replace(
             balance_after=moved,
             counterpart_card_id=old.id,
             note="balance received from the replaced card",
-            account_id=account_id,
+            account_id=actor.account_id,
         )
     body = ReplacementOut(old_card_id=old.id, new_card=to_out(new), balance_moved=moved)
     answer = body.model_dump(mode="json")
     await idempotency.remember(session, "card_replace", key, 201, answer)
     invalidate_after_commit(uow, cache, old.id, new.id)
-    log_event(logger, "card.replaced", card_id=old.id, new_card_id=new.id, amount=moved)
+    audit(
+        "card.replaced",
+        actor,
+        f"card:{old.id}",
+        after_commit=uow,
+        new_card_id=new.id,
+        amount=moved,
+    )
     return Answer(201, answer, replayed=False)

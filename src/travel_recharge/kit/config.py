@@ -22,8 +22,14 @@ class Settings(BaseSettings):
     # Infrastructure. When a URL is missing, `serve` starts the embedded server under data_dir.
     database_url: str | None = None
     database_replica_url: str | None = None
+    # The schema owner, for `migrate`, `serve --migrate`, `seed` and `db grant`; the workers
+    # use database_url, which should be a role without DDL rights (migrations.grants).
+    # None: database_url does both (one role for everything, as before).
+    database_migration_url: str | None = None
     redis_url: str | None = None
     data_dir: Path = Path(".data")
+    # The embedded Valkey evicts cache keys past this (never the rate limiter's state).
+    embedded_valkey_maxmemory_mb: int = Field(default=256, ge=8, le=1_048_576)
 
     # Serving.
     host: str = "127.0.0.1"
@@ -136,6 +142,11 @@ class Settings(BaseSettings):
             except ValueError as exc:
                 raise ValueError(f"{proxy!r} is not an IP address or CIDR network") from exc
         return networks
+
+    @property
+    def migration_url(self) -> str | None:
+        """The URL of the role that owns the schema: the migration URL, else the service's."""
+        return self.database_migration_url or self.database_url
 
     @property
     def logs_as_json(self) -> bool:

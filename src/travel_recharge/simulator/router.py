@@ -48,6 +48,6 @@ async def start_simulation(
 
 
 @router.post("/stop", response_model=SimulatorStatus, responses=error_responses(503))
-async def stop_simulation(simulator: SimulatorDep) -> SimulatorStatus:
+async def stop_simulation(simulator: SimulatorDep, principal: CurrentPrincipal) -> SimulatorStatus:
     """Stop the running simulation, wherever it runs (stopping a stopped simulator is fine)."""
-    return await simulator.stop()
+    return await simulator.stop(principal)

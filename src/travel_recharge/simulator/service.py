@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pydantic import ValidationError
 
 from travel_recharge.fares import service as fares
+from travel_recharge.kit.audit import Actor, audit
 from travel_recharge.kit.cache import Cache, CacheUnavailable
 from travel_recharge.kit.config import Settings
 from travel_recharge.kit.db import Database
@@ -123,8 +124,12 @@ class Simulator:
         )
         self._runs[task] = runner
         task.add_done_callback(self._ended)
-        log_event(
-            logger, "simulator.start", run_id=run_id, rate=request.rate, minutes=request.minutes
+        audit(
+            "simulator.started",
+            by,
+            f"simulator:{run_id}",
+            rate=request.rate,
+            minutes=request.minutes,
         )
         return await self.status()
 
@@ -201,7 +206,7 @@ class Simulator:
     def _ended(self, task: asyncio.Task[str]) -> None:
         self._runs.pop(task, None)
 
-    async def stop(self) -> SimulatorStatus:
+    async def stop(self, by: Actor) -> SimulatorStatus:
         """Ask the running run to stop and wait a moment for it; fine when none runs."""
         for runner in self._runs.values():
             # A run of this worker stops at once, even if Redis cannot carry the request.
@@ -210,6 +215,7 @@ class Simulator:
             stopping = await self.control.request_stop()
         except CacheUnavailable as exc:
             raise CoordinationUnavailable() from exc
+        audit("simulator.stopped", by, f"simulator:{stopping or 'none'}", running=bool(stopping))
         if stopping is None:
             status = await self.status()
             return status.model_copy(update={"detail": "no simulation was running"})

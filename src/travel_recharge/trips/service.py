@@ -266,6 +266,7 @@ async def card_trips_view(reads: Reads, card_id: int, page: Page) -> bytes:
         f"trips:{page.cache_field}",
         reads.settings.cache_ttl_card_s,
         lambda session: card_trips(session, card_id, page),
+        cacheable=page.cacheable,
     )
 
 

@@ -14,7 +14,6 @@ Each station's views live in the cache group "alerts:station:<id>" (TTL cache_tt
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from datetime import datetime
 from typing import cast
@@ -22,10 +21,10 @@ from typing import cast
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from travel_recharge.kit.audit import Actor, audit
 from travel_recharge.kit.cache import Cache
 from travel_recharge.kit.db import UnitOfWork
 from travel_recharge.kit.errors import Conflict, NotFound, Unprocessable
-from travel_recharge.kit.logs import log_event
 from travel_recharge.kit.pagination import Page
 from travel_recharge.kit.views import Reads
 from travel_recharge.models import Alert
@@ -41,8 +40,6 @@ from travel_recharge.network.schemas import (
     StationAlertsOut,
 )
 from travel_recharge.network.service import require_station
-
-logger = logging.getLogger("travel_recharge.network.alerts")
 
 
 def station_alerts_group(station_id: int) -> str:
@@ -111,7 +108,11 @@ async def station_alerts(
 
     field = "current" if active_only else f"history:{page.cache_field}"
     ttl = reads.settings.cache_ttl_alerts_s
-    raw = await reads.view(station_alerts_group(station_id), field, ttl, produce, stale_ok=True)
+    # The current alerts are one view; history pages only the pages the cache keeps.
+    cacheable = active_only or page.cacheable
+    raw = await reads.view(
+        station_alerts_group(station_id), field, ttl, produce, stale_ok=True, cacheable=cacheable
+    )
     cached = _CachedStationAlerts.model_validate_json(raw)
     alerts = [_out(record, now) for record in cached.alerts]
     if active_only:
@@ -163,7 +164,9 @@ async def _lock(session: AsyncSession, alert_id: int) -> Alert:
     return alert
 
 
-async def create(uow: UnitOfWork, cache: Cache, request: AlertCreate, now: datetime) -> AlertOut:
+async def create(
+    uow: UnitOfWork, cache: Cache, request: AlertCreate, now: datetime, *, actor: Actor
+) -> AlertOut:
     session = uow.session
     if request.station_id is None and request.route_code is None:
         raise Unprocessable("station_id: give station_id, route_code or both")
@@ -197,10 +200,11 @@ async def create(uow: UnitOfWork, cache: Cache, request: AlertCreate, now: datet
     )
     alert_id = await repository.insert_alert(session, alert)
     await _invalidate_after_commit(uow, cache, alert)
-    log_event(
-        logger,
+    audit(
         "alert.created",
-        alert_id=alert_id,
+        actor,
+        f"alert:{alert_id}",
+        after_commit=uow,
         station_id=alert.station_id,
         route_id=route_id,
         severity=alert.severity,
@@ -210,7 +214,13 @@ async def create(uow: UnitOfWork, cache: Cache, request: AlertCreate, now: datet
 
 
 async def update(
-    uow: UnitOfWork, cache: Cache, alert_id: int, request: AlertUpdate, now: datetime
+    uow: UnitOfWork,
+    cache: Cache,
+    alert_id: int,
+    request: AlertUpdate,
+    now: datetime,
+    *,
+    actor: Actor,
 ) -> AlertOut:
     changes = request.model_dump(exclude_unset=True)
     if not changes:
@@ -225,11 +235,14 @@ async def update(
     alert.updated_at = now
     await uow.session.flush()
     await _invalidate_after_commit(uow, cache, alert)
-    log_event(logger, "alert.updated", alert_id=alert_id, fields=",".join(sorted(changes)))
+    changed = ",".join(sorted(changes))
+    audit("alert.updated", actor, f"alert:{alert_id}", after_commit=uow, fields=changed)
     return await _answer(uow.session, alert_id, now)
 
 
-async def resolve(uow: UnitOfWork, cache: Cache, alert_id: int, now: datetime) -> AlertOut:
+async def resolve(
+    uow: UnitOfWork, cache: Cache, alert_id: int, now: datetime, *, actor: Actor
+) -> AlertOut:
     alert = await _lock(uow.session, alert_id)
     if alert.resolved_at is not None:
         raise Conflict(f"alert {alert_id} was already resolved at {alert.resolved_at.isoformat()}")
@@ -237,5 +250,5 @@ async def resolve(uow: UnitOfWork, cache: Cache, alert_id: int, now: datetime) -
     alert.updated_at = now
     await uow.session.flush()
     await _invalidate_after_commit(uow, cache, alert)
-    log_event(logger, "alert.resolved", alert_id=alert_id)
+    audit("alert.resolved", actor, f"alert:{alert_id}", after_commit=uow)
     return await _answer(uow.session, alert_id, now)

@@ -110,9 +110,9 @@ async def performance_test(
 @router.post(
     "/clear", response_model=ClearOut, responses=error_responses(503), dependencies=ADMINISTER
 )
-async def clear_cache(cache: CacheDep) -> ClearOut:
+async def clear_cache(cache: CacheDep, principal: CurrentPrincipal) -> ClearOut:
     """Delete every key of our namespace (SCAN + UNLINK; never FLUSHDB), and nothing else."""
-    return await cache_service.clear(cache)
+    return await cache_service.clear(cache, actor=principal)
 
 
 @router.delete(
@@ -121,6 +121,8 @@ async def clear_cache(cache: CacheDep) -> ClearOut:
     responses=error_responses(404, 422, 503),
     dependencies=ADMINISTER,
 )
-async def delete_cache_key(cache: CacheDep, key_name: KeyName) -> DeletedKeyOut:
+async def delete_cache_key(
+    cache: CacheDep, key_name: KeyName, principal: CurrentPrincipal
+) -> DeletedKeyOut:
     """Delete one key of our namespace; names outside it are refused (422)."""
-    return await cache_service.delete_key(cache, key_name)
+    return await cache_service.delete_key(cache, key_name, actor=principal)

@@ -12,6 +12,7 @@ from collections.abc import Awaitable
 from functools import partial
 from typing import Any, TypeVar, cast
 
+from travel_recharge.kit.audit import Actor, audit
 from travel_recharge.kit.cache import Cache, CacheStats, CacheUnavailable
 from travel_recharge.kit.errors import NotFound, ServiceUnavailable, Unprocessable
 from travel_recharge.ops import service as health
@@ -189,14 +190,18 @@ async def _describe(cache: Cache, names: list[bytes]) -> list[CacheKey]:
     return described
 
 
-async def clear(cache: Cache) -> ClearOut:
+async def clear(cache: Cache, *, actor: Actor) -> ClearOut:
     """Unlink every key of our namespace, batch by batch; see ClearOut for tokens."""
+    prefix = namespace_prefix(cache)
     try:
-        deleted, invalidated = await sweep(cache, f"{namespace_prefix(cache)}*", rotate_tokens=True)
+        deleted, invalidated = await sweep(cache, f"{prefix}*", rotate_tokens=True)
     except CacheUnavailable as exc:
+        # Part of the namespace may be gone: that is worth attributing too.
+        audit("cache.clear_interrupted", actor, f"cache:{prefix}*")
         raise CacheUnavailableError(
             f"Redis stopped answering during the clear ({exc}); run it again"
         ) from exc
+    audit("cache.cleared", actor, f"cache:{prefix}*", deleted=deleted, invalidated=invalidated)
     return ClearOut(deleted=deleted, invalidated=invalidated)
 
 
@@ -233,7 +238,7 @@ async def _sweep_batch(cache: Cache, batch: list[bytes], rotate_tokens: bool) ->
     return (int(replies[-1]) if others else 0), rotated
 
 
-async def delete_key(cache: Cache, name: str) -> DeletedKeyOut:
+async def delete_key(cache: Cache, name: str, *, actor: Actor) -> DeletedKeyOut:
     """Delete one key of our namespace (a generation token is replaced instead, see clear)."""
     prefix = namespace_prefix(cache)
     if not name.startswith(prefix) or name == prefix:
@@ -247,9 +252,9 @@ async def delete_key(cache: Cache, name: str) -> DeletedKeyOut:
 
     if not await _admin(cache.call(run)):
         raise NotFound(f"no key {name!r} in the cache")
-    return DeletedKeyOut(
-        key=name, action="invalidated" if cache.is_generation_key(name) else "deleted"
-    )
+    action = "invalidated" if cache.is_generation_key(name) else "deleted"
+    audit("cache.key_deleted", actor, f"cache:{name}", outcome=action)
+    return DeletedKeyOut(key=name, action=action)
 
 
 async def _scan(cache: Cache, cursor: int, match: str, count: int) -> tuple[int, list[bytes]]:
