@@ -15,6 +15,7 @@ from travel_recharge.accounts.schemas import (
     AccountOut,
     AccountsPage,
 )
+from travel_recharge.kit.db import ReadSession
 from travel_recharge.kit.errors import Conflict, NotFound
 from travel_recharge.kit.logs import log_event
 from travel_recharge.kit.pagination import Page
@@ -41,7 +42,7 @@ def principal_of(account: Account) -> Principal:
 
 
 async def authenticate(
-    session: AsyncSession, login: str, secret: str, kind: AccountKind
+    session: ReadSession, login: str, secret: str, kind: AccountKind
 ) -> Principal | None:
     """The principal of an active account of this kind whose secret matches, else None."""
     account = await repository.active_account(session, login, kind)
@@ -107,7 +108,7 @@ def to_out(account: Account) -> AccountOut:
     )
 
 
-async def page_of_accounts(session: AsyncSession, page: Page) -> AccountsPage:
+async def page_of_accounts(session: ReadSession, page: Page) -> AccountsPage:
     found = await repository.accounts_page(session, page.limit, page.offset)
     return AccountsPage(accounts=[to_out(a) for a in found], page=page.info(len(found)))
 

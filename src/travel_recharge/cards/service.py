@@ -27,7 +27,7 @@ from travel_recharge.fares.policy import RechargeChannel
 from travel_recharge.finance import service as ledger
 from travel_recharge.kit import idempotency
 from travel_recharge.kit.cache import Cache
-from travel_recharge.kit.db import CommitHooks, UnitOfWork
+from travel_recharge.kit.db import CommitHooks, ReadSession, UnitOfWork
 from travel_recharge.kit.errors import Conflict, NotFound, Unprocessable
 from travel_recharge.kit.logs import log_event
 from travel_recharge.kit.pagination import Page
@@ -84,19 +84,27 @@ async def post_balance(
     )
 
 
-async def require_card(session: AsyncSession, card_id: int, *, lock: bool = False) -> Card:
-    card = await (repository.lock_card if lock else repository.card_by_id)(session, card_id)
+async def require_card(session: ReadSession, card_id: int) -> Card:
+    return _found(await repository.card_by_id(session, card_id), card_id)
+
+
+async def lock_card(session: AsyncSession, card_id: int) -> Card:
+    """The card, locked until the transaction ends: its balance changes are serialized."""
+    return _found(await repository.lock_card(session, card_id), card_id)
+
+
+def _found(card: Card | None, card_id: int) -> Card:
     if card is None:
         raise NotFound(f"card {card_id} does not exist")
     return card
 
 
-async def is_owner(session: AsyncSession, card_id: int, user_id: int) -> bool:
+async def is_owner(session: ReadSession, card_id: int, user_id: int) -> bool:
     """Whether the rider owns the card (its current or a replaced one)."""
     return await repository.card_owner(session, card_id) == user_id
 
 
-async def cards_of(session: AsyncSession, user_id: int) -> list[int]:
+async def cards_of(session: ReadSession, user_id: int) -> list[int]:
     """The ids of every card the rider has owned, oldest first."""
     return await repository.card_ids_of_user(session, user_id)
 
@@ -158,7 +166,7 @@ async def history_view(reads: Reads, card_id: int, page: Page) -> bytes:
     )
 
 
-async def balance(session: AsyncSession, card_id: int, now: datetime) -> BalanceOut:
+async def balance(session: ReadSession, card_id: int, now: datetime) -> BalanceOut:
     card = await require_card(session, card_id)
     credit_trips = (await fares.policy_at(session, now)).policy.credit_trips
     available = credit_trips - card.credit_trips_in_use if card.card_type == "personalized" else 0
@@ -174,7 +182,7 @@ async def balance(session: AsyncSession, card_id: int, now: datetime) -> Balance
     )
 
 
-async def recharge_history(session: AsyncSession, card_id: int, page: Page) -> RechargeHistoryOut:
+async def recharge_history(session: ReadSession, card_id: int, page: Page) -> RechargeHistoryOut:
     await require_card(session, card_id)
     rows = await repository.recharges_of_card(session, card_id, page.limit, page.offset)
     return RechargeHistoryOut(
@@ -222,7 +230,7 @@ async def recharge(
     if stored is not None:
         return Answer(stored.status_code, stored.body, replayed=True)
 
-    card = await require_card(session, request.card_id, lock=True)
+    card = await lock_card(session, request.card_id)
     require_active(card)
     point = await network.require_recharge_point(session, request.recharge_point_id)
     if not point.active:
@@ -306,7 +314,7 @@ async def _post_recharge_entries(
 
 
 async def block(uow: UnitOfWork, cache: Cache, card_id: int, request: BlockRequest) -> CardOut:
-    card = await require_card(uow.session, card_id, lock=True)
+    card = await lock_card(uow.session, card_id)
     if card.status != "active":
         raise Conflict(f"card {card_id} is {card.status}; only an active card can be blocked")
     await repository.set_status(uow.session, card_id, "blocked", request.reason)
@@ -316,7 +324,7 @@ async def block(uow: UnitOfWork, cache: Cache, card_id: int, request: BlockReque
 
 
 async def unblock(uow: UnitOfWork, cache: Cache, card_id: int) -> CardOut:
-    card = await require_card(uow.session, card_id, lock=True)
+    card = await lock_card(uow.session, card_id)
     if card.status != "blocked":
         raise Conflict(f"card {card_id} is {card.status}; only a blocked card can be unblocked")
     await repository.set_status(uow.session, card_id, "active", None)
@@ -337,7 +345,7 @@ async def replace(
     )
     if stored is not None:
         return Answer(stored.status_code, stored.body, replayed=True)
-    old = await require_card(session, card_id, lock=True)
+    old = await lock_card(session, card_id)
     if old.card_type != "personalized":
         raise Conflict(f"card {card_id} is basic: its balance is not recoverable")
     if old.status not in ("active", "blocked"):

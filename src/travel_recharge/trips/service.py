@@ -11,8 +11,6 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from travel_recharge.cards import service as cards
 from travel_recharge.fares import service as fares
 from travel_recharge.fares.engine import (
@@ -26,7 +24,7 @@ from travel_recharge.fares.engine import (
 from travel_recharge.fares.policy import STATION_SERVICE, CardType, ServiceKind
 from travel_recharge.kit.cache import Cache
 from travel_recharge.kit.config import Settings
-from travel_recharge.kit.db import DriverTransaction, UnitOfWork
+from travel_recharge.kit.db import DriverTransaction, ReadSession, UnitOfWork
 from travel_recharge.kit.errors import Conflict, NotFound, PaymentRequired, Unprocessable
 from travel_recharge.kit.logs import log_event
 from travel_recharge.kit.pagination import Page
@@ -269,7 +267,7 @@ async def card_trips_view(reads: Reads, card_id: int, page: Page) -> bytes:
     )
 
 
-async def card_trips(session: AsyncSession, card_id: int, page: Page) -> CardTripsOut:
+async def card_trips(session: ReadSession, card_id: int, page: Page) -> CardTripsOut:
     await cards.require_card(session, card_id)
     rows = await repository.trips_of_card(session, card_id, page.limit, page.offset)
     return CardTripsOut(

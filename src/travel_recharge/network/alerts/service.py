@@ -23,7 +23,7 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from travel_recharge.kit.cache import Cache
-from travel_recharge.kit.db import UnitOfWork
+from travel_recharge.kit.db import ReadSession, UnitOfWork
 from travel_recharge.kit.errors import Conflict, NotFound, Unprocessable
 from travel_recharge.kit.logs import log_event
 from travel_recharge.kit.pagination import Page
@@ -94,7 +94,7 @@ async def station_alerts(
 ) -> bytes:
     """The station's alerts in force at `now` (active_only) or all of them, newest first."""
 
-    async def produce(session: AsyncSession) -> _CachedStationAlerts:
+    async def produce(session: ReadSession) -> _CachedStationAlerts:
         station = await require_station(session, station_id)
         if active_only:
             rows = await repository.alerts_at_station(session, station_id, not_over_at=now)
