@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Protocol, TypeVar, TypeVarTuple, Unpack
+from typing import Annotated, Any, Protocol, TypeVar, TypeVarTuple
 
 import asyncpg
 from fastapi import Depends, Request
@@ -37,7 +37,7 @@ class ReadSession(Protocol):
     not a Select. A write session (AsyncSession) is one too, so reading helpers serve both.
     """
 
-    async def execute(self, statement: Select[Unpack[Ts]]) -> Result[Unpack[Ts]]: ...
+    async def execute(self, statement: Select[*Ts]) -> Result[*Ts]: ...
 
     async def scalar(self, statement: Select[E]) -> E | None: ...
 
