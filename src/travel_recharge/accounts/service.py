@@ -8,6 +8,7 @@ import anyio
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from travel_recharge.accounts import repository
+from travel_recharge.accounts.errors import AccountNotFound, LoginTaken
 from travel_recharge.accounts.schemas import (
     AccountCreate,
     AccountCreated,
@@ -16,7 +17,6 @@ from travel_recharge.accounts.schemas import (
     AccountsPage,
 )
 from travel_recharge.kit.db import ReadSession
-from travel_recharge.kit.errors import Conflict, NotFound
 from travel_recharge.kit.logs import log_event
 from travel_recharge.kit.pagination import Page
 from travel_recharge.models import Account
@@ -71,7 +71,7 @@ async def create(session: AsyncSession, request: AccountCreate) -> AccountCreate
         binding=Binding(request.validator_id, request.recharge_point_id),
     )
     if account is None:
-        raise Conflict(f"login: {request.login!r} is already taken")
+        raise LoginTaken(request.login)
     log_event(logger, "account.created", account_id=account.id, role=account.role, kind=kind)
     return AccountCreated(**to_out(account).model_dump(), secret=secret)
 
@@ -117,6 +117,6 @@ async def deactivate(session: AsyncSession, login: str) -> AccountOut:
     """The account can no longer get tokens; the ones it holds expire within their lifetime."""
     account = await repository.deactivate(session, login)
     if account is None:
-        raise NotFound(f"account {login!r} does not exist")
+        raise AccountNotFound(login)
     log_event(logger, "account.deactivated", account_id=account.id)
     return to_out(account)

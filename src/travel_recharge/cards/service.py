@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from travel_recharge.cards import repository
+from travel_recharge.cards.errors import CardNotActive, CardNotFound
 from travel_recharge.cards.schemas import (
     BalanceOut,
     BlockRequest,
@@ -28,12 +29,13 @@ from travel_recharge.finance import service as ledger
 from travel_recharge.kit import idempotency
 from travel_recharge.kit.cache import Cache
 from travel_recharge.kit.db import CommitHooks, ReadSession, UnitOfWork
-from travel_recharge.kit.errors import Conflict, NotFound, Unprocessable
+from travel_recharge.kit.errors import Conflict, Unprocessable
 from travel_recharge.kit.logs import log_event
 from travel_recharge.kit.pagination import Page
 from travel_recharge.kit.views import Reads
 from travel_recharge.models import Card
 from travel_recharge.network import service as network
+from travel_recharge.network.errors import RechargePointNotActive
 from travel_recharge.observability import business as metrics
 from travel_recharge.users import service as users
 
@@ -95,7 +97,7 @@ async def lock_card(session: AsyncSession, card_id: int) -> Card:
 
 def _found(card: Card | None, card_id: int) -> Card:
     if card is None:
-        raise NotFound(f"card {card_id} does not exist")
+        raise CardNotFound(card_id)
     return card
 
 
@@ -116,7 +118,7 @@ async def some_rider(session: AsyncSession) -> int | None:
 
 def require_active(card: Card) -> None:
     if card.status != "active":
-        raise Conflict(f"card {card.id} is {card.status}; only active cards can be used")
+        raise CardNotActive(card.id, card.status)
 
 
 async def issue_card(session: AsyncSession, request: CardCreate, now: datetime) -> CardOut:
@@ -234,7 +236,7 @@ async def recharge(
     require_active(card)
     point = await network.require_recharge_point(session, request.recharge_point_id)
     if not point.active:
-        raise Conflict(f"recharge point {point.id} is not active")
+        raise RechargePointNotActive(point.id)
     if point.channel == "web":
         # Web recharges are two-phase (posted when the card is next read at a station).
         raise Unprocessable(

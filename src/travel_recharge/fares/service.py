@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 from functools import lru_cache
 
 from travel_recharge.fares import repository
+from travel_recharge.fares.errors import NoFarePolicyInForce
 from travel_recharge.fares.policy import FarePolicy, policy_from_dict
 from travel_recharge.fares.schemas import FarePolicyOut, FaresOut
 from travel_recharge.kit.db import ReadSession
-from travel_recharge.kit.errors import Unprocessable
 from travel_recharge.kit.views import Reads
 
 
@@ -25,7 +25,7 @@ async def policy_at(session: ReadSession, at: datetime) -> PolicyInForce:
     """The policy that prices an event at `at` (422 when no policy was in force yet)."""
     row = await repository.policy_row_at(session, at)
     if row is None:
-        raise Unprocessable(f"event_time: no fare policy was in force at {at.isoformat()}")
+        raise NoFarePolicyInForce(at)
     return parse_policy(*row)
 
 

@@ -21,12 +21,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from travel_recharge.kit.db import ReadSession
-from travel_recharge.kit.errors import NotFound
 from travel_recharge.kit.pagination import Page
 from travel_recharge.kit.views import Reads
 from travel_recharge.models import RechargePoint, Station
 from travel_recharge.network import repository
 from travel_recharge.network.arrivals import Visit, minute_of, next_arrivals
+from travel_recharge.network.errors import RechargePointNotFound, RouteNotFound, StationNotFound
 from travel_recharge.network.reference import BANDS
 from travel_recharge.network.schemas import (
     ArrivalOut,
@@ -117,7 +117,7 @@ async def station_details(reads: Reads, code: str) -> bytes:
     async def produce(session: ReadSession) -> StationDetailsOut:
         row = await repository.station_by_code(session, code)
         if row is None:
-            raise NotFound(f"station {code} does not exist")
+            raise StationNotFound(code)
         station, locality_name = row
         serving = [
             RouteServing.model_validate(row, from_attributes=True)
@@ -143,7 +143,7 @@ async def route_details(reads: Reads, code: str) -> bytes:
     async def produce(session: ReadSession) -> RouteDetailsOut:
         route = await repository.route_by_code(session, code)
         if route is None:
-            raise NotFound(f"route {code} does not exist")
+            raise RouteNotFound(code)
         headways = [
             HeadwayOut(
                 band=band.name,
@@ -199,7 +199,7 @@ async def recharge_points(
 async def require_recharge_point(session: AsyncSession, point_id: int) -> RechargePoint:
     point = await repository.recharge_point_by_id(session, point_id)
     if point is None:
-        raise NotFound(f"recharge point {point_id} does not exist")
+        raise RechargePointNotFound(point_id)
     return point
 
 
@@ -211,7 +211,7 @@ async def first_point_of_sale(session: AsyncSession) -> int | None:
 async def require_station(session: ReadSession, station_id: int) -> Station:
     station = await repository.station_by_id(session, station_id)
     if station is None:
-        raise NotFound(f"station {station_id} does not exist")
+        raise StationNotFound(station_id)
     return station
 
 

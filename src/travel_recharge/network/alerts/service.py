@@ -30,6 +30,7 @@ from travel_recharge.kit.pagination import Page
 from travel_recharge.kit.views import Reads
 from travel_recharge.models import Alert
 from travel_recharge.network import repository
+from travel_recharge.network.errors import RouteNotFound
 from travel_recharge.network.schemas import (
     AlertCreate,
     AlertOut,
@@ -175,7 +176,7 @@ async def create(uow: UnitOfWork, cache: Cache, request: AlertCreate, now: datet
     if request.route_code is not None:
         route = await repository.route_by_code(session, request.route_code)
         if route is None:
-            raise NotFound(f"route {request.route_code} does not exist")
+            raise RouteNotFound(request.route_code)
         route_id = route.id
         if request.station_id is not None and not await repository.route_calls_at(
             session, route.id, request.station_id
