@@ -6,11 +6,12 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from travel_recharge.kit.db import ReadSession
 from travel_recharge.models import Account
 from travel_recharge.security.devices import UNBOUND, Binding
 
 
-async def active_account(session: AsyncSession, login: str, kind: str) -> Account | None:
+async def active_account(session: ReadSession, login: str, kind: str) -> Account | None:
     return await session.scalar(
         select(Account).where(Account.login == login, Account.kind == kind, Account.active)
     )
@@ -81,7 +82,7 @@ async def replace_demo_account(
     )
 
 
-async def accounts_page(session: AsyncSession, limit: int, offset: int) -> list[Account]:
+async def accounts_page(session: ReadSession, limit: int, offset: int) -> list[Account]:
     found = await session.scalars(select(Account).order_by(Account.id).limit(limit).offset(offset))
     return list(found)
 

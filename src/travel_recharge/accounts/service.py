@@ -8,6 +8,7 @@ import anyio
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from travel_recharge.accounts import repository
+from travel_recharge.accounts.errors import AccountNotFound, LoginTaken
 from travel_recharge.accounts.schemas import (
     AccountCreate,
     AccountCreated,
@@ -16,7 +17,7 @@ from travel_recharge.accounts.schemas import (
     AccountsPage,
 )
 from travel_recharge.kit.audit import Actor, audit
-from travel_recharge.kit.errors import Conflict, NotFound
+from travel_recharge.kit.db import ReadSession
 from travel_recharge.kit.logs import log_event
 from travel_recharge.kit.pagination import Page
 from travel_recharge.models import Account
@@ -42,7 +43,7 @@ def principal_of(account: Account) -> Principal:
 
 
 async def authenticate(
-    session: AsyncSession, login: str, secret: str, kind: AccountKind
+    session: ReadSession, login: str, secret: str, kind: AccountKind
 ) -> Principal | None:
     """The principal of an active account of this kind whose secret matches, else None."""
     account = await repository.active_account(session, login, kind)
@@ -71,7 +72,7 @@ async def create(session: AsyncSession, request: AccountCreate, *, actor: Actor)
         binding=Binding(request.validator_id, request.recharge_point_id),
     )
     if account is None:
-        raise Conflict(f"login: {request.login!r} is already taken")
+        raise LoginTaken(request.login)
     audit(
         "account.created",
         actor,
@@ -116,7 +117,7 @@ def to_out(account: Account) -> AccountOut:
     )
 
 
-async def page_of_accounts(session: AsyncSession, page: Page) -> AccountsPage:
+async def page_of_accounts(session: ReadSession, page: Page) -> AccountsPage:
     found = await repository.accounts_page(session, page.limit, page.offset)
     return AccountsPage(accounts=[to_out(a) for a in found], page=page.info(len(found)))
 
@@ -125,6 +126,6 @@ async def deactivate(session: AsyncSession, login: str, *, actor: Actor) -> Acco
     """The account can no longer get tokens; the ones it holds expire within their lifetime."""
     account = await repository.deactivate(session, login)
     if account is None:
-        raise NotFound(f"account {login!r} does not exist")
+        raise AccountNotFound(login)
     audit("account.deactivated", actor, f"account:{account.id}", login=account.login)
     return to_out(account)

@@ -6,9 +6,9 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, Subquery, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from travel_recharge.kit.db import ReadSession
 from travel_recharge.models import (
     Locality,
     RollupHour,
@@ -22,7 +22,7 @@ from travel_recharge.models import (
 Totals = tuple[int, int, int]  # trips, completed trips, revenue
 
 
-async def user_counts(session: AsyncSession) -> tuple[int, int]:
+async def user_counts(session: ReadSession) -> tuple[int, int]:
     row = (
         await session.execute(
             select(RollupUsers.total_users, RollupUsers.active_users).where(RollupUsers.id == 1)
@@ -31,7 +31,7 @@ async def user_counts(session: AsyncSession) -> tuple[int, int]:
     return int(row.total_users), int(row.active_users)
 
 
-async def latest_user(session: AsyncSession) -> tuple[int, str] | None:
+async def latest_user(session: ReadSession) -> tuple[int, str] | None:
     row = (
         await session.execute(
             select(User.id, User.full_name)
@@ -46,7 +46,7 @@ def _sum(column: ColumnElement[int] | InstrumentedAttribute[int]) -> ColumnEleme
     return func.coalesce(func.sum(column), 0)
 
 
-async def totals(session: AsyncSession) -> Totals:
+async def totals(session: ReadSession) -> Totals:
     row = (
         await session.execute(
             select(
@@ -59,7 +59,7 @@ async def totals(session: AsyncSession) -> Totals:
     return int(row[0]), int(row[1]), int(row[2])
 
 
-async def totals_by_locality(session: AsyncSession) -> list[tuple[str, str, int, int, int]]:
+async def totals_by_locality(session: ReadSession) -> list[tuple[str, str, int, int, int]]:
     """(code, name, trips, completed, revenue) for every locality, zero when it has no trips."""
     sums = (
         select(
@@ -88,7 +88,7 @@ def _every_locality(sums: Subquery, *columns: str) -> Select[*tuple[Any, ...]]:
 
 
 async def trips_by_hour(
-    session: AsyncSession, start: date, end: date, service_kind: str | None
+    session: ReadSession, start: date, end: date, service_kind: str | None
 ) -> dict[int, int]:
     query = (
         select(RollupHour.hour, func.sum(RollupHour.trips))
@@ -100,7 +100,7 @@ async def trips_by_hour(
     return {int(hour): int(trips) for hour, trips in (await session.execute(query)).all()}
 
 
-async def by_day(session: AsyncSession, start: date, end: date) -> list[tuple[date, int, int]]:
+async def by_day(session: ReadSession, start: date, end: date) -> list[tuple[date, int, int]]:
     """(day, trips, revenue) for each day of the range that had trips."""
     query = (
         select(RollupHour.day, func.sum(RollupHour.trips), func.sum(RollupHour.revenue))
@@ -112,7 +112,7 @@ async def by_day(session: AsyncSession, start: date, end: date) -> list[tuple[da
 
 
 async def by_service_kind(
-    session: AsyncSession, start: date, end: date
+    session: ReadSession, start: date, end: date
 ) -> list[tuple[str, int, int, int, int, int]]:
     """(service kind, trips, transfers, credit trips, benefit trips, revenue) in the range."""
     query = (
@@ -135,7 +135,7 @@ async def by_service_kind(
 
 
 async def top_stations(
-    session: AsyncSession, start: date, end: date, limit: int
+    session: ReadSession, start: date, end: date, limit: int
 ) -> list[tuple[int, str, str, int, int]]:
     """(station id, code, name, boardings, revenue), busiest first."""
     sums = (
@@ -160,7 +160,7 @@ async def top_stations(
     ]
 
 
-async def day_by_hour(session: AsyncSession, day: date) -> dict[int, tuple[int, int, int, int]]:
+async def day_by_hour(session: ReadSession, day: date) -> dict[int, tuple[int, int, int, int]]:
     """hour -> (trips, transfers, credit trips, revenue) of one local day, hours with trips."""
     query = (
         select(
@@ -180,7 +180,7 @@ async def day_by_hour(session: AsyncSession, day: date) -> dict[int, tuple[int, 
 
 
 async def station_day_by_locality(
-    session: AsyncSession, day: date
+    session: ReadSession, day: date
 ) -> list[tuple[str, str, int, int]]:
     """(code, name, boardings, revenue) at trunk, portal and cable stations on one local day,
     for every locality, zero when it had none."""

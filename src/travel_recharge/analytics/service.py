@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from travel_recharge.analytics import repository
 from travel_recharge.analytics.schemas import (
     ActiveUsers,
@@ -28,6 +26,7 @@ from travel_recharge.analytics.schemas import (
     TripTotals,
     TripTotalsByLocality,
 )
+from travel_recharge.kit.db import ReadSession
 from travel_recharge.kit.errors import Unprocessable
 from travel_recharge.security.roles import Role
 
@@ -48,15 +47,15 @@ def date_range(
     return start, end
 
 
-async def total_users(session: AsyncSession) -> TotalUsers:
+async def total_users(session: ReadSession) -> TotalUsers:
     return TotalUsers(total_users=(await repository.user_counts(session))[0])
 
 
-async def active_users(session: AsyncSession) -> ActiveUsers:
+async def active_users(session: ReadSession) -> ActiveUsers:
     return ActiveUsers(active_users_count=(await repository.user_counts(session))[1])
 
 
-async def latest_user(session: AsyncSession) -> LatestUser | None:
+async def latest_user(session: ReadSession) -> LatestUser | None:
     found = await repository.latest_user(session)
     if found is None:
         return None
@@ -92,11 +91,11 @@ def _totals(trips: int, completed: int, revenue: int) -> dict[str, int]:
     }
 
 
-async def trip_totals(session: AsyncSession) -> TripTotals:
+async def trip_totals(session: ReadSession) -> TripTotals:
     return TripTotals(**_totals(*await repository.totals(session)))
 
 
-async def trip_totals_by_locality(session: AsyncSession) -> TripTotalsByLocality:
+async def trip_totals_by_locality(session: ReadSession) -> TripTotalsByLocality:
     rows = await repository.totals_by_locality(session)
     return TripTotalsByLocality(
         localities=[
@@ -106,11 +105,11 @@ async def trip_totals_by_locality(session: AsyncSession) -> TripTotalsByLocality
     )
 
 
-async def revenue(session: AsyncSession) -> Revenue:
+async def revenue(session: ReadSession) -> Revenue:
     return Revenue(total_revenue=(await repository.totals(session))[2])
 
 
-async def revenue_by_locality(session: AsyncSession) -> RevenueByLocality:
+async def revenue_by_locality(session: ReadSession) -> RevenueByLocality:
     rows = await repository.totals_by_locality(session)
     return RevenueByLocality(
         data=[
@@ -121,7 +120,7 @@ async def revenue_by_locality(session: AsyncSession) -> RevenueByLocality:
 
 
 async def trips_by_hour(
-    session: AsyncSession, start: date, end: date, service_kind: str | None
+    session: ReadSession, start: date, end: date, service_kind: str | None
 ) -> TripsByHour:
     counts = await repository.trips_by_hour(session, start, end, service_kind)
     return TripsByHour(
@@ -132,7 +131,7 @@ async def trips_by_hour(
     )
 
 
-async def revenue_by_day(session: AsyncSession, start: date, end: date) -> RevenueByDay:
+async def revenue_by_day(session: ReadSession, start: date, end: date) -> RevenueByDay:
     rows = await repository.by_day(session, start, end)
     return RevenueByDay(
         date_from=start,
@@ -141,7 +140,7 @@ async def revenue_by_day(session: AsyncSession, start: date, end: date) -> Reven
     )
 
 
-async def top_stations(session: AsyncSession, start: date, end: date, limit: int) -> TopStations:
+async def top_stations(session: ReadSession, start: date, end: date, limit: int) -> TopStations:
     rows = await repository.top_stations(session, start, end, limit)
     return TopStations(
         date_from=start,
@@ -168,7 +167,7 @@ def _shares(
     )
 
 
-async def shares(session: AsyncSession, start: date, end: date) -> Shares:
+async def shares(session: ReadSession, start: date, end: date) -> Shares:
     rows = await repository.by_service_kind(session, start, end)
     overall = [sum(column) for column in zip(*(row[1:] for row in rows), strict=True)] or [0] * 5
     return Shares(

@@ -10,16 +10,16 @@ from collections.abc import Awaitable, Callable
 from datetime import date
 
 from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from travel_recharge.analytics import service
+from travel_recharge.kit.db import ReadSession
 from travel_recharge.kit.views import Reads
 
 GROUP = "analytics"
 
 
 async def _view(
-    reads: Reads, field: str, ttl_s: int, produce: Callable[[AsyncSession], Awaitable[BaseModel]]
+    reads: Reads, field: str, ttl_s: int, produce: Callable[[ReadSession], Awaitable[BaseModel]]
 ) -> bytes:
     return await reads.view(GROUP, field, ttl_s, produce, stale_ok=True)
 
@@ -37,7 +37,7 @@ async def users_active(reads: Reads) -> bytes:
 async def users_latest(reads: Reads) -> bytes:
     """The latest rider's JSON, or b"" when no rider is registered yet (cached too)."""
 
-    async def load(session: AsyncSession) -> bytes:
+    async def load(session: ReadSession) -> bytes:
         latest = await service.latest_user(session)
         return b"" if latest is None else latest.model_dump_json().encode()
 

@@ -9,6 +9,7 @@ from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from travel_recharge.cards.numbers import card_number_for
+from travel_recharge.kit.db import ReadSession
 from travel_recharge.models import Card, Recharge
 
 
@@ -39,16 +40,16 @@ async def insert_card(
     return card
 
 
-async def card_by_id(session: AsyncSession, card_id: int) -> Card | None:
+async def card_by_id(session: ReadSession, card_id: int) -> Card | None:
     return await session.scalar(select(Card).where(Card.id == card_id))
 
 
-async def card_owner(session: AsyncSession, card_id: int) -> int | None:
+async def card_owner(session: ReadSession, card_id: int) -> int | None:
     """The rider who owns the card (None: anonymous card, or no such card)."""
     return await session.scalar(select(Card.user_id).where(Card.id == card_id))
 
 
-async def card_ids_of_user(session: AsyncSession, user_id: int) -> list[int]:
+async def card_ids_of_user(session: ReadSession, user_id: int) -> list[int]:
     found = await session.scalars(select(Card.id).where(Card.user_id == user_id).order_by(Card.id))
     return list(found)
 
@@ -137,7 +138,7 @@ async def insert_recharge(
 
 
 async def recharges_of_card(
-    session: AsyncSession, card_id: int, limit: int, offset: int
+    session: ReadSession, card_id: int, limit: int, offset: int
 ) -> Sequence[Recharge]:
     rows = await session.scalars(
         select(Recharge)

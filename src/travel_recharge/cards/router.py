@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from travel_recharge.cards import service
 from travel_recharge.cards.auth import allow_card_owner
+from travel_recharge.cards.errors import CardNotActive, CardNotFound
 from travel_recharge.cards.schemas import (
     BalanceOut,
     BlockRequest,
@@ -29,8 +30,10 @@ from travel_recharge.kit.hardening import StrictJSONRoute
 from travel_recharge.kit.idempotency import IdempotencyKeyHeader
 from travel_recharge.kit.pagination import PageDep
 from travel_recharge.kit.views import PrimaryReadsDep, json_response
+from travel_recharge.network.errors import RechargePointNotActive, RechargePointNotFound
 from travel_recharge.security import CurrentPrincipal, Role, allow
 from travel_recharge.security.devices import require_own_recharge_point
+from travel_recharge.users.errors import UserNotFound
 
 router = APIRouter(prefix="/api/v1/cards", tags=["cards"], route_class=StrictJSONRoute)
 
@@ -46,7 +49,7 @@ def _answer(answer: service.Answer) -> JSONResponse:
     "",
     status_code=201,
     response_model=CardOut,
-    responses=error_responses(404, 409, 422),
+    responses=error_responses(UserNotFound, 409, 422),
     dependencies=[allow("operations", Role.recharge_point, Role.operator)],
 )
 async def issue_card(request: CardCreate, uow: UnitOfWorkDep) -> CardOut:
@@ -58,7 +61,9 @@ async def issue_card(request: CardCreate, uow: UnitOfWorkDep) -> CardOut:
     "/recharge",
     status_code=201,
     response_model=RechargeOut,
-    responses=error_responses(404, 409, 422),
+    responses=error_responses(
+        CardNotFound, CardNotActive, RechargePointNotFound, RechargePointNotActive, 403, 422
+    ),
     dependencies=[allow("recharges", Role.recharge_point)],
 )
 async def recharge_card(
@@ -79,7 +84,7 @@ async def recharge_card(
 @router.get(
     "/{card_id}/balance",
     response_model=BalanceOut,
-    responses=error_responses(404, 422),
+    responses=error_responses(CardNotFound, 422),
     dependencies=[allow_card_owner("cards", Role.operator)],
 )
 async def card_balance(card_id: CardId, reads: PrimaryReadsDep) -> Response:
@@ -90,7 +95,7 @@ async def card_balance(card_id: CardId, reads: PrimaryReadsDep) -> Response:
 @router.get(
     "/{card_id}/history",
     response_model=RechargeHistoryOut,
-    responses=error_responses(404, 422),
+    responses=error_responses(CardNotFound, 422),
     dependencies=[allow_card_owner("cards", Role.operator)],
 )
 async def recharge_history(card_id: CardId, page: PageDep, reads: PrimaryReadsDep) -> Response:
@@ -101,7 +106,7 @@ async def recharge_history(card_id: CardId, page: PageDep, reads: PrimaryReadsDe
 @router.get(
     "/{card_id}/ledger",
     response_model=CardLedgerOut,
-    responses=error_responses(404, 422),
+    responses=error_responses(CardNotFound, 422),
     dependencies=[allow_card_owner("cards", Role.operator)],
 )
 async def card_ledger(
@@ -115,7 +120,7 @@ async def card_ledger(
 @router.post(
     "/{card_id}/block",
     response_model=CardOut,
-    responses=error_responses(404, 409, 422),
+    responses=error_responses(CardNotFound, 409, 422),
     # A rider who lost their card can block it at once; unblocking needs the operator.
     dependencies=[allow_card_owner("operations", Role.operator)],
 )
@@ -133,7 +138,7 @@ async def block_card(
 @router.post(
     "/{card_id}/unblock",
     response_model=CardOut,
-    responses=error_responses(404, 409, 422),
+    responses=error_responses(CardNotFound, 409, 422),
     dependencies=[allow("operations", Role.operator)],
 )
 async def unblock_card(
@@ -147,7 +152,7 @@ async def unblock_card(
     "/{card_id}/replace",
     status_code=201,
     response_model=ReplacementOut,
-    responses=error_responses(404, 409, 422),
+    responses=error_responses(CardNotFound, 409, 422),
     dependencies=[allow("operations", Role.operator)],
 )
 async def replace_card(

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from travel_recharge.cards import repository
+from travel_recharge.cards.errors import CardNotActive, CardNotFound
 from travel_recharge.cards.schemas import (
     BalanceOut,
     BlockRequest,
@@ -28,13 +29,14 @@ from travel_recharge.finance import service as ledger
 from travel_recharge.kit import idempotency
 from travel_recharge.kit.audit import Actor, audit
 from travel_recharge.kit.cache import Cache
-from travel_recharge.kit.db import CommitHooks, UnitOfWork
-from travel_recharge.kit.errors import Conflict, NotFound, Unprocessable
+from travel_recharge.kit.db import CommitHooks, ReadSession, UnitOfWork
+from travel_recharge.kit.errors import Conflict, Unprocessable
 from travel_recharge.kit.logs import log_event
 from travel_recharge.kit.pagination import Page
 from travel_recharge.kit.views import Reads
 from travel_recharge.models import Card
 from travel_recharge.network import service as network
+from travel_recharge.network.errors import RechargePointNotActive
 from travel_recharge.observability import business as metrics
 from travel_recharge.users import service as users
 
@@ -85,19 +87,27 @@ async def post_balance(
     )
 
 
-async def require_card(session: AsyncSession, card_id: int, *, lock: bool = False) -> Card:
-    card = await (repository.lock_card if lock else repository.card_by_id)(session, card_id)
+async def require_card(session: ReadSession, card_id: int) -> Card:
+    return _found(await repository.card_by_id(session, card_id), card_id)
+
+
+async def lock_card(session: AsyncSession, card_id: int) -> Card:
+    """The card, locked until the transaction ends: its balance changes are serialized."""
+    return _found(await repository.lock_card(session, card_id), card_id)
+
+
+def _found(card: Card | None, card_id: int) -> Card:
     if card is None:
-        raise NotFound(f"card {card_id} does not exist")
+        raise CardNotFound(card_id)
     return card
 
 
-async def is_owner(session: AsyncSession, card_id: int, user_id: int) -> bool:
+async def is_owner(session: ReadSession, card_id: int, user_id: int) -> bool:
     """Whether the rider owns the card (its current or a replaced one)."""
     return await repository.card_owner(session, card_id) == user_id
 
 
-async def cards_of(session: AsyncSession, user_id: int) -> list[int]:
+async def cards_of(session: ReadSession, user_id: int) -> list[int]:
     """The ids of every card the rider has owned, oldest first."""
     return await repository.card_ids_of_user(session, user_id)
 
@@ -109,7 +119,7 @@ async def some_rider(session: AsyncSession) -> int | None:
 
 def require_active(card: Card) -> None:
     if card.status != "active":
-        raise Conflict(f"card {card.id} is {card.status}; only active cards can be used")
+        raise CardNotActive(card.id, card.status)
 
 
 async def issue_card(session: AsyncSession, request: CardCreate, now: datetime) -> CardOut:
@@ -160,7 +170,7 @@ async def history_view(reads: Reads, card_id: int, page: Page) -> bytes:
     )
 
 
-async def balance(session: AsyncSession, card_id: int, now: datetime) -> BalanceOut:
+async def balance(session: ReadSession, card_id: int, now: datetime) -> BalanceOut:
     card = await require_card(session, card_id)
     credit_trips = (await fares.policy_at(session, now)).policy.credit_trips
     available = credit_trips - card.credit_trips_in_use if card.card_type == "personalized" else 0
@@ -176,7 +186,7 @@ async def balance(session: AsyncSession, card_id: int, now: datetime) -> Balance
     )
 
 
-async def recharge_history(session: AsyncSession, card_id: int, page: Page) -> RechargeHistoryOut:
+async def recharge_history(session: ReadSession, card_id: int, page: Page) -> RechargeHistoryOut:
     await require_card(session, card_id)
     rows = await repository.recharges_of_card(session, card_id, page.limit, page.offset)
     return RechargeHistoryOut(
@@ -224,11 +234,11 @@ async def recharge(
     if stored is not None:
         return Answer(stored.status_code, stored.body, replayed=True)
 
-    card = await require_card(session, request.card_id, lock=True)
+    card = await lock_card(session, request.card_id)
     require_active(card)
     point = await network.require_recharge_point(session, request.recharge_point_id)
     if not point.active:
-        raise Conflict(f"recharge point {point.id} is not active")
+        raise RechargePointNotActive(point.id)
     if point.channel == "web":
         # Web recharges are two-phase (posted when the card is next read at a station).
         raise Unprocessable(
@@ -310,7 +320,7 @@ async def _post_recharge_entries(
 async def block(
     uow: UnitOfWork, cache: Cache, card_id: int, request: BlockRequest, *, actor: Actor
 ) -> CardOut:
-    card = await require_card(uow.session, card_id, lock=True)
+    card = await lock_card(uow.session, card_id)
     if card.status != "active":
         raise Conflict(f"card {card_id} is {card.status}; only an active card can be blocked")
     await repository.set_status(uow.session, card_id, "blocked", request.reason)
@@ -321,7 +331,7 @@ async def block(
 
 
 async def unblock(uow: UnitOfWork, cache: Cache, card_id: int, *, actor: Actor) -> CardOut:
-    card = await require_card(uow.session, card_id, lock=True)
+    card = await lock_card(uow.session, card_id)
     if card.status != "blocked":
         raise Conflict(f"card {card_id} is {card.status}; only a blocked card can be unblocked")
     await repository.set_status(uow.session, card_id, "active", None)
@@ -340,7 +350,7 @@ async def replace(uow: UnitOfWork, cache: Cache, card_id: int, key: str, *, acto
     )
     if stored is not None:
         return Answer(stored.status_code, stored.body, replayed=True)
-    old = await require_card(session, card_id, lock=True)
+    old = await lock_card(session, card_id)
     if old.card_type != "personalized":
         raise Conflict(f"card {card_id} is basic: its balance is not recoverable")
     if old.status not in ("active", "blocked"):

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Text, cast, literal_column, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from travel_recharge.kit.db import ReadSession
 from travel_recharge.models import FarePolicyRow
 
 
-async def policy_row_at(session: AsyncSession, at: datetime) -> tuple[int, str, str] | None:
+async def policy_row_at(session: ReadSession, at: datetime) -> tuple[int, str, str] | None:
     """(id, row version, document as JSON text) of the policy in force at `at`."""
     result = (
         await session.execute(
@@ -30,6 +30,6 @@ async def policy_row_at(session: AsyncSession, at: datetime) -> tuple[int, str, 
     return int(policy_id), str(version), str(document)
 
 
-async def all_policy_rows(session: AsyncSession) -> list[FarePolicyRow]:
+async def all_policy_rows(session: ReadSession) -> list[FarePolicyRow]:
     rows = await session.scalars(select(FarePolicyRow).order_by(FarePolicyRow.effective_from))
     return list(rows)

@@ -7,12 +7,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from travel_recharge.fares import repository
+from travel_recharge.fares.errors import NoFarePolicyInForce
 from travel_recharge.fares.policy import FarePolicy, policy_from_dict
 from travel_recharge.fares.schemas import FarePolicyOut, FaresOut
-from travel_recharge.kit.errors import Unprocessable
+from travel_recharge.kit.db import ReadSession
 from travel_recharge.kit.views import Reads
 
 
@@ -22,11 +21,11 @@ class PolicyInForce:
     policy: FarePolicy
 
 
-async def policy_at(session: AsyncSession, at: datetime) -> PolicyInForce:
+async def policy_at(session: ReadSession, at: datetime) -> PolicyInForce:
     """The policy that prices an event at `at` (422 when no policy was in force yet)."""
     row = await repository.policy_row_at(session, at)
     if row is None:
-        raise Unprocessable(f"event_time: no fare policy was in force at {at.isoformat()}")
+        raise NoFarePolicyInForce(at)
     return parse_policy(*row)
 
 
@@ -49,7 +48,7 @@ async def overview_view(reads: Reads) -> bytes:
     )
 
 
-async def fares_overview(session: AsyncSession, now: datetime) -> FaresOut:
+async def fares_overview(session: ReadSession, now: datetime) -> FaresOut:
     rows = await repository.all_policy_rows(session)
     history = [FarePolicyOut(id=row.id, **row.document) for row in rows]
     in_force = [p for p, row in zip(history, rows, strict=True) if row.effective_from <= now]

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from travel_recharge.kit.db import ReadSession
 from travel_recharge.models import Card, LedgerEntry
 
 
@@ -43,7 +44,7 @@ async def append(
 
 
 async def entries_of_card(
-    session: AsyncSession, card_id: int, limit: int, offset: int
+    session: ReadSession, card_id: int, limit: int, offset: int
 ) -> Sequence[LedgerEntry]:
     rows = await session.scalars(
         select(LedgerEntry)
@@ -55,7 +56,7 @@ async def entries_of_card(
     return rows.all()
 
 
-async def mismatched_cards(session: AsyncSession) -> list[tuple[int, int, int, int | None]]:
+async def mismatched_cards(session: ReadSession) -> list[tuple[int, int, int, int | None]]:
     """Cards whose stored balance differs from their ledger sum or last balance_after."""
     sums = (
         select(
@@ -81,5 +82,5 @@ async def mismatched_cards(session: AsyncSession) -> list[tuple[int, int, int, i
     return [(card_id, balance, int(total), last) for card_id, balance, total, last in result.all()]
 
 
-async def count_cards(session: AsyncSession) -> int:
+async def count_cards(session: ReadSession) -> int:
     return int(await session.scalar(select(func.count()).select_from(Card)) or 0)

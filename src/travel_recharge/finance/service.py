@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from travel_recharge.finance import repository
 from travel_recharge.finance.schemas import (
     CardLedgerOut,
@@ -11,12 +9,13 @@ from travel_recharge.finance.schemas import (
     LedgerMismatch,
     LedgerVerification,
 )
+from travel_recharge.kit.db import ReadSession
 from travel_recharge.kit.pagination import Page
 
 append_entry = repository.append
 
 
-async def card_ledger(session: AsyncSession, card_id: int, page: Page) -> CardLedgerOut:
+async def card_ledger(session: ReadSession, card_id: int, page: Page) -> CardLedgerOut:
     entries = await repository.entries_of_card(session, card_id, page.limit, page.offset)
     return CardLedgerOut(
         card_id=card_id,
@@ -38,7 +37,7 @@ async def card_ledger(session: AsyncSession, card_id: int, page: Page) -> CardLe
     )
 
 
-async def verify_ledger(session: AsyncSession) -> LedgerVerification:
+async def verify_ledger(session: ReadSession) -> LedgerVerification:
     """Every card whose stored balance differs from its ledger (expected: none)."""
     rows = await repository.mismatched_cards(session)
     mismatches = [

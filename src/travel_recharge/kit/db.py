@@ -8,22 +8,42 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Protocol
+from typing import Annotated, Any, Protocol, TypeVar, TypeVarTuple
 
 import asyncpg
 from fastapi import Depends, Request
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Result, ScalarResult, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.sql import Select
 
 from travel_recharge.kit.config import Settings
 from travel_recharge.kit.pool_metrics import observe_pool
 
 AfterCommit = Callable[[], Awaitable[None]]
+E = TypeVar("E")
+Ts = TypeVarTuple("Ts")
+
+
+class ReadSession(Protocol):
+    """A session that may only read: SELECT statements and get(), nothing else.
+
+    Read paths (the cached views, the replica) are typed with it, so mypy refuses a write
+    through them: no add(), flush() or commit(), and an UPDATE, INSERT or DELETE statement is
+    not a Select. A write session (AsyncSession) is one too, so reading helpers serve both.
+    """
+
+    async def execute(self, statement: Select[*Ts]) -> Result[*Ts]: ...
+
+    async def scalar(self, statement: Select[E]) -> E | None: ...
+
+    async def scalars(self, statement: Select[E]) -> ScalarResult[E]: ...
+
+    async def get(self, entity: type[E], ident: Any) -> E | None: ...
 
 
 def async_database_url(url: str) -> str:
@@ -199,6 +219,6 @@ async def _primary_read_session(request: Request) -> AsyncIterator[AsyncSession]
 
 DriverTransactionDep = Annotated[DriverTransaction, Depends(_driver_transaction, scope="function")]
 UnitOfWorkDep = Annotated[UnitOfWork, Depends(_unit_of_work, scope="function")]
-ReadSessionDep = Annotated[AsyncSession, Depends(_read_session, scope="function")]
-PrimaryReadSessionDep = Annotated[AsyncSession, Depends(_primary_read_session, scope="function")]
+ReadSessionDep = Annotated[ReadSession, Depends(_read_session, scope="function")]
+PrimaryReadSessionDep = Annotated[ReadSession, Depends(_primary_read_session, scope="function")]
 DatabaseDep = Annotated[Database, Depends(get_database)]

@@ -89,14 +89,21 @@ ERROR_SCHEMA: dict[str, Any] = {
 }
 
 
-def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """The `responses=` entry of a route for the error statuses it can answer."""
+def error_responses(*errors: int | type[AppError]) -> dict[int | str, dict[str, Any]]:
+    """The `responses=` entry of a route for the failures it can answer: statuses, or named
+    errors (AppError subclasses), whose docstrings become the status' description."""
+    described: dict[int, list[str]] = {}
+    for error in errors:
+        status = error if isinstance(error, int) else error.status_code
+        reasons = described.setdefault(status, [])
+        if not isinstance(error, int) and error.__doc__:
+            reasons.append(f"{error.__name__}: {error.__doc__.strip().splitlines()[0]}")
     return {
         status: {
-            "description": "Error",
+            "description": "; ".join(reasons) or "Error",
             "content": {"application/json": {"schema": ERROR_SCHEMA}},
         }
-        for status in statuses
+        for status, reasons in sorted(described.items())
     }
 
 

@@ -17,9 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from travel_recharge.kit.cache import Cache
 from travel_recharge.kit.config import Settings
+from travel_recharge.kit.db import ReadSession
 
 T = TypeVar("T")
-Produce = Callable[[AsyncSession], Awaitable[BaseModel]]
+Produce = Callable[[ReadSession], Awaitable[BaseModel]]
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ class Reads:
         group: str,
         field: str,
         ttl_s: int,
-        produce: Callable[[AsyncSession], Awaitable[bytes]],
+        produce: Callable[[ReadSession], Awaitable[bytes]],
         *,
         stale_ok: bool = False,
     ) -> bytes:
@@ -76,7 +77,7 @@ class Reads:
 
         return await self.cache.read_through(group, field, ttl_s, load, stale_ok=stale_ok)
 
-    async def uncached(self, produce: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    async def uncached(self, produce: Callable[[ReadSession], Awaitable[T]]) -> T:
         """A read that is never cached, with a session of the same kind."""
         async with self.sessions() as session:
             return await produce(session)

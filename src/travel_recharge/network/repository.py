@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
+from travel_recharge.kit.db import ReadSession
 from travel_recharge.models import Alert, Locality, RechargePoint, Route, RouteStop, Station
 
 AlertRow = Row[Alert, str | None, str | None]  # the alert, its station and route codes
@@ -18,11 +19,11 @@ AlertRow = Row[Alert, str | None, str | None]  # the alert, its station and rout
 _Columns = TypeVarTuple("_Columns")
 
 
-async def station_by_id(session: AsyncSession, station_id: int) -> Station | None:
+async def station_by_id(session: ReadSession, station_id: int) -> Station | None:
     return await session.scalar(select(Station).where(Station.id == station_id))
 
 
-async def route_by_code(session: AsyncSession, code: str) -> Route | None:
+async def route_by_code(session: ReadSession, code: str) -> Route | None:
     return await session.scalar(select(Route).where(Route.code == code))
 
 
@@ -40,7 +41,7 @@ async def first_point_of_sale(session: AsyncSession) -> int | None:
 
 
 async def _page_with_total(
-    session: AsyncSession,
+    session: ReadSession,
     query: Select[*_Columns],
     conditions: Sequence[ColumnElement[bool]],
     limit: int,
@@ -71,7 +72,7 @@ def _stations_with_locality() -> Select[Station, str]:
 
 
 async def stations_page(
-    session: AsyncSession,
+    session: ReadSession,
     *,
     locality: str | None,
     kind: str | None,
@@ -91,16 +92,16 @@ async def stations_page(
     return await _page_with_total(session, query, conditions, limit, offset)
 
 
-async def station_identifiers(session: AsyncSession) -> Sequence[Row[str, str]]:
+async def station_identifiers(session: ReadSession) -> Sequence[Row[str, str]]:
     return (await session.execute(select(Station.code, Station.name).order_by(Station.code))).all()
 
 
-async def station_by_code(session: AsyncSession, code: str) -> Row[Station, str] | None:
+async def station_by_code(session: ReadSession, code: str) -> Row[Station, str] | None:
     query = _stations_with_locality().where(Station.code == code)
     return (await session.execute(query)).first()
 
 
-async def routes_serving(session: AsyncSession, station_id: int) -> Sequence[Row[str, str, str]]:
+async def routes_serving(session: ReadSession, station_id: int) -> Sequence[Row[str, str, str]]:
     """Active routes calling at the station, by code."""
     calling = select(RouteStop.route_id).where(RouteStop.station_id == station_id)
     query = (
@@ -111,13 +112,13 @@ async def routes_serving(session: AsyncSession, station_id: int) -> Sequence[Row
     return (await session.execute(query)).all()
 
 
-async def route_codes(session: AsyncSession) -> Sequence[str]:
+async def route_codes(session: ReadSession) -> Sequence[str]:
     # Byte order ("C"), not the database's locale, so clients see a plain sorted list.
     return (await session.scalars(select(Route.code).order_by(Route.code.collate("C")))).all()
 
 
 async def route_stops(
-    session: AsyncSession, route_id: int
+    session: ReadSession, route_id: int
 ) -> Sequence[Row[int, int, str, str, int]]:
     query = (
         select(
@@ -135,7 +136,7 @@ async def route_stops(
 
 
 async def calls_at_station(
-    session: AsyncSession, station_id: int
+    session: ReadSession, station_id: int
 ) -> Sequence[Row[str, str, dict[str, int], int, str]]:
     """Every call of an active route at the station: route, headways, offset, destination."""
     last_stop = aliased(RouteStop)
@@ -158,7 +159,7 @@ async def calls_at_station(
 
 
 async def recharge_points_page(
-    session: AsyncSession, *, locality: str | None, channel: str | None, limit: int, offset: int
+    session: ReadSession, *, locality: str | None, channel: str | None, limit: int, offset: int
 ) -> tuple[list[tuple[RechargePoint, str | None]], int]:
     """Active recharge points, by id."""
     conditions: list[ColumnElement[bool]] = [RechargePoint.active.is_(True)]
@@ -186,7 +187,7 @@ def _alerts_with_codes() -> Select[Alert, str | None, str | None]:
 
 
 async def alerts_at_station(
-    session: AsyncSession,
+    session: ReadSession,
     station_id: int,
     *,
     not_over_at: datetime | None = None,

@@ -20,12 +20,13 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from travel_recharge.kit.errors import NotFound
+from travel_recharge.kit.db import ReadSession
 from travel_recharge.kit.pagination import Page
 from travel_recharge.kit.views import Reads
 from travel_recharge.models import RechargePoint, Station
 from travel_recharge.network import repository
 from travel_recharge.network.arrivals import Visit, minute_of, next_arrivals
+from travel_recharge.network.errors import RechargePointNotFound, RouteNotFound, StationNotFound
 from travel_recharge.network.reference import BANDS
 from travel_recharge.network.schemas import (
     ArrivalOut,
@@ -84,7 +85,7 @@ def station_out(station: Station, locality_name: str) -> StationOut:
 async def stations(
     reads: Reads, *, locality: str | None, kind: str | None, active: bool | None, page: Page
 ) -> bytes:
-    async def produce(session: AsyncSession) -> StationsPage:
+    async def produce(session: ReadSession) -> StationsPage:
         rows, total = await repository.stations_page(
             session,
             locality=locality,
@@ -104,7 +105,7 @@ async def stations(
 
 
 async def station_identifiers(reads: Reads) -> bytes:
-    async def produce(session: AsyncSession) -> StationIdentifiersOut:
+    async def produce(session: ReadSession) -> StationIdentifiersOut:
         rows = await repository.station_identifiers(session)
         return StationIdentifiersOut(
             stations=[StationIdentifier.model_validate(row, from_attributes=True) for row in rows]
@@ -115,10 +116,10 @@ async def station_identifiers(reads: Reads) -> bytes:
 
 
 async def station_details(reads: Reads, code: str) -> bytes:
-    async def produce(session: AsyncSession) -> StationDetailsOut:
+    async def produce(session: ReadSession) -> StationDetailsOut:
         row = await repository.station_by_code(session, code)
         if row is None:
-            raise NotFound(f"station {code} does not exist")
+            raise StationNotFound(code)
         station, locality_name = row
         serving = [
             RouteServing.model_validate(row, from_attributes=True)
@@ -132,7 +133,7 @@ async def station_details(reads: Reads, code: str) -> bytes:
 
 
 async def route_codes(reads: Reads) -> bytes:
-    async def produce(session: AsyncSession) -> RouteCodesOut:
+    async def produce(session: ReadSession) -> RouteCodesOut:
         return RouteCodesOut(route_codes=list(await repository.route_codes(session)))
 
     return await reads.view(
@@ -141,10 +142,10 @@ async def route_codes(reads: Reads) -> bytes:
 
 
 async def route_details(reads: Reads, code: str) -> bytes:
-    async def produce(session: AsyncSession) -> RouteDetailsOut:
+    async def produce(session: ReadSession) -> RouteDetailsOut:
         route = await repository.route_by_code(session, code)
         if route is None:
-            raise NotFound(f"route {code} does not exist")
+            raise RouteNotFound(code)
         headways = [
             HeadwayOut(
                 band=band.name,
@@ -176,7 +177,7 @@ async def route_details(reads: Reads, code: str) -> bytes:
 async def recharge_points(
     reads: Reads, *, locality: str | None, channel: str | None, page: Page
 ) -> bytes:
-    async def produce(session: AsyncSession) -> RechargePointsPage:
+    async def produce(session: ReadSession) -> RechargePointsPage:
         rows, total = await repository.recharge_points_page(
             session, locality=locality, channel=channel, limit=page.limit, offset=page.offset
         )
@@ -202,7 +203,7 @@ async def recharge_points(
 async def require_recharge_point(session: AsyncSession, point_id: int) -> RechargePoint:
     point = await repository.recharge_point_by_id(session, point_id)
     if point is None:
-        raise NotFound(f"recharge point {point_id} does not exist")
+        raise RechargePointNotFound(point_id)
     return point
 
 
@@ -211,10 +212,10 @@ async def first_point_of_sale(session: AsyncSession) -> int | None:
     return await repository.first_point_of_sale(session)
 
 
-async def require_station(session: AsyncSession, station_id: int) -> Station:
+async def require_station(session: ReadSession, station_id: int) -> Station:
     station = await repository.station_by_id(session, station_id)
     if station is None:
-        raise NotFound(f"station {station_id} does not exist")
+        raise StationNotFound(station_id)
     return station
 
 
@@ -228,7 +229,7 @@ async def arrivals(
     minute = minute_of(at)
     zone = ZoneInfo(reads.settings.timezone)
 
-    async def produce(session: AsyncSession) -> ArrivalsOut:
+    async def produce(session: ReadSession) -> ArrivalsOut:
         station = await require_station(session, station_id)
         visits = [
             Visit(

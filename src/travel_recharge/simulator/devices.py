@@ -22,9 +22,10 @@ from datetime import UTC, datetime
 import anyio
 
 from travel_recharge.accounts import service as accounts
+from travel_recharge.accounts.errors import LoginTaken
 from travel_recharge.kit.audit import SystemActor
 from travel_recharge.kit.db import Database
-from travel_recharge.kit.errors import Conflict, NotFound
+from travel_recharge.kit.errors import NotFound
 from travel_recharge.kit.logs import log_event
 from travel_recharge.security.devices import Binding
 from travel_recharge.security.hashing import hash_secret, new_secret
@@ -188,7 +189,7 @@ async def create_devices(
             login = device_login(run_id, role, number)
             principal = await accounts.add_device(session, login, role, secret_hash, binding)
             if principal is None:
-                raise Conflict(f"login: {login!r} is already taken")
+                raise LoginTaken(login)
             principals.append(principal)
     log_event(
         logger,

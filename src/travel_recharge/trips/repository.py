@@ -11,6 +11,7 @@ import asyncpg
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from travel_recharge.kit.db import ReadSession
 from travel_recharge.models import Route, Trip
 
 # The tap is the hot path: three statements run by the asyncpg connection itself (see
@@ -248,7 +249,7 @@ async def end_trip(session: AsyncSession, trip_id: int, station_id: int, at: dat
 
 
 async def trips_of_card(
-    session: AsyncSession, card_id: int, limit: int, offset: int
+    session: ReadSession, card_id: int, limit: int, offset: int
 ) -> list[tuple[Trip, str | None]]:
     result = await session.execute(
         select(Trip, Route.code)

@@ -7,7 +7,9 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Response
 
 from travel_recharge.cards.auth import allow_card_owner
+from travel_recharge.cards.errors import CardNotActive, CardNotFound
 from travel_recharge.cards.schemas import CardId
+from travel_recharge.fares.errors import NoFarePolicyInForce
 from travel_recharge.kit.cache import CacheDep
 from travel_recharge.kit.config import SettingsDep
 from travel_recharge.kit.db import DriverTransactionDep, UnitOfWorkDep
@@ -15,9 +17,11 @@ from travel_recharge.kit.errors import error_responses
 from travel_recharge.kit.hardening import StrictJSONRoute
 from travel_recharge.kit.pagination import PageDep
 from travel_recharge.kit.views import PrimaryReadsDep, json_response
+from travel_recharge.network.errors import RouteNotFound, StationNotFound
 from travel_recharge.security import CurrentPrincipal, Role, allow
 from travel_recharge.security.devices import require_own_validator
 from travel_recharge.trips import service
+from travel_recharge.trips.errors import TapIdTaken
 from travel_recharge.trips.schemas import CardTripsOut, TapIn, TapOut, TripEndIn, TripEndOut
 
 router = APIRouter(prefix="/api/v1/trips", tags=["trips"], route_class=StrictJSONRoute)
@@ -29,7 +33,16 @@ router = APIRouter(prefix="/api/v1/trips", tags=["trips"], route_class=StrictJSO
     response_model=TapOut,
     responses={
         200: {"model": TapOut, "description": "A retried or double tap: the original answer"},
-        **error_responses(402, 404, 409, 422),
+        **error_responses(
+            CardNotFound,
+            StationNotFound,
+            RouteNotFound,
+            CardNotActive,
+            TapIdTaken,
+            NoFarePolicyInForce,
+            402,
+            403,
+        ),
     },
     dependencies=[allow("taps", Role.validator)],
 )

@@ -11,9 +11,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from travel_recharge.cards import service as cards
+from travel_recharge.cards.errors import CardNotActive, CardNotFound
 from travel_recharge.fares import service as fares
 from travel_recharge.fares.engine import (
     CardState,
@@ -23,17 +22,20 @@ from travel_recharge.fares.engine import (
     TapRequest,
     price_tap,
 )
+from travel_recharge.fares.errors import NoFarePolicyInForce
 from travel_recharge.fares.policy import STATION_SERVICE, CardType, ServiceKind
 from travel_recharge.kit.cache import Cache
 from travel_recharge.kit.config import Settings
-from travel_recharge.kit.db import DriverTransaction, UnitOfWork
-from travel_recharge.kit.errors import Conflict, NotFound, PaymentRequired, Unprocessable
+from travel_recharge.kit.db import DriverTransaction, ReadSession, UnitOfWork
+from travel_recharge.kit.errors import PaymentRequired, Unprocessable
 from travel_recharge.kit.logs import log_event
 from travel_recharge.kit.pagination import Page
 from travel_recharge.kit.views import Reads
 from travel_recharge.network import service as network
+from travel_recharge.network.errors import RouteNotFound, StationNotFound
 from travel_recharge.observability import business as metrics
 from travel_recharge.trips import repository
+from travel_recharge.trips.errors import TapIdTaken, TripAlreadyEnded, TripNotFound
 from travel_recharge.trips.schemas import (
     CardTrip,
     CardTripsOut,
@@ -69,7 +71,7 @@ async def tap(
         connection, request.card_id, request.station_id, request.route_code
     )
     if card is None:
-        raise NotFound(f"card {request.card_id} does not exist")
+        raise CardNotFound(request.card_id)
     service_kind = _service_kind(request, card)
     context = await repository.tap_context(
         connection,
@@ -92,9 +94,9 @@ async def tap(
             " (TR_TAP_OFFLINE_WINDOW_S); a tap must reach the service within it"
         )
     if card.status != "active":
-        raise Conflict(f"card {card.id} is {card.status}; only active cards can be used")
+        raise CardNotActive(card.id, card.status)
     if context.policy_id is None or context.policy_version is None or not context.policy_document:
-        raise Unprocessable(f"event_time: no fare policy was in force at {event_time.isoformat()}")
+        raise NoFarePolicyInForce(event_time)
     in_force = fares.parse_policy(
         context.policy_id, context.policy_version, context.policy_document
     )
@@ -149,7 +151,7 @@ async def tap(
             account_id=account_id,
         )
     except repository.DuplicateTapId as exc:
-        raise Conflict(f"tap_id {request.tap_id} was already used by another card") from exc
+        raise TapIdTaken(request.tap_id) from exc
     unit.after_commit(
         metrics.tap_committed(
             service_kind.value,
@@ -174,9 +176,9 @@ async def tap(
 def _service_kind(request: TapIn, card: repository.LockedCard) -> ServiceKind:
     """How the boarding is priced: by the route when given, else by the station's kind."""
     if request.route_code is not None and card.route_kind is None:
-        raise NotFound(f"route {request.route_code} does not exist")
+        raise RouteNotFound(request.route_code)
     if request.station_id is not None and card.station_kind is None:
-        raise NotFound(f"station {request.station_id} does not exist")
+        raise StationNotFound(request.station_id)
     if card.route_kind is not None:
         return ServiceKind(card.route_kind)
     assert card.station_kind is not None
@@ -188,7 +190,7 @@ def _earlier(
 ) -> repository.PostedTap | None:
     if context.same_tap is not None:
         if context.same_tap.card_id != card_id:
-            raise Conflict(f"tap_id {request.tap_id} was already used by another card")
+            raise TapIdTaken(request.tap_id)
         return context.same_tap
     return context.double_tap
 
@@ -244,9 +246,9 @@ async def end_trip(uow: UnitOfWork, cache: Cache, request: TripEndIn, now: datet
     await network.require_station(session, request.station_id)
     trip = await repository.lock_trip(session, request.trip_id)
     if trip is None:
-        raise NotFound(f"trip {request.trip_id} does not exist")
+        raise TripNotFound(request.trip_id)
     if trip.ended_at is not None:
-        raise Conflict(f"trip {trip.id} already ended at {trip.ended_at.isoformat()}")
+        raise TripAlreadyEnded(trip.id, trip.ended_at)
     await repository.end_trip(session, trip.id, request.station_id, now)
     cards.invalidate_after_commit(uow, cache, trip.card_id)
     return TripEndOut(
@@ -270,7 +272,7 @@ async def card_trips_view(reads: Reads, card_id: int, page: Page) -> bytes:
     )
 
 
-async def card_trips(session: AsyncSession, card_id: int, page: Page) -> CardTripsOut:
+async def card_trips(session: ReadSession, card_id: int, page: Page) -> CardTripsOut:
     await cards.require_card(session, card_id)
     rows = await repository.trips_of_card(session, card_id, page.limit, page.offset)
     return CardTripsOut(

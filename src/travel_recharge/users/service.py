@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from travel_recharge.kit.errors import Conflict, NotFound
+from travel_recharge.kit.errors import Conflict
 from travel_recharge.models import User
 from travel_recharge.users import repository
+from travel_recharge.users.errors import UserNotFound
 from travel_recharge.users.schemas import UserCreate, UserOut
 
 
@@ -22,7 +23,7 @@ async def register(session: AsyncSession, request: UserCreate) -> UserOut:
 async def require_user(session: AsyncSession, user_id: int) -> User:
     user = await repository.user_by_id(session, user_id)
     if user is None:
-        raise NotFound(f"user {user_id} does not exist")
+        raise UserNotFound(user_id)
     return user
 
 

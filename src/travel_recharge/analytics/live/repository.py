@@ -10,13 +10,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import DateTime, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from travel_recharge.kit.db import ReadSession
 from travel_recharge.models import Trip
 
 
 async def taps_by_minute(
-    session: AsyncSession, start: datetime, end: datetime
+    session: ReadSession, start: datetime, end: datetime
 ) -> dict[datetime, int]:
     """UTC minute -> taps whose event_time falls in it, for the minutes of [start, end)
     that had any."""
@@ -30,7 +30,7 @@ async def taps_by_minute(
     return {m: int(n) for m, n in (await session.execute(query)).all()}
 
 
-async def distinct_cards(session: AsyncSession, start: datetime, end: datetime) -> int:
+async def distinct_cards(session: ReadSession, start: datetime, end: datetime) -> int:
     """How many different cards tapped in [start, end)."""
     query = select(func.count(Trip.card_id.distinct())).where(
         Trip.event_time >= start, Trip.event_time < end

@@ -11,7 +11,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from travel_recharge.analytics import repository
 from travel_recharge.analytics.live import repository as live_repository
@@ -24,6 +23,7 @@ from travel_recharge.analytics.live.schemas import (
 )
 from travel_recharge.analytics.schemas import HourTrips
 from travel_recharge.kit.cache import Cache
+from travel_recharge.kit.db import ReadSession
 from travel_recharge.kit.views import Reads
 
 GROUP = "analytics"
@@ -72,7 +72,7 @@ class _ActiveCards(BaseModel):
 
 
 async def _active_cards(
-    session: AsyncSession, cache: Cache, clock: LiveClock, ttl_s: int
+    session: ReadSession, cache: Cache, clock: LiveClock, ttl_s: int
 ) -> _ActiveCards:
     """Today's distinct cards, cached apart from the dashboard for longer: counting them
     reads every tap of the day (about 0.3 s at a million taps), the rest reads small tables.
@@ -108,7 +108,7 @@ async def dashboard_view(reads: Reads) -> bytes:
 
 
 async def dashboard(
-    session: AsyncSession, cache: Cache, now: datetime, timezone: str, active_cards_ttl_s: int
+    session: ReadSession, cache: Cache, now: datetime, timezone: str, active_cards_ttl_s: int
 ) -> LiveDashboard:
     """The dashboard as of `now`; `timezone` should be the rollups' (analytics_settings),
     the same city zone, so that today's rollup rows and the local midnight agree."""

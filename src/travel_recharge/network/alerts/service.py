@@ -23,12 +23,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from travel_recharge.kit.audit import Actor, audit
 from travel_recharge.kit.cache import Cache
-from travel_recharge.kit.db import UnitOfWork
+from travel_recharge.kit.db import ReadSession, UnitOfWork
 from travel_recharge.kit.errors import Conflict, NotFound, Unprocessable
 from travel_recharge.kit.pagination import Page
 from travel_recharge.kit.views import Reads
 from travel_recharge.models import Alert
 from travel_recharge.network import repository
+from travel_recharge.network.errors import RouteNotFound
 from travel_recharge.network.schemas import (
     AlertCreate,
     AlertOut,
@@ -91,7 +92,7 @@ async def station_alerts(
 ) -> bytes:
     """The station's alerts in force at `now` (active_only) or all of them, newest first."""
 
-    async def produce(session: AsyncSession) -> _CachedStationAlerts:
+    async def produce(session: ReadSession) -> _CachedStationAlerts:
         station = await require_station(session, station_id)
         if active_only:
             rows = await repository.alerts_at_station(session, station_id, not_over_at=now)
@@ -178,7 +179,7 @@ async def create(
     if request.route_code is not None:
         route = await repository.route_by_code(session, request.route_code)
         if route is None:
-            raise NotFound(f"route {request.route_code} does not exist")
+            raise RouteNotFound(request.route_code)
         route_id = route.id
         if request.station_id is not None and not await repository.route_calls_at(
             session, route.id, request.station_id
