@@ -12,6 +12,7 @@ from fastapi import APIRouter, Response
 
 from travel_recharge.analytics import live
 from travel_recharge.analytics.live_schemas import LiveDashboard
+from travel_recharge.analytics.router import IncludeSimulated, cache_field
 from travel_recharge.cache import CacheDep
 from travel_recharge.config import SettingsDep
 from travel_recharge.db import ReadSessionDep
@@ -29,7 +30,10 @@ router = APIRouter(
 
 @router.get("/live", response_model=LiveDashboard)
 async def live_dashboard(
-    session: ReadSessionDep, cache: CacheDep, settings: SettingsDep
+    session: ReadSessionDep,
+    cache: CacheDep,
+    settings: SettingsDep,
+    include_simulated: IncludeSimulated = False,
 ) -> Response:
     """Today's trips, revenue and active cards, taps per minute, by locality and by hour."""
     # One answer for every dashboard polling within the TTL: the figures are then at most
@@ -37,7 +41,7 @@ async def live_dashboard(
     return await cached_json(
         cache,
         live.GROUP,
-        "live",
+        cache_field("live", include_simulated),
         settings.cache_ttl_live_s,
         lambda: live.dashboard(
             session,
@@ -45,6 +49,7 @@ async def live_dashboard(
             datetime.now(UTC),
             settings.timezone,
             settings.cache_ttl_live_active_cards_s,
+            include_simulated,
         ),
         stale_ok=True,
     )

@@ -37,6 +37,11 @@ router = APIRouter(
 )
 
 GROUP = "analytics"
+# Analytics are about real riders; the traffic simulator's are added only when asked for.
+IncludeSimulated = Annotated[
+    bool,
+    Query(description="also count the traffic simulator's riders and taps (default: false)"),
+]
 DateFrom = Annotated[date | None, Query(description="first local day (default: 30 days ago)")]
 DateTo = Annotated[date | None, Query(description="last local day (default: today)")]
 
@@ -48,33 +53,48 @@ async def _date_range(
 
 
 DateRangeDep = Annotated[tuple[date, date], Depends(_date_range)]
+
+
+def cache_field(field: str, include_simulated: bool) -> str:
+    """The cache field of a view: the figures with simulated riders are another view."""
+    return f"{field}:simulated" if include_simulated else field
+
+
 ServiceKind = Literal["trunk", "cable", "zonal", "feeder"]
 
 
 @router.get("/users/count", response_model=TotalUsers)
-async def users_count(session: ReadSessionDep, cache: CacheDep, settings: SettingsDep) -> Response:
+async def users_count(
+    session: ReadSessionDep,
+    cache: CacheDep,
+    settings: SettingsDep,
+    include_simulated: IncludeSimulated = False,
+) -> Response:
     """Registered riders."""
     return await cached_json(
         cache,
         GROUP,
-        "users:count",
+        cache_field("users:count", include_simulated),
         settings.cache_ttl_users_count_s,
-        lambda: service.total_users(session),
+        lambda: service.total_users(session, include_simulated),
         stale_ok=True,
     )
 
 
 @router.get("/users/active/count", response_model=ActiveUsers)
 async def users_active_count(
-    session: ReadSessionDep, cache: CacheDep, settings: SettingsDep
+    session: ReadSessionDep,
+    cache: CacheDep,
+    settings: SettingsDep,
+    include_simulated: IncludeSimulated = False,
 ) -> Response:
     """Active riders."""
     return await cached_json(
         cache,
         GROUP,
-        "users:active",
+        cache_field("users:active", include_simulated),
         settings.cache_ttl_users_active_s,
-        lambda: service.active_users(session),
+        lambda: service.active_users(session, include_simulated),
         stale_ok=True,
     )
 
@@ -84,15 +104,24 @@ async def users_active_count(
     response_model=LatestUser,
     responses={204: {"description": "No rider is registered yet"}},
 )
-async def users_latest(session: ReadSessionDep, cache: CacheDep, settings: SettingsDep) -> Response:
+async def users_latest(
+    session: ReadSessionDep,
+    cache: CacheDep,
+    settings: SettingsDep,
+    include_simulated: IncludeSimulated = False,
+) -> Response:
     """The most recently registered rider."""
 
     async def load() -> bytes:
-        latest = await service.latest_user(session)
+        latest = await service.latest_user(session, include_simulated)
         return b"" if latest is None else latest.model_dump_json().encode()
 
     body = await cache.read_through(
-        GROUP, "users:latest", settings.cache_ttl_users_latest_s, load, stale_ok=True
+        GROUP,
+        cache_field("users:latest", include_simulated),
+        settings.cache_ttl_users_latest_s,
+        load,
+        stale_ok=True,
     )
     if not body:
         return Response(status_code=204)
@@ -100,59 +129,73 @@ async def users_latest(session: ReadSessionDep, cache: CacheDep, settings: Setti
 
 
 @router.get("/trips/total", response_model=TripTotals)
-async def trips_total(session: ReadSessionDep, cache: CacheDep, settings: SettingsDep) -> Response:
+async def trips_total(
+    session: ReadSessionDep,
+    cache: CacheDep,
+    settings: SettingsDep,
+    include_simulated: IncludeSimulated = False,
+) -> Response:
     """All trips, completed and active trips, and revenue (fares charged)."""
     return await cached_json(
         cache,
         GROUP,
-        "trips:total",
+        cache_field("trips:total", include_simulated),
         settings.cache_ttl_totals_s,
-        lambda: service.trip_totals(session),
+        lambda: service.trip_totals(session, include_simulated),
         stale_ok=True,
     )
 
 
 @router.get("/trips/total/localities", response_model=TripTotalsByLocality)
 async def trips_total_by_locality(
-    session: ReadSessionDep, cache: CacheDep, settings: SettingsDep
+    session: ReadSessionDep,
+    cache: CacheDep,
+    settings: SettingsDep,
+    include_simulated: IncludeSimulated = False,
 ) -> Response:
     """Trip totals and revenue for each of the 20 localities."""
     return await cached_json(
         cache,
         GROUP,
-        "trips:localities",
+        cache_field("trips:localities", include_simulated),
         settings.cache_ttl_totals_s,
-        lambda: service.trip_totals_by_locality(session),
+        lambda: service.trip_totals_by_locality(session, include_simulated),
         stale_ok=True,
     )
 
 
 @router.get("/finance/revenue", response_model=Revenue)
 async def finance_revenue(
-    session: ReadSessionDep, cache: CacheDep, settings: SettingsDep
+    session: ReadSessionDep,
+    cache: CacheDep,
+    settings: SettingsDep,
+    include_simulated: IncludeSimulated = False,
 ) -> Response:
     """Total revenue: the fares charged at boarding, in pesos."""
     return await cached_json(
         cache,
         GROUP,
-        "finance:revenue",
+        cache_field("finance:revenue", include_simulated),
         settings.cache_ttl_totals_s,
-        lambda: service.revenue(session),
+        lambda: service.revenue(session, include_simulated),
         stale_ok=True,
     )
 
 
 @router.get("/finance/revenue/localities", response_model=RevenueByLocality)
 async def finance_revenue_by_locality(
-    session: ReadSessionDep, cache: CacheDep, settings: SettingsDep
+    session: ReadSessionDep,
+    cache: CacheDep,
+    settings: SettingsDep,
+    include_simulated: IncludeSimulated = False,
 ) -> Response:
     """Revenue for each locality."""
     return await cached_json(
         cache,
         GROUP,
-        "finance:localities",
+        cache_field("finance:localities", include_simulated),
         settings.cache_ttl_totals_s,
-        lambda: service.revenue_by_locality(session),
+        lambda: service.revenue_by_locality(session, include_simulated),
         stale_ok=True,
     )
 
@@ -164,15 +207,16 @@ async def trips_by_hour(
     settings: SettingsDep,
     days: DateRangeDep,
     service_kind: ServiceKind | None = None,
+    include_simulated: IncludeSimulated = False,
 ) -> Response:
     """Trips per local hour of day over a date range, optionally for one service kind."""
     start, end = days
     return await cached_json(
         cache,
         GROUP,
-        f"hours:{start}:{end}:{service_kind}",
+        cache_field(f"hours:{start}:{end}:{service_kind}", include_simulated),
         settings.cache_ttl_totals_s,
-        lambda: service.trips_by_hour(session, start, end, service_kind),
+        lambda: service.trips_by_hour(session, start, end, service_kind, include_simulated),
         stale_ok=True,
     )
 
@@ -185,15 +229,16 @@ async def revenue_by_day(
     cache: CacheDep,
     settings: SettingsDep,
     days: DateRangeDep,
+    include_simulated: IncludeSimulated = False,
 ) -> Response:
     """Trips and revenue per local day over a date range."""
     start, end = days
     return await cached_json(
         cache,
         GROUP,
-        f"days:{start}:{end}",
+        cache_field(f"days:{start}:{end}", include_simulated),
         settings.cache_ttl_totals_s,
-        lambda: service.revenue_by_day(session, start, end),
+        lambda: service.revenue_by_day(session, start, end, include_simulated),
         stale_ok=True,
     )
 
@@ -205,15 +250,16 @@ async def top_stations(
     settings: SettingsDep,
     days: DateRangeDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 10,
+    include_simulated: IncludeSimulated = False,
 ) -> Response:
     """The busiest trunk stations, portals and cable stations by boardings over a date range."""
     start, end = days
     return await cached_json(
         cache,
         GROUP,
-        f"stations:{start}:{end}:{limit}",
+        cache_field(f"stations:{start}:{end}:{limit}", include_simulated),
         settings.cache_ttl_totals_s,
-        lambda: service.top_stations(session, start, end, limit),
+        lambda: service.top_stations(session, start, end, limit, include_simulated),
         stale_ok=True,
     )
 
@@ -224,14 +270,15 @@ async def shares(
     cache: CacheDep,
     settings: SettingsDep,
     days: DateRangeDep,
+    include_simulated: IncludeSimulated = False,
 ) -> Response:
     """Share of transfers and of credit trips, by service kind, over a date range."""
     start, end = days
     return await cached_json(
         cache,
         GROUP,
-        f"shares:{start}:{end}",
+        cache_field(f"shares:{start}:{end}", include_simulated),
         settings.cache_ttl_totals_s,
-        lambda: service.shares(session, start, end),
+        lambda: service.shares(session, start, end, include_simulated),
         stale_ok=True,
     )
