@@ -1,10 +1,12 @@
-"""The run's own device accounts (validators and points of sale) and their tokens.
+"""The simulator's device accounts (validators and points of sale) and their tokens.
 
-Each run makes its accounts in the accounts table, like any device, so the requests it sends
-are authenticated, authorized and rate limited exactly like real ones. Their secret is one
-random value per run, hashed once and then forgotten: nobody can sign in as them. Tokens are
-minted in-process with the app's signer instead, and the accounts are deactivated when the
-run ends (its tokens then expire within their lifetime).
+The simulator's devices are accounts in the accounts table, like any device, so the requests
+a run sends are authenticated, authorized and rate limited exactly like real ones. They are
+marked `simulated` and reused: a start makes only the ones its plan needs beyond those it
+made before (so there are never more than MAX_VALIDATORS + MAX_RECHARGE_POINTS), activates
+the ones it uses, and the run deactivates them when it ends (its tokens then expire within
+their lifetime). Their secret is a random value hashed once and then forgotten: nobody can
+sign in as them. Tokens are minted in-process with the app's signer instead.
 """
 
 from __future__ import annotations
@@ -20,14 +22,14 @@ from datetime import UTC, datetime
 import anyio
 
 from travel_recharge.db import Database
-from travel_recharge.errors import Conflict, NotFound
+from travel_recharge.errors import Conflict
 from travel_recharge.logs import log_event
 from travel_recharge.security import accounts
-from travel_recharge.security import repository as account_rows
 from travel_recharge.security.hashing import hash_secret, new_secret
 from travel_recharge.security.rate_limit import Rate
 from travel_recharge.security.roles import Role
 from travel_recharge.security.tokens import Principal, TokenSigner
+from travel_recharge.simulator import own_repository as own
 
 logger = logging.getLogger("travel_recharge.simulator")
 
@@ -36,10 +38,13 @@ logger = logging.getLogger("travel_recharge.simulator")
 LIMIT_SHARE = 0.5
 MIN_VALIDATORS = 2
 MIN_RECHARGE_POINTS = 1
-# Accounts a run may make, whatever the configured limits (each is a row and a token): with
+# Accounts a run may use, whatever the configured limits (each is a row and a token): with
 # limits so low that more would be needed, the run's excess is refused (429) and counted.
+# They are also all the device accounts the simulator ever makes: later runs reuse them.
 MAX_VALIDATORS = 1_000
 MAX_RECHARGE_POINTS = 250
+# Rounds of making missing accounts, each past the logins found taken in the one before.
+MAKE_ATTEMPTS = 3
 # The share of events that are recharges (a rider tops up about once every ten taps).
 RECHARGE_SHARE = 0.1
 
@@ -85,8 +90,8 @@ def plan_devices(
     )
 
 
-def device_login(run_id: str, role: Role, number: int) -> str:
-    return f"sim-{run_id}-{role.value.replace('_', '-')}-{number}"
+def device_login(role: Role, number: int) -> str:
+    return f"sim-{role.value.replace('_', '-')}-{number}"
 
 
 @dataclass
@@ -111,8 +116,8 @@ class Devices:
         )
 
     @property
-    def logins(self) -> list[str]:
-        return [d.principal.login for d in self._devices]
+    def account_ids(self) -> list[int]:
+        return [d.principal.account_id for d in self._devices]
 
     def count(self, role: Role) -> int:
         return sum(d.principal.role is role for d in self._devices)
@@ -138,44 +143,53 @@ class Devices:
         return _Device(principal, headers, now + issued.expires_in / 2)
 
 
-async def create_devices(
+async def ready_devices(
     database: Database, signer: TokenSigner, run_id: str, plan: DevicePlan
 ) -> Devices:
-    """The run's accounts, made in one transaction with one secret nobody keeps."""
-    secret_hash = await anyio.to_thread.run_sync(hash_secret, new_secret())
-    wanted = [(Role.validator, n) for n in range(1, plan.validators + 1)] + [
-        (Role.recharge_point, n) for n in range(1, plan.recharge_points + 1)
-    ]
+    """The accounts the plan needs, made where missing and activated, in one transaction."""
+    wanted = {Role.validator: plan.validators, Role.recharge_point: plan.recharge_points}
     principals: list[Principal] = []
+    made = 0
     async with database.write_sessions() as session, session.begin():
-        for role, number in wanted:
-            login = device_login(run_id, role, number)
-            account = await account_rows.insert_account(
-                session,
-                login,
-                kind="client",
-                role=role.value,
-                user_id=None,
-                secret_hash=secret_hash,
-            )
-            if account is None:
-                raise Conflict(f"login: {login!r} is already taken")
-            principals.append(accounts.principal_of(account))
+        await own.lock_data(session)
+        for role, count in wanted.items():
+            found = await own.device_accounts(session, role.value)
+            tried = {account.login for account in found}
+            for _ in range(MAKE_ATTEMPTS):
+                if len(found) >= count:
+                    break
+                # The next free numbers; a login some other account holds is skipped (the
+                # insert leaves it out) and the next attempt goes past it.
+                numbers = (n for n in itertools.count(1) if device_login(role, n) not in tried)
+                logins = [
+                    device_login(role, n) for n in itertools.islice(numbers, count - len(found))
+                ]
+                tried.update(logins)
+                # One secret for the accounts made together, hashed once and forgotten.
+                secret_hash = await anyio.to_thread.run_sync(hash_secret, new_secret())
+                await own.insert_device_accounts(session, logins, role.value, secret_hash)
+                before, found = len(found), await own.device_accounts(session, role.value)
+                made += len(found) - before
+            if len(found) < count:
+                raise Conflict(
+                    f"the simulator cannot make its {role} accounts: their logins "
+                    f"({device_login(role, 1)}, ...) are taken by accounts it did not make"
+                )
+            chosen = found[:count]
+            await own.set_accounts_active(session, [a.id for a in chosen], active=True)
+            principals += [accounts.principal_of(account) for account in chosen]
     log_event(
         logger,
-        "simulator.devices_created",
+        "simulator.devices_ready",
         run_id=run_id,
         validators=plan.validators,
         recharge_points=plan.recharge_points,
+        made=made,
     )
     return Devices(signer, principals)
 
 
-async def deactivate_devices(database: Database, logins: Sequence[str]) -> None:
+async def deactivate_devices(database: Database, account_ids: Sequence[int]) -> None:
     """No device of the run can get a token any more (the run's own are minted, not asked)."""
     async with database.write_sessions() as session, session.begin():
-        for login in logins:
-            try:
-                await accounts.deactivate(session, login)
-            except NotFound:
-                continue  # never made (the run failed while making them)
+        await own.set_accounts_active(session, account_ids, active=False)
