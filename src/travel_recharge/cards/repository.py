@@ -56,10 +56,10 @@ async def card_ids_of_user(session: AsyncSession, user_id: int) -> list[int]:
 
 
 async def first_owner(session: AsyncSession) -> int | None:
-    """The owner of the oldest active personalized card."""
+    """The owner of the oldest active personalized card (a real rider, not the simulator's)."""
     return await session.scalar(
         select(Card.user_id)
-        .where(Card.user_id.is_not(None), Card.status == "active")
+        .where(Card.user_id.is_not(None), Card.status == "active", Card.simulated.is_(False))
         .order_by(Card.id)
         .limit(1)
     )
