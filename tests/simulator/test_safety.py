@@ -117,7 +117,10 @@ async def test_a_run_touches_only_the_simulators_own_riders_cards_and_points(
 ) -> None:
     real = await real_cards_state(app)
     assert len(real) == len(riders.funded) + len(riders.empty)
-    real_points = "SELECT count(*) FROM recharges WHERE recharge_point_id IN (SELECT id FROM recharge_points WHERE NOT simulated)"  # noqa: E501
+    real_points = (
+        "SELECT count(*) FROM recharges"
+        " WHERE recharge_point_id IN (SELECT id FROM recharge_points WHERE NOT simulated)"
+    )
     sales_at_real_points = await _scalar(app, real_points)
 
     final = await _run(live, 3.5)
