@@ -14,8 +14,8 @@ from api import FARES, SetupError, setup_request
 from locust.env import Environment
 from options import option
 
-from travel_recharge.embedded import DATABASE_NAME
-from travel_recharge.scratch import libpq_url
+from travel_recharge.kit.embedded import DATABASE_NAME
+from travel_recharge.kit.scratch import libpq_url
 
 # A card picked for taps keeps at least this much room under the maximum balance.
 TAP_CARD_ROOM = 100_000

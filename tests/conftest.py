@@ -20,11 +20,11 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from travel_recharge.app import create_app
-from travel_recharge.config import Settings
-from travel_recharge.embedded import start_embedded
 from travel_recharge.finance.service import verify_ledger
+from travel_recharge.kit.config import Settings
+from travel_recharge.kit.embedded import start_embedded
+from travel_recharge.kit.scratch import admin_execute, with_database
 from travel_recharge.migrations import upgrade_to_head
-from travel_recharge.scratch import admin_execute, with_database
 from travel_recharge.security.keys import new_signing_key
 from travel_recharge.security.rate_limit import unreachable_limits
 from travel_recharge.security.roles import Role

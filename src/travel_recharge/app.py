@@ -11,30 +11,30 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.middleware.gzip import GZipMiddleware
 
+from travel_recharge.accounts.router import router as auth_router
 from travel_recharge.analytics.folder import fold_forever
-from travel_recharge.analytics.live_router import router as live_router
+from travel_recharge.analytics.live.router import router as live_router
 from travel_recharge.analytics.router import router as analytics_router
-from travel_recharge.cache import Cache
 from travel_recharge.cards.router import router as cards_router
-from travel_recharge.config import Settings, get_settings
-from travel_recharge.db import Database
-from travel_recharge.errors import install_error_handlers
 from travel_recharge.fares.router import router as fares_router
 from travel_recharge.finance.router import router as finance_router
-from travel_recharge.hardening import install_hardening
-from travel_recharge.logs import configure_logging, log_event
-from travel_recharge.middleware import RequestIdMiddleware
-from travel_recharge.network.alerts_router import operator_router as alerts_router
+from travel_recharge.kit.cache import Cache
+from travel_recharge.kit.config import Settings, get_settings
+from travel_recharge.kit.db import Database
+from travel_recharge.kit.errors import install_error_handlers
+from travel_recharge.kit.hardening import install_hardening
+from travel_recharge.kit.logs import configure_logging, log_event
+from travel_recharge.kit.request_id import RequestIdMiddleware
+from travel_recharge.network.alerts.router import operator_router as alerts_router
 from travel_recharge.network.router import router as network_router
 from travel_recharge.observability.middleware import MetricsMiddleware
 from travel_recharge.observability.router import router as metrics_router
-from travel_recharge.observability.summary_router import router as metrics_summary_router
-from travel_recharge.ops.cache_router import router as cache_router
+from travel_recharge.observability.summary.router import router as metrics_summary_router
+from travel_recharge.ops.cache.router import router as cache_router
 from travel_recharge.ops.router import router as health_router
 from travel_recharge.ops.service import VERSION
 from travel_recharge.security.keys import signing_key
 from travel_recharge.security.rate_limit import RateLimiter, limits_from
-from travel_recharge.security.router import router as auth_router
 from travel_recharge.security.routes import secure_routes
 from travel_recharge.security.tokens import TokenSigner
 from travel_recharge.simulator.router import router as simulator_router

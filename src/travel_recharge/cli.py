@@ -17,21 +17,21 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
-from travel_recharge.config import Settings, get_settings
-from travel_recharge.db import Database
-from travel_recharge.embedded import EmbeddedError, EmbeddedServers, start_embedded
-from travel_recharge.errors import AppError
+from travel_recharge.accounts import service as accounts
+from travel_recharge.accounts.demo import DemoCredentials, describe, ensure_demo_accounts
+from travel_recharge.accounts.schemas import AccountCreate, AccountCreated
 from travel_recharge.finance.schemas import LedgerVerification
 from travel_recharge.finance.service import verify_ledger
-from travel_recharge.logs import configure_logging, log_event
+from travel_recharge.kit.config import Settings, get_settings
+from travel_recharge.kit.db import Database
+from travel_recharge.kit.embedded import EmbeddedError, EmbeddedServers, start_embedded
+from travel_recharge.kit.errors import AppError
+from travel_recharge.kit.logs import configure_logging, log_event
 from travel_recharge.migrations import upgrade_to_head
 from travel_recharge.observability.launcher import prepare_metrics_dir
-from travel_recharge.security import accounts
 from travel_recharge.security.access import TOKEN_PATH
-from travel_recharge.security.demo import DemoCredentials, describe, ensure_demo_accounts
 from travel_recharge.security.keys import WeakSigningKey, new_signing_key, signing_key
 from travel_recharge.security.roles import Role
-from travel_recharge.security.schemas import AccountCreate, AccountCreated
 
 logger = logging.getLogger("travel_recharge.cli")
 
@@ -141,7 +141,7 @@ def serving_url(host: str, port: int) -> str:
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     """Exit 0 when the run finished; 1 when it ended early; 2 when refused; 130 on Ctrl-C."""
-    from travel_recharge.security.demo import CREDENTIALS_FILE
+    from travel_recharge.accounts.demo import CREDENTIALS_FILE
     from travel_recharge.simulator.remote import RemoteOptions, run_remote
 
     settings = get_settings()

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from tests.conftest import Network, ServerUrls, make_settings, start_app
 from tests.money import new_card, recharge, tap
 from travel_recharge.analytics.folder import fold_deltas
-from travel_recharge.scratch import libpq_url
+from travel_recharge.kit.scratch import libpq_url
 
 BOGOTA = ZoneInfo("America/Bogota")
 FARE = 3550

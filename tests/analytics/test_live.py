@@ -22,8 +22,8 @@ from tests.conftest import (
     start_app,
 )
 from tests.money import new_card, recharge, tap
-from travel_recharge.analytics import live
 from travel_recharge.analytics.folder import fold_deltas
+from travel_recharge.analytics.live import service as live
 from travel_recharge.security.roles import Role
 
 BOGOTA = ZoneInfo("America/Bogota")

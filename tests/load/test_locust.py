@@ -25,7 +25,7 @@ import pytest
 
 from tests.conftest import ServerUrls, drop_namespace
 from travel_recharge.bench.server import authorization, bench_server
-from travel_recharge.scratch import libpq_url, scratch_database
+from travel_recharge.kit.scratch import libpq_url, scratch_database
 from travel_recharge.security.roles import Role
 from travel_recharge.seed.load import seed
 from travel_recharge.seed.options import SeedOptions

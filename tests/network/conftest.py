@@ -15,8 +15,8 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from tests.conftest import ServerUrls
+from travel_recharge.kit.scratch import libpq_url
 from travel_recharge.network.loader import ReferenceCounts, load_reference_network
-from travel_recharge.scratch import libpq_url
 
 NETWORK_TABLES = "alerts, route_stops, routes, stations, recharge_points, localities"
 

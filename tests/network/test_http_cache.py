@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from travel_recharge.http_cache import etag_of, if_none_match_matches
+from travel_recharge.kit.http_cache import etag_of, if_none_match_matches
 
 
 def test_etag_is_strong_stable_and_content_derived() -> None:

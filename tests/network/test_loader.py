@@ -6,8 +6,8 @@ import asyncpg
 import pytest
 
 from tests.conftest import ServerUrls
+from travel_recharge.kit.scratch import libpq_url
 from travel_recharge.network.loader import load_reference_network
-from travel_recharge.scratch import libpq_url
 
 pytestmark = pytest.mark.usefixtures("clean")
 

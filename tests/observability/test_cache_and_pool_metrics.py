@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from tests.conftest import Network
 from tests.money import new_card
 from tests.observability.samples import value
-from travel_recharge.cache import Cache
+from travel_recharge.kit.cache import Cache
 
 
 def exported(namespace: str) -> tuple[float, float]:

@@ -17,8 +17,8 @@ from prometheus_client.metrics_core import CounterMetricFamily, HistogramMetricF
 from tests.conftest import WATCHING, Network, caller_headers, client_for
 from tests.money import new_card, recharge, tap
 from tests.observability.samples import value
-from travel_recharge.observability.metrics import LATENCY_BUCKETS
-from travel_recharge.observability.summary import histogram_quantile, summarize
+from travel_recharge.kit.metrics import LATENCY_BUCKETS
+from travel_recharge.observability.summary.service import histogram_quantile, summarize
 from travel_recharge.security.roles import Role
 
 SUMMARY = "/api/v1/metrics/summary"

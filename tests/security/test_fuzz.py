@@ -31,8 +31,8 @@ from tests.conftest import Network, ServerUrls, bearer, make_settings
 from tests.money import new_card, recharge, tap
 from tests.threaded_server import threaded_server
 from travel_recharge.app import create_app
-from travel_recharge.bulk import continue_id_sequences
-from travel_recharge.embedded import free_port
+from travel_recharge.kit.bulk import continue_id_sequences
+from travel_recharge.kit.embedded import free_port
 from travel_recharge.security.roles import Role
 
 SEED = 20_240_611

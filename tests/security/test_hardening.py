@@ -21,9 +21,9 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.types import Message, Receive, Scope, Send
 
-from travel_recharge.config import Settings
-from travel_recharge.errors import install_error_handlers
-from travel_recharge.hardening import (
+from travel_recharge.kit.config import Settings
+from travel_recharge.kit.errors import install_error_handlers
+from travel_recharge.kit.hardening import (
     BodySizeLimitMiddleware,
     StrictJSONRequest,
     StrictJSONRoute,

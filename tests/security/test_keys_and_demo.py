@@ -14,8 +14,8 @@ from fastapi import FastAPI
 
 from tests.conftest import ServerUrls, client_for, make_settings
 from tests.money import new_user
+from travel_recharge.accounts.demo import describe, ensure_demo_accounts
 from travel_recharge.app import create_app
-from travel_recharge.security.demo import describe, ensure_demo_accounts
 from travel_recharge.security.keys import WeakSigningKey, key_problem, new_signing_key
 
 LAUNCHER = Path(sys.executable).parent / "travel-recharge"

@@ -18,7 +18,7 @@ from tests.conftest import ServerUrls, ledger_ok
 from tests.seed.conftest import UNTIL, small
 from tests.seed.replay import postings, replay_card
 from travel_recharge.fares.policy import policy_from_dict
-from travel_recharge.scratch import libpq_url
+from travel_recharge.kit.scratch import libpq_url
 from travel_recharge.seed.load import (
     DatabaseNotEmpty,
     SeedRefused,

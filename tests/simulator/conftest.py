@@ -25,8 +25,8 @@ from tests.conftest import Network, ServerUrls, bearer, make_settings
 from tests.money import new_card, recharge
 from tests.threaded_server import threaded_server
 from travel_recharge.app import create_app
-from travel_recharge.embedded import free_port
 from travel_recharge.fares import service as fares
+from travel_recharge.kit.embedded import free_port
 from travel_recharge.security.roles import Role
 from travel_recharge.simulator import world
 from travel_recharge.simulator.choices import FareFacts

@@ -16,10 +16,10 @@ import pytest
 from fastapi import FastAPI
 
 from tests.simulator.conftest import LiveServer, Riders
+from travel_recharge.accounts import service as accounts
+from travel_recharge.accounts.schemas import AccountCreate
 from travel_recharge.cli import build_parser, serving_url
-from travel_recharge.embedded import free_port
-from travel_recharge.security import accounts
-from travel_recharge.security.schemas import AccountCreate
+from travel_recharge.kit.embedded import free_port
 
 STATUS, START, STOP = "/api/v1/simulator", "/api/v1/simulator/start", "/api/v1/simulator/stop"
 

@@ -29,7 +29,7 @@ from tests.simulator.conftest import (
     real_account,
     real_cards_state,
 )
-from travel_recharge.embedded import free_port
+from travel_recharge.kit.embedded import free_port
 from travel_recharge.security.roles import Role
 from travel_recharge.simulator.service import Simulator
 

@@ -24,7 +24,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, sync_
 from tests.conftest import ServerUrls
 
 from travel_recharge.bench.server import service_process
-from travel_recharge.scratch import scratch_database
+from travel_recharge.kit.scratch import scratch_database
 
 CHROMIUM = Path(os.environ.get("TR_TEST_CHROMIUM", "/usr/bin/chromium"))
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"

@@ -10,7 +10,7 @@ import pytest
 from fastapi import FastAPI
 from tests.conftest import client_for
 
-from travel_recharge.hardening import CONTENT_SECURITY_POLICY
+from travel_recharge.kit.hardening import CONTENT_SECURITY_POLICY
 from travel_recharge.web.router import CHART_LIBRARY
 
 PAGES = ("/dashboard", "/routes", "/cache")

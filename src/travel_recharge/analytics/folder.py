@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from travel_recharge.db import Database
-from travel_recharge.logs import log_event
+from travel_recharge.kit.db import Database
+from travel_recharge.kit.logs import log_event
 
 logger = logging.getLogger("travel_recharge.analytics")
 

@@ -21,13 +21,13 @@ from travel_recharge.analytics.schemas import (
     TripTotals,
     TripTotalsByLocality,
 )
-from travel_recharge.cache import CacheDep
-from travel_recharge.config import SettingsDep
-from travel_recharge.db import ReadSessionDep
-from travel_recharge.errors import error_responses
-from travel_recharge.hardening import StrictJSONRoute
+from travel_recharge.kit.cache import CacheDep
+from travel_recharge.kit.config import SettingsDep
+from travel_recharge.kit.db import ReadSessionDep
+from travel_recharge.kit.errors import error_responses
+from travel_recharge.kit.hardening import StrictJSONRoute
+from travel_recharge.kit.views import cached_json
 from travel_recharge.security import Role, allow
-from travel_recharge.views import cached_json
 
 router = APIRouter(
     prefix="/api/v1",

@@ -31,7 +31,7 @@ from travel_recharge.analytics.schemas import (
     TripTotals,
     TripTotalsByLocality,
 )
-from travel_recharge.errors import Unprocessable
+from travel_recharge.kit.errors import Unprocessable
 
 MAX_RANGE_DAYS = 366
 DEFAULT_RANGE_DAYS = 30

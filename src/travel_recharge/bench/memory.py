@@ -19,7 +19,7 @@ import psutil
 import redis
 from sqlalchemy.engine import make_url
 
-from travel_recharge.scratch import libpq_url
+from travel_recharge.kit.scratch import libpq_url
 
 MB = 1024 * 1024
 WORKER_LIMIT_MB = 200  # the target: each worker under this at the end of the mixed run

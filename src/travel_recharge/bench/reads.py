@@ -21,8 +21,8 @@ import asyncpg
 from travel_recharge.bench.http_load import LoadResult, get_request, load_local, percentile
 from travel_recharge.bench.report import report_header, write_report
 from travel_recharge.bench.server import authorization, bench_server
-from travel_recharge.config import Settings
-from travel_recharge.scratch import libpq_url
+from travel_recharge.kit.config import Settings
+from travel_recharge.kit.scratch import libpq_url
 from travel_recharge.security.roles import Role
 
 # The analytics and reference reads of the API; card balances are added with real card ids.

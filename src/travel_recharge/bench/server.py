@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 
 from travel_recharge.bench.bare_app import BARE_PATH
-from travel_recharge.config import Settings
-from travel_recharge.embedded import free_port
+from travel_recharge.kit.config import Settings
+from travel_recharge.kit.embedded import free_port
 from travel_recharge.security.keys import new_signing_key
 from travel_recharge.security.rate_limit import unreachable_limits
 from travel_recharge.security.roles import Role

@@ -37,9 +37,9 @@ from travel_recharge.bench.workloads import (
     recharge_request,
     taps_request,
 )
-from travel_recharge.config import Settings
+from travel_recharge.kit.config import Settings
+from travel_recharge.kit.scratch import scratch_database
 from travel_recharge.migrations import upgrade_to_head
-from travel_recharge.scratch import scratch_database
 
 # Bogotá validates about 4 million trips a day. Assumption: the busiest hour carries about
 # 10% of a day's validations (the morning peak), so peak load = 4e6 x 0.10 / 3600 ≈ 111 taps/s.

@@ -24,9 +24,9 @@ from travel_recharge.bench.http_load import LoadResult, load_local, post_request
 from travel_recharge.bench.pgbench import PgbenchResult, run_pgbench
 from travel_recharge.bench.report import report_header, write_report
 from travel_recharge.bench.server import authorization, bench_server
-from travel_recharge.config import Settings
+from travel_recharge.kit.config import Settings
+from travel_recharge.kit.scratch import libpq_url, scratch_database
 from travel_recharge.migrations import upgrade_to_head
-from travel_recharge.scratch import libpq_url, scratch_database
 from travel_recharge.security.roles import Role
 
 

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
-from travel_recharge.cache import CacheDep
 from travel_recharge.cards import service
 from travel_recharge.cards.schemas import (
     BalanceOut,
@@ -20,16 +19,17 @@ from travel_recharge.cards.schemas import (
     RechargeRequest,
     ReplacementOut,
 )
-from travel_recharge.config import SettingsDep
-from travel_recharge.db import PrimaryReadSessionDep, UnitOfWorkDep
-from travel_recharge.errors import error_responses
 from travel_recharge.finance import service as ledger
 from travel_recharge.finance.schemas import CardLedgerOut
-from travel_recharge.hardening import StrictJSONRoute
-from travel_recharge.idempotency import IdempotencyKeyHeader
-from travel_recharge.pagination import PageDep
+from travel_recharge.kit.cache import CacheDep
+from travel_recharge.kit.config import SettingsDep
+from travel_recharge.kit.db import PrimaryReadSessionDep, UnitOfWorkDep
+from travel_recharge.kit.errors import error_responses
+from travel_recharge.kit.hardening import StrictJSONRoute
+from travel_recharge.kit.idempotency import IdempotencyKeyHeader
+from travel_recharge.kit.pagination import PageDep
+from travel_recharge.kit.views import cached_json
 from travel_recharge.security import Role, allow, allow_card_owner
-from travel_recharge.views import cached_json
 
 router = APIRouter(prefix="/api/v1/cards", tags=["cards"], route_class=StrictJSONRoute)
 

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from travel_recharge.pagination import PageInfo
+from travel_recharge.kit.pagination import PageInfo
 
 # PostgreSQL BIGINT bounds every id; a larger number is a 422, never a driver error.
 MAX_ID = 2**63 - 1

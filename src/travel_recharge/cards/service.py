@@ -9,8 +9,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from travel_recharge import idempotency
-from travel_recharge.cache import Cache
 from travel_recharge.cards import repository
 from travel_recharge.cards.schemas import (
     BalanceOut,
@@ -23,17 +21,19 @@ from travel_recharge.cards.schemas import (
     RechargeRequest,
     ReplacementOut,
 )
-from travel_recharge.db import CommitHooks, UnitOfWork
-from travel_recharge.errors import Conflict, NotFound, Unprocessable
 from travel_recharge.fares import service as fares
 from travel_recharge.fares.engine import RechargeRejected, plan_recharge
 from travel_recharge.fares.policy import RechargeChannel
 from travel_recharge.finance import service as ledger
-from travel_recharge.logs import log_event
+from travel_recharge.kit import idempotency
+from travel_recharge.kit.cache import Cache
+from travel_recharge.kit.db import CommitHooks, UnitOfWork
+from travel_recharge.kit.errors import Conflict, NotFound, Unprocessable
+from travel_recharge.kit.logs import log_event
+from travel_recharge.kit.pagination import Page
 from travel_recharge.models import Card
 from travel_recharge.network import repository as network
 from travel_recharge.observability import business as metrics
-from travel_recharge.pagination import Page
 from travel_recharge.users import service as users
 
 logger = logging.getLogger("travel_recharge.cards")

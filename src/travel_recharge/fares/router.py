@@ -6,14 +6,14 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, Response
 
-from travel_recharge.cache import CacheDep
-from travel_recharge.config import SettingsDep
-from travel_recharge.db import ReadSessionDep
 from travel_recharge.fares import service
 from travel_recharge.fares.schemas import FaresOut
-from travel_recharge.hardening import StrictJSONRoute
+from travel_recharge.kit.cache import CacheDep
+from travel_recharge.kit.config import SettingsDep
+from travel_recharge.kit.db import ReadSessionDep
+from travel_recharge.kit.hardening import StrictJSONRoute
+from travel_recharge.kit.views import cached_json
 from travel_recharge.security import public
-from travel_recharge.views import cached_json
 
 router = APIRouter(
     prefix="/api/v1/fares",

@@ -9,10 +9,10 @@ from functools import lru_cache
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from travel_recharge.errors import Unprocessable
 from travel_recharge.fares import repository
 from travel_recharge.fares.policy import FarePolicy, policy_from_dict
 from travel_recharge.fares.schemas import FarePolicyOut, FaresOut
+from travel_recharge.kit.errors import Unprocessable
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from travel_recharge.db import ReadSessionDep
 from travel_recharge.finance import service
 from travel_recharge.finance.schemas import LedgerVerification
-from travel_recharge.hardening import StrictJSONRoute
+from travel_recharge.kit.db import ReadSessionDep
+from travel_recharge.kit.hardening import StrictJSONRoute
 from travel_recharge.security import allow
 
 router = APIRouter(

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from travel_recharge.pagination import PageInfo
+from travel_recharge.kit.pagination import PageInfo
 
 
 class LedgerEntryOut(BaseModel):

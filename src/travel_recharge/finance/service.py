@@ -11,7 +11,7 @@ from travel_recharge.finance.schemas import (
     LedgerMismatch,
     LedgerVerification,
 )
-from travel_recharge.pagination import Page
+from travel_recharge.kit.pagination import Page
 
 append_entry = repository.append
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from travel_recharge.db import async_database_url
+from travel_recharge.kit.db import async_database_url
 
 MIGRATIONS_DIR = Path(__file__).parent
 

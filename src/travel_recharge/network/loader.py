@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from travel_recharge.bulk import continue_id_sequences
+from travel_recharge.kit.bulk import continue_id_sequences
 from travel_recharge.network.reference import ReferenceNetwork, build_reference_network
 
 KIOSK_EVERY_NTH_ZONAL_STOP = 40

@@ -12,13 +12,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from travel_recharge.cache import CacheDep
-from travel_recharge.config import SettingsDep
-from travel_recharge.db import PrimaryReadSessionDep, ReadSessionDep
-from travel_recharge.errors import error_responses
-from travel_recharge.hardening import StrictJSONRoute
-from travel_recharge.http_cache import conditional_json
-from travel_recharge.network import alerts, service
+from travel_recharge.kit.cache import CacheDep
+from travel_recharge.kit.config import SettingsDep
+from travel_recharge.kit.db import PrimaryReadSessionDep, ReadSessionDep
+from travel_recharge.kit.errors import error_responses
+from travel_recharge.kit.hardening import StrictJSONRoute
+from travel_recharge.kit.http_cache import conditional_json
+from travel_recharge.kit.pagination import PageDep
+from travel_recharge.network import service
+from travel_recharge.network.alerts import service as alerts
 from travel_recharge.network.schemas import (
     ActiveFilter,
     ActiveOnlyQuery,
@@ -39,7 +41,6 @@ from travel_recharge.network.schemas import (
     StationKindFilter,
     StationsPage,
 )
-from travel_recharge.pagination import PageDep
 from travel_recharge.security import public
 
 router = APIRouter(

@@ -16,7 +16,7 @@ from pydantic import (
     field_validator,
 )
 
-from travel_recharge.pagination import PageInfo
+from travel_recharge.kit.pagination import PageInfo
 
 # stations.id, routes.id and alerts.id are INTEGER columns: a larger id is a 422, never a
 # driver error.

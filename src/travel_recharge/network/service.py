@@ -23,9 +23,11 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from travel_recharge.cache import Cache
-from travel_recharge.config import Settings
-from travel_recharge.errors import NotFound
+from travel_recharge.kit.cache import Cache
+from travel_recharge.kit.config import Settings
+from travel_recharge.kit.errors import NotFound
+from travel_recharge.kit.pagination import Page
+from travel_recharge.kit.views import cached_bytes
 from travel_recharge.models import Station
 from travel_recharge.network import repository
 from travel_recharge.network.arrivals import Visit, minute_of, next_arrivals
@@ -49,8 +51,6 @@ from travel_recharge.network.schemas import (
     StationOut,
     StationsPage,
 )
-from travel_recharge.pagination import Page
-from travel_recharge.views import cached_bytes
 
 STATION_LIST_GROUP = "stations:list"
 STATION_REFERENCE_GROUP = "stations:reference"

@@ -6,8 +6,8 @@ no hook (or its transaction never commits), so it never counts twice.
 
 from __future__ import annotations
 
-from travel_recharge.db import AfterCommit
-from travel_recharge.observability.metrics import (
+from travel_recharge.kit.db import AfterCommit
+from travel_recharge.kit.metrics import (
     CREDIT_TRIPS,
     FARES_CHARGED,
     RECHARGED,

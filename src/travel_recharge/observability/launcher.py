@@ -6,7 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
-from travel_recharge.config import Settings
+from travel_recharge.kit.config import Settings
 from travel_recharge.observability.exposition import MULTIPROC_ENV, process_alive
 
 

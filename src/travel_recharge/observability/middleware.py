@@ -8,7 +8,7 @@ import time
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from travel_recharge.observability.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from travel_recharge.kit.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from travel_recharge.observability.routes import RouteTemplates
 from travel_recharge.security.rate_limit import is_uncounted
 

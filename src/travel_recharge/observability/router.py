@@ -7,7 +7,7 @@ import asyncio
 from fastapi import APIRouter, Response
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from travel_recharge.hardening import StrictJSONRoute
+from travel_recharge.kit.hardening import StrictJSONRoute
 from travel_recharge.observability.exposition import latest
 from travel_recharge.security import Role, allow
 

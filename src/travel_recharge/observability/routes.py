@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from starlette.routing import BaseRoute, Mount
 from starlette.types import Scope
 
-from travel_recharge.routing import leaf_routes
+from travel_recharge.kit.routing import leaf_routes
 
 # Requests no route matched (404 probes, CORS preflights, refused bodies) share one label,
 # so a scanner walking random paths cannot create a series per path.

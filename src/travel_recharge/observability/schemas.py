@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from travel_recharge.observability.metrics import LATENCY_BUCKETS
+from travel_recharge.kit.metrics import LATENCY_BUCKETS
 
 _EDGES_MS = [f"{edge * 1000:g}" for edge in LATENCY_BUCKETS]
 _ESTIMATE = (

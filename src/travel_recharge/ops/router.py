@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from travel_recharge.cache import CacheDep
-from travel_recharge.config import SettingsDep
-from travel_recharge.db import DatabaseDep
-from travel_recharge.hardening import StrictJSONRoute
+from travel_recharge.kit.cache import CacheDep
+from travel_recharge.kit.config import SettingsDep
+from travel_recharge.kit.db import DatabaseDep
+from travel_recharge.kit.hardening import StrictJSONRoute
 from travel_recharge.ops import service
 from travel_recharge.ops.schemas import ComponentHealth, ServiceHealth
 from travel_recharge.security import public

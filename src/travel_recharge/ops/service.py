@@ -7,8 +7,8 @@ import time
 
 from sqlalchemy import text
 
-from travel_recharge.cache import Cache, CacheUnavailable
-from travel_recharge.db import Database
+from travel_recharge.kit.cache import Cache, CacheUnavailable
+from travel_recharge.kit.db import Database
 from travel_recharge.ops.schemas import ComponentHealth, HealthComponents, ServiceHealth
 
 VERSION = "0.1.0"

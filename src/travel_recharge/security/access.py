@@ -23,8 +23,8 @@ from fastapi.security.utils import get_authorization_scheme_param
 
 from travel_recharge.cards import service as cards
 from travel_recharge.cards.schemas import CardId
-from travel_recharge.db import PrimaryReadSessionDep
-from travel_recharge.errors import Forbidden, Unauthorized
+from travel_recharge.kit.db import PrimaryReadSessionDep
+from travel_recharge.kit.errors import Forbidden, Unauthorized
 from travel_recharge.security.rate_limit import RateLimiter, is_uncounted
 from travel_recharge.security.roles import Role
 from travel_recharge.security.tokens import InvalidToken, Principal, TokenSigner

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import secrets
 
-from travel_recharge.config import Settings
-from travel_recharge.logs import log_event
+from travel_recharge.kit.config import Settings
+from travel_recharge.kit.logs import log_event
 
 logger = logging.getLogger("travel_recharge.security")
 

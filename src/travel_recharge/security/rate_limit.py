@@ -19,10 +19,10 @@ from typing import Literal
 
 from starlette.types import Scope
 
-from travel_recharge.cache import Cache, CacheUnavailable
-from travel_recharge.config import Settings
-from travel_recharge.errors import TooManyRequests
-from travel_recharge.logs import log_event
+from travel_recharge.kit.cache import Cache, CacheUnavailable
+from travel_recharge.kit.config import Settings
+from travel_recharge.kit.errors import TooManyRequests
+from travel_recharge.kit.logs import log_event
 
 logger = logging.getLogger("travel_recharge.security")
 

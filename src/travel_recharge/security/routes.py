@@ -9,8 +9,8 @@ from fastapi.dependencies.utils import get_flat_params
 from fastapi.params import Depends
 from fastapi.routing import APIRoute
 
-from travel_recharge.errors import error_responses
-from travel_recharge.routing import leaf_routes
+from travel_recharge.kit.errors import error_responses
+from travel_recharge.kit.routing import leaf_routes
 from travel_recharge.security.access import AccessRule, access_rule_of
 
 

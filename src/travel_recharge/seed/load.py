@@ -23,11 +23,11 @@ from multiprocessing.pool import AsyncResult, Pool
 import asyncpg
 from tqdm import tqdm
 
-from travel_recharge.bulk import continue_id_sequences
-from travel_recharge.logs import log_event
+from travel_recharge.kit.bulk import continue_id_sequences
+from travel_recharge.kit.logs import log_event
+from travel_recharge.kit.scratch import libpq_url
 from travel_recharge.migrations import upgrade_to_head
 from travel_recharge.network.loader import load_reference_network
-from travel_recharge.scratch import libpq_url
 from travel_recharge.seed import repository
 from travel_recharge.seed.generate import (
     CARD_COLUMNS,

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from travel_recharge.bulk import continue_id_sequences
 from travel_recharge.fares.policy import policy_from_dict
+from travel_recharge.kit.bulk import continue_id_sequences
 from travel_recharge.seed.world import PolicyRow, RechargePointRow, RouteRow, StationRow, World
 
 # Tables the generator fills, children first (the order TRUNCATE and ANALYZE take them in).

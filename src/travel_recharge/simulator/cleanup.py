@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import logging
 
-from travel_recharge.cache import Cache
 from travel_recharge.cards import service as cards
-from travel_recharge.db import Database, UnitOfWork
-from travel_recharge.errors import Conflict
-from travel_recharge.logs import log_event
+from travel_recharge.kit.cache import Cache
+from travel_recharge.kit.db import Database, UnitOfWork
+from travel_recharge.kit.errors import Conflict
+from travel_recharge.kit.logs import log_event
 from travel_recharge.simulator import own_repository as own
 from travel_recharge.simulator.control import Control
 from travel_recharge.simulator.schemas import SimulatedDataRemoved

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 
-from travel_recharge.cache import Cache
+from travel_recharge.kit.cache import Cache
 
 # The last run's figures stay readable this long after it ended.
 RUN_RECORD_TTL_S = 7 * 24 * 3600

@@ -21,10 +21,10 @@ from datetime import UTC, datetime
 
 import anyio
 
-from travel_recharge.db import Database
-from travel_recharge.errors import Conflict
-from travel_recharge.logs import log_event
-from travel_recharge.security import accounts
+from travel_recharge.accounts import service as accounts
+from travel_recharge.kit.db import Database
+from travel_recharge.kit.errors import Conflict
+from travel_recharge.kit.logs import log_event
 from travel_recharge.security.hashing import hash_secret, new_secret
 from travel_recharge.security.rate_limit import Rate
 from travel_recharge.security.roles import Role

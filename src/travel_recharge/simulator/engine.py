@@ -24,11 +24,11 @@ from datetime import UTC, datetime
 
 import httpx
 
+from travel_recharge.accounts import service as accounts
 from travel_recharge.bench.http_load import percentile
-from travel_recharge.cache import CacheUnavailable
-from travel_recharge.db import Database
-from travel_recharge.logs import log_event
-from travel_recharge.security import accounts
+from travel_recharge.kit.cache import CacheUnavailable
+from travel_recharge.kit.db import Database
+from travel_recharge.kit.logs import log_event
 from travel_recharge.security.tokens import Principal
 from travel_recharge.simulator.choices import Event, Recharge, Riders, Tap
 from travel_recharge.simulator.control import Beat, Control

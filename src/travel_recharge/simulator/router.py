@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
-from travel_recharge.errors import error_responses
-from travel_recharge.hardening import StrictJSONRoute
+from travel_recharge.kit.errors import error_responses
+from travel_recharge.kit.hardening import StrictJSONRoute
 from travel_recharge.security import CurrentPrincipal, Role, allow
 from travel_recharge.simulator.schemas import (
     SimulatedDataRemoved,

@@ -19,13 +19,13 @@ from datetime import UTC, datetime, timedelta
 
 from pydantic import ValidationError
 
-from travel_recharge.cache import Cache, CacheUnavailable
-from travel_recharge.config import Settings
-from travel_recharge.db import Database
-from travel_recharge.errors import AppError, Conflict, Forbidden, ServiceUnavailable
+from travel_recharge.accounts import service as accounts
 from travel_recharge.fares import service as fares
-from travel_recharge.logs import log_event
-from travel_recharge.security import accounts
+from travel_recharge.kit.cache import Cache, CacheUnavailable
+from travel_recharge.kit.config import Settings
+from travel_recharge.kit.db import Database
+from travel_recharge.kit.errors import AppError, Conflict, Forbidden, ServiceUnavailable
+from travel_recharge.kit.logs import log_event
 from travel_recharge.security.rate_limit import RateLimiter
 from travel_recharge.security.roles import Role
 from travel_recharge.security.tokens import Principal, TokenSigner

@@ -17,11 +17,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from travel_recharge.cache import Cache
 from travel_recharge.cards import service as cards
 from travel_recharge.cards.schemas import RechargeRequest
-from travel_recharge.db import Database, UnitOfWork
-from travel_recharge.logs import log_event
+from travel_recharge.kit.cache import Cache
+from travel_recharge.kit.db import Database, UnitOfWork
+from travel_recharge.kit.logs import log_event
 from travel_recharge.simulator import own_repository as own
 from travel_recharge.simulator.choices import FareFacts, recharge_amount
 from travel_recharge.simulator.repository import SampledCard

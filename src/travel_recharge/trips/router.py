@@ -6,18 +6,18 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, Response
 
-from travel_recharge.cache import CacheDep
 from travel_recharge.cards.schemas import CardId
 from travel_recharge.cards.service import cache_group
-from travel_recharge.config import SettingsDep
-from travel_recharge.db import DriverTransactionDep, PrimaryReadSessionDep, UnitOfWorkDep
-from travel_recharge.errors import error_responses
-from travel_recharge.hardening import StrictJSONRoute
-from travel_recharge.pagination import PageDep
+from travel_recharge.kit.cache import CacheDep
+from travel_recharge.kit.config import SettingsDep
+from travel_recharge.kit.db import DriverTransactionDep, PrimaryReadSessionDep, UnitOfWorkDep
+from travel_recharge.kit.errors import error_responses
+from travel_recharge.kit.hardening import StrictJSONRoute
+from travel_recharge.kit.pagination import PageDep
+from travel_recharge.kit.views import cached_json
 from travel_recharge.security import Role, allow, allow_card_owner
 from travel_recharge.trips import service
 from travel_recharge.trips.schemas import CardTripsOut, TapIn, TapOut, TripEndIn, TripEndOut
-from travel_recharge.views import cached_json
 
 router = APIRouter(prefix="/api/v1/trips", tags=["trips"], route_class=StrictJSONRoute)
 

@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from travel_recharge.cards.schemas import Id
-from travel_recharge.pagination import PageInfo
+from travel_recharge.kit.pagination import PageInfo
 
 RouteCode = Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,20}$")]
 

@@ -13,11 +13,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from travel_recharge.cache import Cache
 from travel_recharge.cards import service as cards
-from travel_recharge.config import Settings
-from travel_recharge.db import DriverTransaction, UnitOfWork
-from travel_recharge.errors import Conflict, NotFound, PaymentRequired, Unprocessable
 from travel_recharge.fares import service as fares
 from travel_recharge.fares.engine import (
     CardState,
@@ -28,10 +24,14 @@ from travel_recharge.fares.engine import (
     price_tap,
 )
 from travel_recharge.fares.policy import STATION_SERVICE, CardType, ServiceKind
-from travel_recharge.logs import log_event
+from travel_recharge.kit.cache import Cache
+from travel_recharge.kit.config import Settings
+from travel_recharge.kit.db import DriverTransaction, UnitOfWork
+from travel_recharge.kit.errors import Conflict, NotFound, PaymentRequired, Unprocessable
+from travel_recharge.kit.logs import log_event
+from travel_recharge.kit.pagination import Page
 from travel_recharge.network import repository as network
 from travel_recharge.observability import business as metrics
-from travel_recharge.pagination import Page
 from travel_recharge.trips import repository
 from travel_recharge.trips.schemas import (
     CardTrip,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from travel_recharge.db import UnitOfWorkDep
-from travel_recharge.errors import error_responses
-from travel_recharge.hardening import StrictJSONRoute
+from travel_recharge.kit.db import UnitOfWorkDep
+from travel_recharge.kit.errors import error_responses
+from travel_recharge.kit.hardening import StrictJSONRoute
 from travel_recharge.security import Role, allow
 from travel_recharge.users import service
 from travel_recharge.users.schemas import UserCreate, UserOut

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from travel_recharge.errors import Conflict, NotFound
+from travel_recharge.kit.errors import Conflict, NotFound
 from travel_recharge.models import User
 from travel_recharge.users import repository
 from travel_recharge.users.schemas import UserCreate, UserOut

@@ -15,7 +15,7 @@ from pathlib import Path
 from fastapi import APIRouter, Response
 from starlette.staticfiles import StaticFiles
 
-from travel_recharge.logs import log_event
+from travel_recharge.kit.logs import log_event
 from travel_recharge.security import public
 
 logger = logging.getLogger("travel_recharge.web")

@@ -19,9 +19,9 @@ from collections.abc import Mapping
 from starlette.types import ASGIApp, Message, Scope
 
 from travel_recharge.bench.http_load import percentile
-from travel_recharge.cache import Cache, CacheUnavailable
-from travel_recharge.ops.cache_schemas import EndpointComparison, LatencySummary, PerformanceOut
-from travel_recharge.ops.cache_service import sweep
+from travel_recharge.kit.cache import Cache, CacheUnavailable
+from travel_recharge.ops.cache.schemas import EndpointComparison, LatencySummary, PerformanceOut
+from travel_recharge.ops.cache.service import sweep
 from travel_recharge.security.access import AccessRule
 from travel_recharge.security.rate_limit import UNCOUNTED
 from travel_recharge.security.roles import Role

@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 from fastapi import APIRouter
 from prometheus_client.metrics_core import Metric
 
-from travel_recharge.hardening import StrictJSONRoute
-from travel_recharge.observability import summary
+from travel_recharge.kit.hardening import StrictJSONRoute
 from travel_recharge.observability.exposition import current_registry, multiprocess_dir
 from travel_recharge.observability.schemas import MetricsSummary
+from travel_recharge.observability.summary import service as summary
 from travel_recharge.security import Role, allow
 
 router = APIRouter(

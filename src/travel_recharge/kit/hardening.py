@@ -18,8 +18,8 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from travel_recharge.config import Settings
-from travel_recharge.errors import error_body
+from travel_recharge.kit.config import Settings
+from travel_recharge.kit.errors import error_body
 
 # --- Body size limit -----------------------------------------------------------------------
 

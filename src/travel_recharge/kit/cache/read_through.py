@@ -17,12 +17,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, cast
 
-from travel_recharge.cache import scripts
-from travel_recharge.cache.breaker import CacheUnavailable
-from travel_recharge.config import Settings
+from travel_recharge.kit.cache import scripts
+from travel_recharge.kit.cache.breaker import CacheUnavailable
+from travel_recharge.kit.config import Settings
 
 if TYPE_CHECKING:
-    from travel_recharge.cache.client import Cache
+    from travel_recharge.kit.cache.client import Cache
 
 Load = Callable[[], Awaitable[bytes]]
 

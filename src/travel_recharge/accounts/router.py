@@ -11,16 +11,8 @@ from urllib.parse import unquote
 from fastapi import APIRouter, Form, Path, Request, Response
 from fastapi.responses import JSONResponse
 
-from travel_recharge.cards import service as cards
-from travel_recharge.db import PrimaryReadSessionDep, ReadSessionDep, UnitOfWorkDep
-from travel_recharge.errors import AppError, error_responses
-from travel_recharge.hardening import StrictJSONRoute
-from travel_recharge.pagination import PageDep
-from travel_recharge.security import accounts
-from travel_recharge.security.access import CurrentPrincipal, allow, public
-from travel_recharge.security.rate_limit import RateLimiter
-from travel_recharge.security.roles import Role
-from travel_recharge.security.schemas import (
+from travel_recharge.accounts import service as accounts
+from travel_recharge.accounts.schemas import (
     LOGIN_PATTERN,
     AccountCreate,
     AccountCreated,
@@ -30,6 +22,14 @@ from travel_recharge.security.schemas import (
     PrincipalOut,
     TokenOut,
 )
+from travel_recharge.cards import service as cards
+from travel_recharge.kit.db import PrimaryReadSessionDep, ReadSessionDep, UnitOfWorkDep
+from travel_recharge.kit.errors import AppError, error_responses
+from travel_recharge.kit.hardening import StrictJSONRoute
+from travel_recharge.kit.pagination import PageDep
+from travel_recharge.security.access import CurrentPrincipal, allow, public
+from travel_recharge.security.rate_limit import RateLimiter
+from travel_recharge.security.roles import Role
 from travel_recharge.security.tokens import TokenSigner
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"], route_class=StrictJSONRoute)

@@ -15,9 +15,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from travel_recharge.accounts import repository
 from travel_recharge.cards import service as cards
-from travel_recharge.db import Database
-from travel_recharge.security import repository
+from travel_recharge.kit.db import Database
 from travel_recharge.security.hashing import hash_secret, new_secret
 from travel_recharge.security.roles import DEVICE_ROLES, Role
 

@@ -6,12 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 
-from travel_recharge.cache import CacheDep
 from travel_recharge.cards.schemas import MAX_ID
-from travel_recharge.errors import error_responses
-from travel_recharge.hardening import StrictJSONRoute
-from travel_recharge.ops import cache_perf, cache_service
-from travel_recharge.ops.cache_schemas import (
+from travel_recharge.kit.cache import CacheDep
+from travel_recharge.kit.errors import error_responses
+from travel_recharge.kit.hardening import StrictJSONRoute
+from travel_recharge.ops.cache import performance as cache_perf
+from travel_recharge.ops.cache import service as cache_service
+from travel_recharge.ops.cache.schemas import (
     CacheHealthOut,
     CacheStatsOut,
     ClearOut,

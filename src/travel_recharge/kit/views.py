@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from fastapi import Response
 from pydantic import BaseModel
 
-from travel_recharge.cache import Cache
+from travel_recharge.kit.cache import Cache
 
 
 async def cached_bytes(

@@ -17,7 +17,7 @@ from datetime import datetime
 from prometheus_client.metrics_core import Metric
 from prometheus_client.samples import Sample
 
-from travel_recharge.observability.metrics import PREFIX
+from travel_recharge.kit.metrics import PREFIX
 from travel_recharge.observability.schemas import (
     BusinessFigures,
     CacheFigures,

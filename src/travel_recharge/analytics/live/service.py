@@ -13,8 +13,9 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from travel_recharge.analytics import live_repository, repository
-from travel_recharge.analytics.live_schemas import (
+from travel_recharge.analytics import repository
+from travel_recharge.analytics.live import repository as live_repository
+from travel_recharge.analytics.live.schemas import (
     LiveDashboard,
     LocalityToday,
     MinuteTaps,
@@ -22,7 +23,7 @@ from travel_recharge.analytics.live_schemas import (
     TodayFigures,
 )
 from travel_recharge.analytics.schemas import HourTrips
-from travel_recharge.cache import Cache
+from travel_recharge.kit.cache import Cache
 
 GROUP = "analytics"
 # The count is cached apart from the dashboard (read while the dashboard is computed), one

@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter
 
-from travel_recharge.cache import CacheDep
-from travel_recharge.db import UnitOfWorkDep
-from travel_recharge.errors import error_responses
-from travel_recharge.hardening import StrictJSONRoute
-from travel_recharge.network import alerts
+from travel_recharge.kit.cache import CacheDep
+from travel_recharge.kit.db import UnitOfWorkDep
+from travel_recharge.kit.errors import error_responses
+from travel_recharge.kit.hardening import StrictJSONRoute
+from travel_recharge.network.alerts import service as alerts
 from travel_recharge.network.schemas import AlertCreate, AlertId, AlertOut, AlertUpdate
 from travel_recharge.security import Role, allow
 

@@ -10,15 +10,15 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, Response
 
-from travel_recharge.analytics import live
-from travel_recharge.analytics.live_schemas import LiveDashboard
+from travel_recharge.analytics.live import service as live
+from travel_recharge.analytics.live.schemas import LiveDashboard
 from travel_recharge.analytics.router import IncludeSimulated, cache_field
-from travel_recharge.cache import CacheDep
-from travel_recharge.config import SettingsDep
-from travel_recharge.db import ReadSessionDep
-from travel_recharge.hardening import StrictJSONRoute
+from travel_recharge.kit.cache import CacheDep
+from travel_recharge.kit.config import SettingsDep
+from travel_recharge.kit.db import ReadSessionDep
+from travel_recharge.kit.hardening import StrictJSONRoute
+from travel_recharge.kit.views import cached_json
 from travel_recharge.security import Role, allow
-from travel_recharge.views import cached_json
 
 router = APIRouter(
     prefix="/api/v1/analytics",

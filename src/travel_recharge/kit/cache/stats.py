@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from prometheus_client import Counter as PrometheusCounter
 
-from travel_recharge.observability.metrics import CACHE_HITS, CACHE_MISSES, Children
+from travel_recharge.kit.metrics import CACHE_HITS, CACHE_MISSES, Children
 
 
 class ExportedCounter(Counter[str]):

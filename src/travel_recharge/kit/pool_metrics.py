@@ -11,7 +11,7 @@ from __future__ import annotations
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from travel_recharge.observability.metrics import DB_POOL_IN_USE
+from travel_recharge.kit.metrics import DB_POOL_IN_USE
 
 
 def observe_pool(engine: AsyncEngine, name: str) -> None:

@@ -4,10 +4,10 @@ Nothing here raises because Redis is down, slow or wiped: a failed read is a mis
 write or delete is skipped (and counted), so every answer can still come from PostgreSQL.
 """
 
-from travel_recharge.cache.breaker import CacheUnavailable, CircuitBreaker
-from travel_recharge.cache.client import KEY_VERSION, Cache, CacheDep, IsolatedScope, get_cache
-from travel_recharge.cache.read_through import StampedePolicy
-from travel_recharge.cache.stats import CacheStats
+from travel_recharge.kit.cache.breaker import CacheUnavailable, CircuitBreaker
+from travel_recharge.kit.cache.client import KEY_VERSION, Cache, CacheDep, IsolatedScope, get_cache
+from travel_recharge.kit.cache.read_through import StampedePolicy
+from travel_recharge.kit.cache.stats import CacheStats
 
 __all__ = [
     "KEY_VERSION",

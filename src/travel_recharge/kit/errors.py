@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from travel_recharge.logs import log_event
+from travel_recharge.kit.logs import log_event
 
 logger = logging.getLogger("travel_recharge.errors")
 

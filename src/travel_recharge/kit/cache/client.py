@@ -18,17 +18,17 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from travel_recharge.cache.breaker import CacheUnavailable, CircuitBreaker
-from travel_recharge.cache.read_through import (
+from travel_recharge.kit.cache.breaker import CacheUnavailable, CircuitBreaker
+from travel_recharge.kit.cache.read_through import (
     GENERATION_TTL_S,
     Load,
     ReadThrough,
     StampedePolicy,
     ViewKeys,
 )
-from travel_recharge.cache.stats import CacheStats
-from travel_recharge.config import Settings
-from travel_recharge.logs import log_event
+from travel_recharge.kit.cache.stats import CacheStats
+from travel_recharge.kit.config import Settings
+from travel_recharge.kit.logs import log_event
 
 logger = logging.getLogger("travel_recharge.cache")
 

@@ -8,7 +8,7 @@ from typing import Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from travel_recharge.cards.schemas import MAX_ID
-from travel_recharge.pagination import PageInfo
+from travel_recharge.kit.pagination import PageInfo
 from travel_recharge.security.roles import DEVICE_ROLES, Role
 
 LOGIN_PATTERN = r"^[A-Za-z0-9._@-]{3,64}$"

@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from travel_recharge.config import Settings
-from travel_recharge.observability.pool import observe_pool
+from travel_recharge.kit.config import Settings
+from travel_recharge.kit.pool_metrics import observe_pool
 
 AfterCommit = Callable[[], Awaitable[None]]
 

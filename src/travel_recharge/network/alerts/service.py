@@ -22,10 +22,11 @@ from typing import cast
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from travel_recharge.cache import Cache
-from travel_recharge.db import UnitOfWork
-from travel_recharge.errors import Conflict, NotFound, Unprocessable
-from travel_recharge.logs import log_event
+from travel_recharge.kit.cache import Cache
+from travel_recharge.kit.db import UnitOfWork
+from travel_recharge.kit.errors import Conflict, NotFound, Unprocessable
+from travel_recharge.kit.logs import log_event
+from travel_recharge.kit.pagination import Page
 from travel_recharge.models import Alert
 from travel_recharge.network import repository
 from travel_recharge.network.schemas import (
@@ -39,7 +40,6 @@ from travel_recharge.network.schemas import (
     StationAlertsOut,
 )
 from travel_recharge.network.service import Reads, require_station
-from travel_recharge.pagination import Page
 
 logger = logging.getLogger("travel_recharge.network.alerts")
 

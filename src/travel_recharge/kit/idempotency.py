@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from travel_recharge.errors import Conflict
+from travel_recharge.kit.errors import Conflict
 from travel_recharge.models import IdempotencyRecord
 
 IdempotencyKeyHeader = Annotated[

@@ -7,20 +7,20 @@ import logging
 import anyio
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from travel_recharge.errors import Conflict, NotFound
-from travel_recharge.logs import log_event
-from travel_recharge.models import Account
-from travel_recharge.pagination import Page
-from travel_recharge.security import repository
-from travel_recharge.security.hashing import hash_secret, new_secret, verify_secret
-from travel_recharge.security.roles import Role
-from travel_recharge.security.schemas import (
+from travel_recharge.accounts import repository
+from travel_recharge.accounts.schemas import (
     AccountCreate,
     AccountCreated,
     AccountKind,
     AccountOut,
     AccountsPage,
 )
+from travel_recharge.kit.errors import Conflict, NotFound
+from travel_recharge.kit.logs import log_event
+from travel_recharge.kit.pagination import Page
+from travel_recharge.models import Account
+from travel_recharge.security.hashing import hash_secret, new_secret, verify_secret
+from travel_recharge.security.roles import Role
 from travel_recharge.security.tokens import Principal
 from travel_recharge.users import service as users
 

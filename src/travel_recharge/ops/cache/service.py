@@ -12,10 +12,10 @@ from collections.abc import Awaitable
 from functools import partial
 from typing import Any, TypeVar, cast
 
-from travel_recharge.cache import Cache, CacheStats, CacheUnavailable
-from travel_recharge.errors import NotFound, ServiceUnavailable, Unprocessable
+from travel_recharge.kit.cache import Cache, CacheStats, CacheUnavailable
+from travel_recharge.kit.errors import NotFound, ServiceUnavailable, Unprocessable
 from travel_recharge.ops import service as health
-from travel_recharge.ops.cache_schemas import (
+from travel_recharge.ops.cache.schemas import (
     BreakerState,
     CacheHealthOut,
     CacheKey,

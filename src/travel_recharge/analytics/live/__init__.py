@@ -1,0 +1,1 @@
+"""The live dashboard: today's figures, the last hour's taps."""

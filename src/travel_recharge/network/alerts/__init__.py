@@ -1,0 +1,1 @@
+"""Service alerts: written by operators, read with a station or route."""

@@ -1,0 +1,1 @@
+"""The metrics summary: /metrics' figures as JSON for the dashboards."""

@@ -1,0 +1,1 @@
+"""Cache monitoring and administration: figures, keys, the cold-vs-warm test."""
