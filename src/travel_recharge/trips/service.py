@@ -150,15 +150,17 @@ async def tap(
         )
     except repository.DuplicateTapId as exc:
         raise Conflict(f"tap_id {request.tap_id} was already used by another card") from exc
-    unit.after_commit(
-        metrics.tap_committed(
-            service_kind.value,
-            outcome.fare_kind.value,
-            outcome.fare_charged,
-            is_transfer=outcome.is_transfer,
-            credit_used=outcome.credit_used,
+    if not card.simulated:
+        # The business counters are real riders' fares; the simulator counts its own.
+        unit.after_commit(
+            metrics.tap_committed(
+                service_kind.value,
+                outcome.fare_kind.value,
+                outcome.fare_charged,
+                is_transfer=outcome.is_transfer,
+                credit_used=outcome.credit_used,
+            )
         )
-    )
     cards.invalidate_after_commit(unit, cache, card.id)
     log_event(
         logger,
