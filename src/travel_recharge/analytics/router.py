@@ -60,7 +60,9 @@ async def users_count(reads: ReadsDep, include_simulated: IncludeSimulated = Fal
 
 
 @router.get("/users/active/count", response_model=ActiveUsers)
-async def users_active_count(reads: ReadsDep, include_simulated: IncludeSimulated = False) -> Response:
+async def users_active_count(
+    reads: ReadsDep, include_simulated: IncludeSimulated = False
+) -> Response:
     """Active riders."""
     return json_response(await views.users_active(reads, include_simulated))
 
@@ -83,7 +85,9 @@ async def trips_total(reads: ReadsDep, include_simulated: IncludeSimulated = Fal
 
 
 @router.get("/trips/total/localities", response_model=TripTotalsByLocality)
-async def trips_total_by_locality(reads: ReadsDep, include_simulated: IncludeSimulated = False) -> Response:
+async def trips_total_by_locality(
+    reads: ReadsDep, include_simulated: IncludeSimulated = False
+) -> Response:
     """Trip totals and revenue for each of the 20 localities."""
     return json_response(await views.trip_totals_by_locality(reads, include_simulated))
 
@@ -95,7 +99,9 @@ async def finance_revenue(reads: ReadsDep, include_simulated: IncludeSimulated =
 
 
 @router.get("/finance/revenue/localities", response_model=RevenueByLocality)
-async def finance_revenue_by_locality(reads: ReadsDep, include_simulated: IncludeSimulated = False) -> Response:
+async def finance_revenue_by_locality(
+    reads: ReadsDep, include_simulated: IncludeSimulated = False
+) -> Response:
     """Revenue for each locality."""
     return json_response(await views.revenue_by_locality(reads, include_simulated))
 
@@ -109,7 +115,9 @@ async def trips_by_hour(
 ) -> Response:
     """Trips per local hour of day over a date range, optionally for one service kind."""
     start, end = days
-    return json_response(await views.trips_by_hour(reads, start, end, service_kind, include_simulated))
+    return json_response(
+        await views.trips_by_hour(reads, start, end, service_kind, include_simulated)
+    )
 
 
 @router.get(

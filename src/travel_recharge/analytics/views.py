@@ -37,14 +37,22 @@ async def _view(
 async def users_count(reads: Reads, include_simulated: bool) -> bytes:
     ttl = reads.settings.cache_ttl_users_count_s
     return await _view(
-        reads, "users:count", include_simulated, ttl, lambda s: service.total_users(s, include_simulated)
+        reads,
+        "users:count",
+        include_simulated,
+        ttl,
+        lambda s: service.total_users(s, include_simulated),
     )
 
 
 async def users_active(reads: Reads, include_simulated: bool) -> bytes:
     ttl = reads.settings.cache_ttl_users_active_s
     return await _view(
-        reads, "users:active", include_simulated, ttl, lambda s: service.active_users(s, include_simulated)
+        reads,
+        "users:active",
+        include_simulated,
+        ttl,
+        lambda s: service.active_users(s, include_simulated),
     )
 
 
@@ -63,37 +71,56 @@ async def users_latest(reads: Reads, include_simulated: bool) -> bytes:
 async def trip_totals(reads: Reads, include_simulated: bool) -> bytes:
     ttl = reads.settings.cache_ttl_totals_s
     return await _view(
-        reads, "trips:total", include_simulated, ttl, lambda s: service.trip_totals(s, include_simulated)
+        reads,
+        "trips:total",
+        include_simulated,
+        ttl,
+        lambda s: service.trip_totals(s, include_simulated),
     )
 
 
 async def trip_totals_by_locality(reads: Reads, include_simulated: bool) -> bytes:
     ttl = reads.settings.cache_ttl_totals_s
     return await _view(
-        reads, "trips:localities", include_simulated, ttl, lambda s: service.trip_totals_by_locality(s, include_simulated)
+        reads,
+        "trips:localities",
+        include_simulated,
+        ttl,
+        lambda s: service.trip_totals_by_locality(s, include_simulated),
     )
 
 
 async def revenue(reads: Reads, include_simulated: bool) -> bytes:
     ttl = reads.settings.cache_ttl_totals_s
     return await _view(
-        reads, "finance:revenue", include_simulated, ttl, lambda s: service.revenue(s, include_simulated)
+        reads,
+        "finance:revenue",
+        include_simulated,
+        ttl,
+        lambda s: service.revenue(s, include_simulated),
     )
 
 
 async def revenue_by_locality(reads: Reads, include_simulated: bool) -> bytes:
     ttl = reads.settings.cache_ttl_totals_s
     return await _view(
-        reads, "finance:localities", include_simulated, ttl, lambda s: service.revenue_by_locality(s, include_simulated)
+        reads,
+        "finance:localities",
+        include_simulated,
+        ttl,
+        lambda s: service.revenue_by_locality(s, include_simulated),
     )
 
 
-async def trips_by_hour(reads: Reads, start: date, end: date, service_kind: str | None) -> bytes:
+async def trips_by_hour(
+    reads: Reads, start: date, end: date, service_kind: str | None, include_simulated: bool
+) -> bytes:
     return await _view(
         reads,
         f"hours:{start}:{end}:{service_kind}",
+        include_simulated,
         reads.settings.cache_ttl_totals_s,
-        lambda session: service.trips_by_hour(session, start, end, service_kind),
+        lambda s: service.trips_by_hour(s, start, end, service_kind, include_simulated),
     )
 
 

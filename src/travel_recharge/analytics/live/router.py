@@ -24,8 +24,6 @@ router = APIRouter(
 
 
 @router.get("/live", response_model=LiveDashboard)
-async def live_dashboard(
-    reads: ReadsDep, include_simulated: IncludeSimulated = False
-) -> Response:
+async def live_dashboard(reads: ReadsDep, include_simulated: IncludeSimulated = False) -> Response:
     """Today's trips, revenue and active cards, taps per minute, by locality and by hour."""
     return json_response(await live.dashboard_view(reads, include_simulated))

@@ -23,8 +23,8 @@ from travel_recharge.analytics.live.schemas import (
     TodayFigures,
 )
 from travel_recharge.analytics.schemas import HourTrips
-from travel_recharge.kit.cache import Cache
 from travel_recharge.analytics.views import cache_field
+from travel_recharge.kit.cache import Cache
 from travel_recharge.kit.views import Reads
 
 GROUP = "analytics"
