@@ -101,6 +101,12 @@ def zipf_weights(count: int) -> list[float]:
     return [1.0 / (rank + ZIPF_OFFSET) ** ZIPF_EXPONENT for rank in range(1, count + 1)]
 
 
+def busiest_card_share(cards: int) -> float:
+    """The share of the taps that the most regular of `cards` riders makes (the skew's head)."""
+    weights = zipf_weights(cards)
+    return weights[0] / sum(weights)
+
+
 def station_weight(station: BoardingStation) -> float:
     return (1 + station.routes) * (PORTAL_FACTOR if station.kind == "portal" else 1.0)
 
@@ -344,6 +350,12 @@ class Riders:
             if chosen not in read_by:
                 break
             chosen = validator()
+        if chosen in read_by and self.validators:
+            # A regular rider whom most of the run's validators read lately: one that did
+            # not, if any is left (rare draws stay cheap; this list is made only then).
+            unread = [v for v in self.validators if v not in read_by]
+            if unread:
+                chosen = self.rng.choice(unread)
         read_by[chosen] = now
         self._read_by[card_id] = read_by
         return Tap(card_id, chosen, station_id, route_code)

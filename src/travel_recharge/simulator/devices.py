@@ -42,9 +42,11 @@ logger = logging.getLogger("travel_recharge.simulator")
 # refused by its own limits, even when Poisson arrivals bunch up.
 LIMIT_SHARE = 0.5
 # A card read twice by one validator within the double-tap window is one tap, and each
-# validator account is one validator: enough of them that a regular rider (the busiest card
-# taps every few seconds) meets a fresh one at each tap.
+# validator account is one validator: enough of them that a regular rider meets one that has
+# not read it lately at each tap. At least MIN_VALIDATORS, and FRESH_MARGIN times as many as
+# the busiest card taps within the window (Poisson arrivals bunch up).
 MIN_VALIDATORS = 32
+FRESH_MARGIN = 1.25
 MIN_RECHARGE_POINTS = 1
 # Accounts a run may use, whatever the configured limits (each is a row and a token): with
 # limits so low that more would be needed, the run's excess is refused (429) and counted.
@@ -73,8 +75,11 @@ def plan_devices(
     tap_limit: Rate | None,
     recharge_limit: Rate | None,
     recharge_ip_limit: Rate | None,
+    busiest_taps_per_window: float = 0.0,
 ) -> DevicePlan:
-    """How many devices keep each under LIMIT_SHARE of its limit at `rate` events/s.
+    """How many devices keep each under LIMIT_SHARE of its limit at `rate` events/s, with a
+    validator the busiest card has not met within the double-tap window for each of its taps
+    (`busiest_taps_per_window`: how many it makes in one).
 
     Every simulated request comes from one address, the service's own, so the per-address
     recharge limit caps the recharges of the whole run: past it, the recharge share shrinks.
@@ -86,6 +91,7 @@ def plan_devices(
     validators = (
         math.ceil(rate / (LIMIT_SHARE * _per_second(tap_limit))) if tap_limit else MIN_VALIDATORS
     )
+    validators = max(validators, math.ceil(FRESH_MARGIN * busiest_taps_per_window))
     points = (
         math.ceil(rate * share / (LIMIT_SHARE * _per_second(recharge_limit)))
         if recharge_limit

@@ -31,7 +31,7 @@ from travel_recharge.security.rate_limit import RateLimiter
 from travel_recharge.security.roles import Role
 from travel_recharge.security.tokens import Principal, TokenSigner
 from travel_recharge.simulator import repository, world
-from travel_recharge.simulator.choices import FareFacts, Riders, World
+from travel_recharge.simulator.choices import FareFacts, Riders, World, busiest_card_share
 from travel_recharge.simulator.cleanup import purge
 from travel_recharge.simulator.control import Control, RunRecord
 from travel_recharge.simulator.devices import deactivate_devices, plan_devices, ready_devices
@@ -191,6 +191,8 @@ class Simulator:
                 self._limiter.limits("taps").get("principal"),
                 self._limiter.limits("recharges").get("principal"),
                 self._limiter.limits("recharges").get("ip"),
+                # The busiest rider's taps within the double-tap window at this rate.
+                request.rate * facts.double_tap_window_s * busiest_card_share(len(own.cards)),
             )
             devices = await ready_devices(self._database, self._signer, run_id, plan, own.points)
             account_ids = devices.account_ids
