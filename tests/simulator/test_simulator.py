@@ -441,3 +441,34 @@ async def test_later_runs_reuse_the_riders_and_devices_of_the_first(
     assert (await live.post(STOP)).json()["state"] == "stopped"
     assert await _scalar(app, "SELECT count(*) FROM cards WHERE simulated") == cards
     assert not any(on for _, on in await _device_accounts(app))
+
+
+async def test_device_accounts_made_before_bindings_are_bound_when_a_run_takes_them(
+    app: FastAPI, live: httpx.AsyncClient, riders: Riders
+) -> None:
+    # As migration 0007 left the simulator's accounts of an earlier version: inactive, and
+    # bound to nothing (the database refuses to activate them so).
+    async with app.state.database.primary.begin() as connection:
+        await connection.exec_driver_sql(
+            "INSERT INTO accounts (login, kind, role, secret_hash, active, simulated) VALUES"
+            " ('sim-validator-1', 'client', 'validator', 'x', false, true),"
+            " ('sim-recharge-point-1', 'client', 'recharge_point', 'x', false, true)"
+        )
+    started = await live.post(START, json={"rate": 10, "minutes": 1})
+    assert started.status_code == 202, started.text
+    bound = await _bindings(app)
+    assert bound["sim-validator-1"] == "SIM-V1"
+    assert bound["sim-recharge-point-1"] == str((await _simulated_points(app))[0])
+    assert all(on for _, on in await _device_accounts(app))
+    await asyncio.sleep(2)
+    final = (await live.post(STOP)).json()
+    assert final["counters"]["errors"] == 0
+    assert final["counters"]["taps_charged"] > 0
+    assert (
+        await _scalar(
+            app,
+            "SELECT count(*) FROM trips t JOIN accounts a ON a.id = t.account_id"
+            " WHERE a.login = 'sim-validator-1' AND t.validator_id <> 'SIM-V1'",
+        )
+        == 0
+    )
