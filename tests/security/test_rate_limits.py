@@ -80,8 +80,11 @@ async def test_the_principal_limit_holds_across_instances_and_addresses(
 async def new_account(app: FastAPI, role: str) -> tuple[str, str]:
     """A fresh account's login and secret (accounts outlive each test: logins are unique)."""
     login = f"{role}.{uuid.uuid4().hex[:8]}"
+    body = {"login": login, "role": role}
+    if role == "validator":  # a validator account acts as one validator (device bindings)
+        body["validator_id"] = f"V-{login}"
     async with client_of(app, headers=bearer(app, Role.admin)) as admin:
-        response = await admin.post("/api/v1/auth/accounts", json={"login": login, "role": role})
+        response = await admin.post("/api/v1/auth/accounts", json=body)
     assert response.status_code == 201, response.text
     return login, response.json()["secret"]
 
