@@ -237,7 +237,8 @@ async def clean(
         # (CASCADE empties accounts too: they refer to users and recharge points.)
         # TRUNCATE fires no row triggers: the user counters are reset by hand.
         await connection.exec_driver_sql(
-            "UPDATE rollup_users SET total_users = 0, active_users = 0"
+            "UPDATE rollup_users SET total_users = 0, active_users = 0, simulated_users = 0,"
+            " simulated_active_users = 0"
         )
     await drop_namespace(test_servers.redis_url, test_servers.namespace)
 
@@ -272,6 +273,8 @@ async def network(app: FastAPI, clean: None) -> Network:
         " (4, '16-1', 'Alimentador Portal Norte', 'feeder', '{\"peak_am\": 6}')",
         "INSERT INTO recharge_points (id, name, locality_code, channel) VALUES"
         " (1, 'Taquilla Portal Norte', '11', 'counter'), (2, 'Recarga web', NULL, 'web')",
+        # Explicit ids, as the network loader gives them; later rows continue after them.
+        "SELECT setval('recharge_points_id_seq', 2)",
     ]
     async with app.state.database.primary.begin() as connection:
         for statement in statements:

@@ -95,6 +95,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/simulator"): OPERATORS,
     ("POST", "/api/v1/simulator/start"): OPERATORS,
     ("POST", "/api/v1/simulator/stop"): OPERATORS,
+    ("DELETE", "/api/v1/simulator/data"): OPERATORS,
     ("GET", "/metrics"): ANALYSTS,
     ("GET", "/api/v1/metrics/summary"): WATCHERS,
     # The pages themselves are public; their data comes from the API, by role.

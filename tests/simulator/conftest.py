@@ -1,15 +1,20 @@
-"""A real server on a socket for the simulator to drive, and riders for it to simulate.
+"""A real server on a socket for the simulator to drive, and real riders it must not touch.
 
 The simulator sends its traffic over HTTP to the service's own URL, so its tests need a
 server that listens: a uvicorn server in a thread of this process (as the fuzz test does),
 with the session's database and cache namespace and the default rate limits, so a run is
-limited like production and must not be refused by its own limits.
+limited like production and must not be refused by its own limits. A run lasts only while
+the account that started it is active, so its operators are real accounts.
 """
 
 from __future__ import annotations
 
+import random
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -20,38 +25,119 @@ from tests.conftest import Network, ServerUrls, bearer, make_settings
 from tests.money import new_card, recharge
 from tests.threaded_server import threaded_server
 from travel_recharge.app import create_app
+from travel_recharge.fares import service as fares
 from travel_recharge.kit.embedded import free_port
 from travel_recharge.security.roles import Role
+from travel_recharge.simulator import world
+from travel_recharge.simulator.choices import FareFacts
 
 # Not the ids other tests' tokens carry: the rate limits count per account id.
 OPERATOR_ACCOUNT_ID = 9_001
+# The simulator's own riders in these tests (made at a run's first start after `clean`).
+SIMULATED_RIDERS = 40
+# Real riders: the simulator must never touch them.
 FUNDED_CARDS = 30
 FUNDED_BALANCE = 20_000
-EMPTY_CARDS = 4  # these ride on credit, are refused, and get recharged
+EMPTY_CARDS = 4
 
 
 @dataclass(frozen=True)
 class LiveServer:
     app: FastAPI
     url: str
+    # An operator token for calls that need no active account (status, stop).
     operator: dict[str, str]
+
+
+async def real_account(app: FastAPI, role: Role) -> tuple[int, str]:
+    """An active account of `role` in the accounts table (nobody can sign in as it); its id
+    and login. Made per test: `clean` empties the accounts too (they refer to users)."""
+    login = f"sim-test-{role.value.replace('_', '-')}-{uuid.uuid4().hex[:8]}"
+    async with app.state.database.primary.begin() as connection:
+        result = await connection.exec_driver_sql(
+            "INSERT INTO accounts (login, kind, role, secret_hash) VALUES ($1, 'person', $2, 'x')"
+            " RETURNING id",
+            (login, role.value),
+        )
+        return int(result.scalar_one()), login
+
+
+async def real_cards_state(app: FastAPI) -> list[tuple[Any, ...]]:
+    """Every real card's money and what refers to it: what no simulated rider may change."""
+    async with app.state.database.primary.connect() as connection:
+        rows = await connection.exec_driver_sql(
+            "SELECT c.id, c.balance, c.credit_trips_in_use, c.status, c.last_used_at,"
+            " (SELECT count(*) FROM trips t WHERE t.card_id = c.id),"
+            " (SELECT count(*) FROM recharges r WHERE r.card_id = c.id),"
+            " (SELECT count(*) FROM ledger_entries e WHERE e.card_id = c.id),"
+            " (SELECT coalesce(sum(e.amount), 0) FROM ledger_entries e WHERE e.card_id = c.id)"
+            " FROM cards c WHERE NOT c.simulated ORDER BY c.id"
+        )
+        return [tuple(row) for row in rows]
+
+
+@dataclass(frozen=True)
+class Simulated:
+    cards: list[int]  # funded once each, at one of `points`
+    points: list[int]
+    riders: list[int]  # owners of the personalized ones
+
+
+async def make_simulated(app: FastAPI, riders: int) -> Simulated:
+    """The simulator's own riders and points of sale, made as a start makes them."""
+    now = datetime.now(UTC)
+    async with app.state.database.read_sessions() as session:
+        policy = (await fares.policy_at(session, now)).policy
+    facts = FareFacts(
+        transfer_window_s=policy.transfer_window.total_seconds(),
+        double_tap_window_s=60.0,
+        recharge_min=policy.recharge_min,
+        recharge_max=policy.recharge_max,
+        max_balance=policy.max_balance,
+    )
+    own = await world.provision(
+        app.state.database, app.state.cache, riders, random.Random(7), facts, now, account_id=None
+    )
+    async with app.state.database.primary.connect() as connection:
+        owners = await connection.exec_driver_sql("SELECT id FROM users WHERE simulated")
+        return Simulated([c.card_id for c in own.cards], own.points, [r.id for r in owners])
 
 
 @pytest.fixture(scope="package")
 def live_server(test_servers: ServerUrls) -> Iterator[LiveServer]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    settings = make_settings(test_servers, self_url=url, rate_limits={})
+    settings = make_settings(
+        test_servers, self_url=url, rate_limits={}, simulator_riders=SIMULATED_RIDERS
+    )
     app = create_app(settings)
     with threaded_server(app, port, "simulator's server"):
         yield LiveServer(app, url, bearer(app, Role.operator, account_id=OPERATOR_ACCOUNT_ID))
 
 
+@dataclass(frozen=True)
+class Operator:
+    account_id: int
+    login: str
+    headers: dict[str, str]
+
+
 @pytest.fixture
-async def live(live_server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of the live server, as an operator."""
+async def live_operator(app: FastAPI, live_server: LiveServer) -> Operator:
+    """A real, active operator account and a token of it (a run needs one)."""
+    account_id, login = await real_account(app, Role.operator)
+    return Operator(
+        account_id, login, bearer(live_server.app, Role.operator, account_id=account_id)
+    )
+
+
+@pytest.fixture
+async def live(
+    live_server: LiveServer, live_operator: Operator
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the live server, as a real operator."""
     async with httpx.AsyncClient(
-        base_url=live_server.url, headers=live_server.operator, timeout=30
+        base_url=live_server.url, headers=live_operator.headers, timeout=30
     ) as client:
         yield client
 
@@ -79,7 +165,7 @@ async def riders(
     live_server: LiveServer,
     test_servers: ServerUrls,
 ) -> AsyncIterator[Riders]:
-    """Cards to ride (most funded, a few empty) and bus routes with stops to board.
+    """Real cards (most funded, a few empty) and bus routes with stops to board.
 
     Ends any run the test left going before `clean` empties the tables under it."""
     route_stops = (

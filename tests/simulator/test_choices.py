@@ -16,6 +16,7 @@ from travel_recharge.simulator.choices import (
     Tap,
     WeightedPicker,
     World,
+    busiest_card_share,
     recharge_amount,
     station_weight,
     zipf_weights,
@@ -198,6 +199,41 @@ def test_with_the_runs_devices_every_tap_names_one_and_none_reads_a_card_twice()
         assert now - seen.get(key, -1e9) >= FACTS.double_tap_window_s, key
         seen[key] = now
     assert {validator for _, validator in seen} == set(pool)
+
+
+def test_a_rider_read_by_almost_every_validator_lately_meets_the_one_left() -> None:
+    """One rider tapping every 2 s among 32 validators: 30 of them read it within a minute,
+    so random draws mostly hit one of those; the rider is read by one that has not."""
+    pool = [f"SIM-V{n}" for n in range(1, 33)]
+    riders = Riders(world(1), FACTS, random.Random(3), recharge_share=0.0, validators=pool)
+    seen: dict[str, float] = {}
+    for i in range(600):
+        now = i * 2.0
+        tap = riders.next_event(now)
+        assert isinstance(tap, Tap)
+        assert now - seen.get(tap.validator_id, -1e9) >= FACTS.double_tap_window_s, i
+        seen[tap.validator_id] = now
+
+
+def test_the_busiest_of_the_simulators_riders_makes_about_two_percent_of_the_taps() -> None:
+    assert busiest_card_share(500) == pytest.approx(0.0234, abs=1e-4)
+    assert busiest_card_share(40) == pytest.approx(0.0579, abs=1e-4)
+    assert busiest_card_share(1) == 1.0
+    # What the riders model does: over many taps, the busiest card's share is that.
+    riders = Riders(world(40), FACTS, random.Random(5), recharge_share=0.0, return_share=0.0)
+    counts = Counter(riders.next_event(i * 100.0).card_id for i in range(40_000))
+    assert counts.most_common(1)[0][1] / 40_000 == pytest.approx(0.0579, abs=0.005)
+
+
+def test_a_run_has_a_fresh_validator_for_each_tap_of_its_busiest_rider() -> None:
+    limits = (_rate("taps", "principal"), _rate("recharges", "principal"), _rate("recharges", "ip"))
+    # 500 riders at 100 events/s: the busiest taps ~140 times a minute, 1.25 times that many
+    # validators (the per-account limit alone would want 20).
+    busiest = 100 * FACTS.double_tap_window_s * busiest_card_share(500)
+    assert plan_devices(100, *limits, busiest).validators == 176
+    assert plan_devices(100, *limits).validators == 32
+    # Never past the cap on the simulator's accounts.
+    assert plan_devices(500, *limits, 5_000.0).validators == 1_000
 
 
 def _rate(group: str, subject: str) -> Rate:

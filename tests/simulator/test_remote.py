@@ -76,7 +76,8 @@ async def test_it_starts_a_run_prints_progress_and_a_summary_and_exits_0(
     lines = out.splitlines()
     assert lines[0].startswith("run ")
     assert "started at" in lines[0]
-    assert "20 events/s for 0.06 min with 32 validators and 1 recharge points" in lines[0]
+    assert "20 events/s for 0.06 min with 87 validators and 1 recharge points" in lines[0]
+    assert "riding its 40 own cards (40 new)" in lines[0]
     progress = [line for line in lines if "] running: taps " in line]
     assert len(progress) >= 2
     status = (await live.get(STATUS)).json()

@@ -1,5 +1,6 @@
 """The simulator against a real server: runs, counters that match the database, one run at
-a time across app instances, stops, lease expiry, validation and refusals."""
+a time across app instances, stops, lease expiry, validation and refusals, and riders and
+devices of its own, made once and reused."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ import pytest
 from fastapi import FastAPI
 
 from tests.conftest import (
-    Network,
     ServerUrls,
     bearer,
     client_for,
@@ -22,15 +22,16 @@ from tests.conftest import (
     start_app,
 )
 from tests.simulator.conftest import (
-    FUNDED_BALANCE,
     OPERATOR_ACCOUNT_ID,
+    SIMULATED_RIDERS,
     LiveServer,
     Riders,
     drop_simulator_keys,
+    real_account,
+    real_cards_state,
 )
 from travel_recharge.kit.embedded import free_port
 from travel_recharge.security.roles import Role
-from travel_recharge.simulator import repository
 from travel_recharge.simulator.service import Simulator
 
 STATUS, START, STOP = "/api/v1/simulator", "/api/v1/simulator/start", "/api/v1/simulator/stop"
@@ -41,12 +42,35 @@ async def _scalar(app: FastAPI, sql: str) -> Any:
         return (await connection.exec_driver_sql(sql)).scalar_one()
 
 
-async def _device_accounts(app: FastAPI, run_id: str) -> list[tuple[str, bool]]:
+async def _device_accounts(app: FastAPI) -> list[tuple[str, bool]]:
+    """The simulator's device accounts, oldest first (it reuses them from run to run)."""
     async with app.state.database.primary.connect() as connection:
         rows = await connection.exec_driver_sql(
-            f"SELECT login, active FROM accounts WHERE login LIKE 'sim-{run_id}-%' ORDER BY login"  # noqa: S608
+            "SELECT login, active FROM accounts WHERE simulated ORDER BY id"
         )
         return [(row.login, row.active) for row in rows]
+
+
+async def _bindings(app: FastAPI) -> dict[str, str | int]:
+    """Each simulated device account's login and the validator or point of sale it acts as."""
+    async with app.state.database.primary.connect() as connection:
+        rows = await connection.exec_driver_sql(
+            "SELECT login, coalesce(validator_id, recharge_point_id::text) AS device"
+            " FROM accounts WHERE simulated"
+        )
+        return {row.login: row.device for row in rows}
+
+
+async def _simulated_points(app: FastAPI) -> list[int]:
+    async with app.state.database.primary.connect() as connection:
+        rows = await connection.exec_driver_sql(
+            "SELECT id FROM recharge_points WHERE simulated ORDER BY id"
+        )
+        return [row.id for row in rows]
+
+
+def _validators(count: int) -> list[str]:
+    return [f"sim-validator-{n}" for n in range(1, count + 1)]
 
 
 async def _wait_for(
@@ -73,6 +97,7 @@ async def test_a_run_taps_and_recharges_through_the_api_and_counts_what_it_did(
     operator: httpx.AsyncClient,
     riders: Riders,
 ) -> None:
+    real_before = await real_cards_state(app)
     started = await live.post(START, json={"rate": 20, "minutes": 1})
     assert started.status_code == 202, started.text
     run = started.json()
@@ -80,12 +105,21 @@ async def test_a_run_taps_and_recharges_through_the_api_and_counts_what_it_did(
     assert run["started_by"] == "test-operator"
     assert (run["rate"], run["minutes"]) == (20, 1)
     # 20 taps/s at most, each validator at half its 600/min: 4 validators would do, but the
-    # run makes 32, so that no rider meets one twice in the double-tap window; 1 point of sale.
-    assert (run["validators"], run["recharge_points"]) == (32, 1)
-    logins = [login for login, _ in await _device_accounts(app, run["run_id"])]
-    assert len(logins) == 33
-    assert f"sim-{run['run_id']}-validator-1" in logins
-    assert f"sim-{run['run_id']}-recharge-point-1" in logins
+    # busiest of 40 riders taps ~70 times a minute, and meets a fresh validator at each tap
+    # (1.25 times as many validators); 1 point of sale.
+    assert (run["validators"], run["recharge_points"]) == (87, 1)
+    # The first start makes the simulator's riders (and funds each once).
+    assert (run["riders"], run["new_riders"]) == (SIMULATED_RIDERS, SIMULATED_RIDERS)
+    assert await _device_accounts(app) == [
+        *((login, True) for login in _validators(87)),
+        ("sim-recharge-point-1", True),
+    ]
+    # Each bound to its own validator, the point of sale to the simulator's first kiosk.
+    points = await _simulated_points(app)
+    assert await _bindings(app) == {
+        **{f"sim-validator-{n}": f"SIM-V{n}" for n in range(1, 88)},
+        "sim-recharge-point-1": str(points[0]),
+    }
 
     again = await live.post(START, json={"rate": 5, "minutes": 1})
     assert again.status_code == 409
@@ -110,20 +144,38 @@ async def test_a_run_taps_and_recharges_through_the_api_and_counts_what_it_did(
     assert final["detail"] == f"run {run['run_id']} stopped"
 
     counters = final["counters"]
-    trips = await _scalar(app, "SELECT count(*) FROM trips WHERE validator_id LIKE 'SIM-%'")
+    trips = await _scalar(
+        app,
+        "SELECT count(*) FROM trips WHERE validator_id LIKE 'SIM-%'"
+        " AND card_id IN (SELECT id FROM cards WHERE simulated)",
+    )
     assert trips == await _scalar(app, "SELECT count(*) FROM trips")
     assert counters["taps_charged"] == trips > 40
     transfers = await _scalar(app, "SELECT count(*) FROM trips WHERE is_transfer")
     assert counters["transfers"] == transfers > 0
     credit = await _scalar(app, "SELECT count(*) FROM trips WHERE credit_used")
     assert counters["credit_trips"] == credit
-    # The fixture's recharges are at point 1 too: the run's are the ones after them.
-    recharges = await _scalar(app, "SELECT count(*) FROM recharges") - len(riders.funded)
-    amount = await _scalar(app, "SELECT sum(amount) FROM recharges")
-    amount -= FUNDED_BALANCE * len(riders.funded)
+    # Each new rider's first recharge funded it at the start; the run's are the ones after.
+    run_recharges = (
+        " FROM recharges r WHERE r.card_id IN (SELECT id FROM cards WHERE simulated)"
+        " AND r.id > (SELECT min(f.id) FROM recharges f WHERE f.card_id = r.card_id)"
+    )
+    recharges = await _scalar(app, "SELECT count(*)" + run_recharges)
+    amount = await _scalar(app, "SELECT coalesce(sum(r.amount), 0)" + run_recharges)
     assert counters["recharges"] == recharges >= 1
     assert counters["recharged_amount"] == amount > 0
     assert amount % 1_000 == 0
+    # Every simulated recharge at one of the simulator's points, and only those there.
+    assert (
+        await _scalar(
+            app,
+            "SELECT count(*) FROM recharges r JOIN recharge_points p ON p.id = r.recharge_point_id"
+            " JOIN cards c ON c.id = r.card_id WHERE p.simulated <> c.simulated",
+        )
+        == 0
+    )
+    # The real riders' cards did not move.
+    assert await real_cards_state(app) == real_before
     # Nothing refused by the run's own limits, nothing read twice by one validator.
     assert counters["errors"] == 0
     assert counters["taps_duplicate"] == 0
@@ -132,16 +184,28 @@ async def test_a_run_taps_and_recharges_through_the_api_and_counts_what_it_did(
     assert 10 < final["achieved_rate"] < 35
     assert 0 < final["latency_p50_ms"] <= final["latency_p95_ms"]
 
-    # Each trip names the validator its account is bound to, and records that account.
-    unbound = await _scalar(
-        app,
-        "SELECT count(*) FROM trips t LEFT JOIN accounts a ON a.id = t.account_id"
-        " WHERE a.validator_id IS DISTINCT FROM t.validator_id",
+    # Each trip names the validator its account is bound to, and records that account; each
+    # recharge, the account bound to its point of sale.
+    assert (
+        await _scalar(
+            app,
+            "SELECT count(*) FROM trips t LEFT JOIN accounts a ON a.id = t.account_id"
+            " WHERE NOT a.simulated OR a.validator_id IS DISTINCT FROM t.validator_id",
+        )
+        == 0
     )
-    assert unbound == 0
+    assert (
+        await _scalar(
+            app,
+            "SELECT count(*) FROM recharges r LEFT JOIN accounts a ON a.id = r.account_id"
+            " WHERE r.id > (SELECT min(f.id) FROM recharges f WHERE f.card_id = r.card_id)"
+            " AND (NOT a.simulated OR a.recharge_point_id IS DISTINCT FROM r.recharge_point_id)",
+        )
+        == 0
+    )
     await ledger_ok(client)
-    accounts = await _device_accounts(app, run["run_id"])
-    assert len(accounts) == 33
+    accounts = await _device_accounts(app)
+    assert len(accounts) == 88
     assert not any(active for _, active in accounts)
     # Stopped, every instance answers exactly the same.
     assert (await live.get(STATUS)).json() == (await operator.get(STATUS)).json()
@@ -152,12 +216,11 @@ async def test_a_run_ends_by_itself_at_its_end(
 ) -> None:
     started = await live.post(START, json={"rate": 10, "minutes": 0.04})
     assert started.status_code == 202, started.text
-    run_id = started.json()["run_id"]
     final = await _wait_for(live, lambda s: s["state"] == "stopped", timeout_s=10)
     assert final["state"] == "stopped"
     assert final["end_reason"] == "finished"
     assert final["counters"]["taps_charged"] == await _scalar(app, "SELECT count(*) FROM trips")
-    assert not any(active for _, active in await _device_accounts(app, run_id))
+    assert not any(active for _, active in await _device_accounts(app))
 
 
 async def test_starting_and_stopping_a_run_are_audited_with_who_did_it(
@@ -199,7 +262,6 @@ async def test_a_runner_that_loses_its_lease_stops_and_shows_stopped_at_once(
 ) -> None:
     started = await live.post(START, json={"rate": 10, "minutes": 1})
     assert started.status_code == 202, started.text
-    run_id = started.json()["run_id"]
     await asyncio.sleep(1.5)
     simulator: Simulator = app.state.simulator
     # As if the runner's worker had died and its lease lapsed.
@@ -211,7 +273,7 @@ async def test_a_runner_that_loses_its_lease_stops_and_shows_stopped_at_once(
     final = await _wait_for(live, lambda s: s["end_reason"] == "lease_lost", timeout_s=5)
     assert final["end_reason"] == "lease_lost"
     assert final["counters"]["taps_charged"] == await _scalar(app, "SELECT count(*) FROM trips")
-    assert not any(active for _, active in await _device_accounts(app, run_id))
+    assert not any(active for _, active in await _device_accounts(app))
 
 
 async def test_a_dead_runners_lease_lapses_and_a_new_run_can_start(
@@ -247,10 +309,11 @@ async def test_the_shutdown_of_the_worker_running_it_ends_the_run_cleanly(
     # A second app (its own lifespan) whose runner drives the live server, then shuts down.
     settings = make_settings(test_servers, self_url=live_server.url)
     instance = start_app(settings)
-    _, admin = await anext(instance)
+    other_app, _ = await anext(instance)
+    account_id, _ = await real_account(app, Role.admin)
+    admin = client_for(other_app, bearer(other_app, Role.admin, account_id=account_id))
     started = await admin.post(START, json={"rate": 10, "minutes": 1})
     assert started.status_code == 202, started.text
-    run_id = started.json()["run_id"]
     await asyncio.sleep(1.5)
     assert (await live.get(STATUS)).json()["state"] == "running"
     await instance.aclose()  # the lifespan's shutdown
@@ -261,7 +324,7 @@ async def test_the_shutdown_of_the_worker_running_it_ends_the_run_cleanly(
         "test-admin",
     )
     assert final["counters"]["taps_charged"] == await _scalar(app, "SELECT count(*) FROM trips")
-    assert not any(active for _, active in await _device_accounts(app, run_id))
+    assert not any(active for _, active in await _device_accounts(app))
 
 
 @pytest.mark.parametrize(
@@ -323,13 +386,17 @@ async def test_a_service_that_does_not_know_its_url_cannot_start_one(
     assert await app.state.cache.redis.exists(simulator.control.lease_key) == 0
 
 
-async def test_without_redis_the_simulator_answers_503(test_servers: ServerUrls) -> None:
+async def test_without_redis_the_simulator_answers_503(
+    app: FastAPI, test_servers: ServerUrls
+) -> None:
     settings = make_settings(
         test_servers,
         redis_url=f"redis://127.0.0.1:{free_port()}/0",
         self_url="http://127.0.0.1:9",
     )
-    async for _, admin in start_app(settings):
+    account_id, _ = await real_account(app, Role.admin)  # a start asks for an active one
+    async for no_redis, _ in start_app(settings):
+        admin = client_for(no_redis, bearer(no_redis, Role.admin, account_id=account_id))
         for method, path, body in (
             ("GET", STATUS, None),
             ("POST", START, {"rate": 5, "minutes": 1}),
@@ -350,40 +417,93 @@ async def test_only_operators_and_admins_may_use_it(app: FastAPI) -> None:
 
 
 async def test_nothing_to_ride_is_refused_and_leaves_nothing_running(
-    app: FastAPI, live: httpx.AsyncClient, network: Network, test_servers: ServerUrls
+    app: FastAPI, live: httpx.AsyncClient, clean: None, test_servers: ServerUrls
 ) -> None:
-    accounts = await _scalar(app, "SELECT count(*) FROM accounts")
+    # No network: nowhere to board (the riders would be the simulator's own).
+    made = "SELECT (SELECT count(*) FROM accounts) + (SELECT count(*) FROM cards)"
+    before = await _scalar(app, made)
     try:
         response = await live.post(START, json={"rate": 5, "minutes": 1})
         assert response.status_code == 409
         assert response.json()["detail"] == (
-            "nothing to simulate: the database has no active cards; seed it first "
-            "(travel-recharge seed)"
+            "nothing to simulate: the database has no active stations or bus routes; seed it "
+            "first (travel-recharge seed)"
         )
         status = (await live.get(STATUS)).json()
         assert status["state"] == "stopped"
         assert status["end_reason"].startswith("error: nothing to simulate")
-        assert await _scalar(app, "SELECT count(*) FROM accounts") == accounts
+        assert await _scalar(app, made) == before
+        assert await _scalar(app, "SELECT count(*) FROM recharge_points") == 0
     finally:
         await drop_simulator_keys(test_servers.redis_url, test_servers.namespace)
 
 
-async def test_the_card_sample_is_random_active_cards_whichever_way_it_is_read(
-    app: FastAPI, client: httpx.AsyncClient, riders: Riders
+async def test_later_runs_reuse_the_riders_and_devices_of_the_first(
+    app: FastAPI, live: httpx.AsyncClient, riders: Riders
 ) -> None:
-    blocked = riders.funded[0]
-    response = await client.post(f"/api/v1/cards/{blocked}/block", json={"reason": "lost"})
-    assert response.status_code == 200, response.text
-    async with app.state.database.primary.connect() as connection:
-        await connection.exec_driver_sql("ANALYZE cards")  # the estimate the choice reads
-    active = {*riders.funded[1:], *riders.empty}
-    async with app.state.database.read_sessions() as session:
-        for page_sample_above in (repository.SAMPLE_PAGES_ABOVE, 0):  # sort, then pages
-            every = await repository.sample_cards(
-                session, 1_000, page_sample_above=page_sample_above
-            )
-            assert {card.card_id for card in every} == active
-            assert {card.balance for card in every} == {FUNDED_BALANCE, 0}
-            few = await repository.sample_cards(session, 10, page_sample_above=page_sample_above)
-            assert len(few) == 10
-            assert {card.card_id for card in few} <= active
+    first = await live.post(START, json={"rate": 40, "minutes": 1})
+    assert first.status_code == 202, first.text
+    assert (await live.post(STOP)).json()["state"] == "stopped"
+    cards, points = (
+        await _scalar(app, "SELECT count(*) FROM cards WHERE simulated"),
+        await _scalar(app, "SELECT count(*) FROM recharge_points WHERE simulated"),
+    )
+    assert (cards, points) == (SIMULATED_RIDERS, 4)
+    devices = await _device_accounts(app)
+    assert (first.json()["validators"], first.json()["recharge_points"]) == (174, 2)
+    assert [login for login, _ in devices] == [
+        *_validators(174),
+        "sim-recharge-point-1",
+        "sim-recharge-point-2",
+    ]
+    bound = await _bindings(app)
+    ids = await _simulated_points(app)
+    # The points of sale accounts act as the simulator's kiosks in turn.
+    assert (bound["sim-recharge-point-1"], bound["sim-recharge-point-2"]) == tuple(
+        str(point) for point in ids[:2]
+    )
+
+    # A slower run needs fewer devices: it takes some of the same, and makes nothing new.
+    second = await live.post(START, json={"rate": 5, "minutes": 1})
+    assert second.status_code == 202, second.text
+    assert (second.json()["riders"], second.json()["new_riders"]) == (SIMULATED_RIDERS, 0)
+    assert (second.json()["validators"], second.json()["recharge_points"]) == (32, 1)
+    assert [login for login, _ in await _device_accounts(app)] == [login for login, _ in devices]
+    active = [login for login, on in await _device_accounts(app) if on]
+    assert active == [*_validators(32), "sim-recharge-point-1"]
+    # Each acts as the same device as before.
+    assert await _bindings(app) == bound
+    assert (await live.post(STOP)).json()["state"] == "stopped"
+    assert await _scalar(app, "SELECT count(*) FROM cards WHERE simulated") == cards
+    assert not any(on for _, on in await _device_accounts(app))
+
+
+async def test_device_accounts_made_before_bindings_are_bound_when_a_run_takes_them(
+    app: FastAPI, live: httpx.AsyncClient, riders: Riders
+) -> None:
+    # As migration 0007 left the simulator's accounts of an earlier version: inactive, and
+    # bound to nothing (the database refuses to activate them so).
+    async with app.state.database.primary.begin() as connection:
+        await connection.exec_driver_sql(
+            "INSERT INTO accounts (login, kind, role, secret_hash, active, simulated) VALUES"
+            " ('sim-validator-1', 'client', 'validator', 'x', false, true),"
+            " ('sim-recharge-point-1', 'client', 'recharge_point', 'x', false, true)"
+        )
+    started = await live.post(START, json={"rate": 10, "minutes": 1})
+    assert started.status_code == 202, started.text
+    bound = await _bindings(app)
+    assert bound["sim-validator-1"] == "SIM-V1"
+    assert bound["sim-recharge-point-1"] == str((await _simulated_points(app))[0])
+    assert all(on for _, on in await _device_accounts(app))
+    await asyncio.sleep(2)
+    final = (await live.post(STOP)).json()
+    assert final["counters"]["errors"] == 0
+    assert final["counters"]["taps_charged"] > 0
+    assert (
+        await _scalar(
+            app,
+            "SELECT count(*) FROM trips t JOIN accounts a ON a.id = t.account_id"
+            " WHERE a.login = 'sim-validator-1' AND t.validator_id <> 'SIM-V1'",
+        )
+        == 0
+    )

@@ -82,6 +82,9 @@ def web_service(test_servers: ServerUrls) -> Iterator[WebService]:
             "TR_DATABASE_URL": database_url,
             "TR_REDIS_URL": test_servers.redis_url,
             "TR_CACHE_NAMESPACE": namespace,
+            # The simulator makes its riders at its first start: few, so the page's start
+            # answers at once.
+            "TR_SIMULATOR_RIDERS": "60",
         }
         _command(environment, "migrate")
         _command(environment, "seed", "--users", "200", "--days", "3", "--quiet", "--workers", "1")

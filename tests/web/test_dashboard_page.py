@@ -12,6 +12,8 @@ from playwright.sync_api import Page, expect
 from tests.web.conftest import Console, WebService, log_in
 
 LIVE_TIMEOUT_MS = 45_000  # the live figures are cached 5 s and the page polls every 5 s
+LIVE = "/api/v1/analytics/live"
+WITH_SIMULATED = f"{LIVE}?include_simulated=true"
 
 
 def _number(text: str | None) -> int:
@@ -49,9 +51,12 @@ def test_an_operator_logs_in_runs_the_simulator_and_watches_the_figures_move(
     expect(page.locator("#who")).to_have_text("web-operator · operator")
     expect(page.locator("#simulator")).to_be_visible()
     expect(page.locator("#kpi-trips")).not_to_have_text("—", timeout=LIVE_TIMEOUT_MS)
+    # The simulator rides riders of its own, left out of the figures unless asked for.
+    page.check("#include-simulated")
     with web_service.api("operator") as api:
         # The seed's trips end yesterday: today has only what the tests tapped.
-        before = api.get("/api/v1/analytics/live").json()["today"]["trips"]
+        before = api.get(WITH_SIMULATED).json()["today"]["trips"]
+        real_before = api.get(LIVE).json()["today"]
 
     page.fill("#sim-rate", "15")
     page.fill("#sim-minutes", "2")
@@ -83,13 +88,21 @@ def test_an_operator_logs_in_runs_the_simulator_and_watches_the_figures_move(
         assert charged > 0
 
         def page_and_api_agree() -> bool:
-            live = api.get("/api/v1/analytics/live").json()
+            live = api.get(WITH_SIMULATED).json()
             shown = _number(page.locator("#kpi-trips").text_content())
             return live["today"]["trips"] == before + charged == shown
 
         _eventually(page_and_api_agree, 30, "the trips KPI never matched the API")
-        revenue = api.get("/api/v1/analytics/live").json()["today"]["revenue"]
+        revenue = api.get(WITH_SIMULATED).json()["today"]["revenue"]
+        # Without the box, the figures are the real riders' alone: the run changed none.
+        assert api.get(LIVE).json()["today"] == real_before
     expect(page.locator("#kpi-revenue")).to_contain_text(f"{revenue:,}".replace(",", "."))
+    page.uncheck("#include-simulated")
+    _eventually(
+        lambda: _number(page.locator("#kpi-trips").text_content()) == real_before["trips"],
+        15,
+        "unticked, the trips KPI did not go back to the real riders'",
+    )
 
     # Health and latency come from the service itself.
     expect(page.locator("#health tbody tr")).to_have_count(3)

@@ -93,6 +93,12 @@ async def deactivate(session: AsyncSession, login: str) -> Account | None:
     )
 
 
+async def account_active(session: AsyncSession, account_id: int) -> bool:
+    """Whether the account exists and is active."""
+    found = await session.scalar(select(Account.active).where(Account.id == account_id))
+    return bool(found)
+
+
 async def demo_logins(session: AsyncSession) -> set[str]:
     found = await session.scalars(select(Account.login).where(Account.demo, Account.active))
     return set(found)

@@ -122,6 +122,12 @@ async def page_of_accounts(session: ReadSession, page: Page) -> AccountsPage:
     return AccountsPage(accounts=[to_out(a) for a in found], page=page.info(len(found)))
 
 
+async def is_active(session: AsyncSession, principal: Principal) -> bool:
+    """Whether the account behind a token is still active (tokens outlive a deactivation:
+    work that goes on for longer than one request asks again)."""
+    return await repository.account_active(session, principal.account_id)
+
+
 async def deactivate(session: AsyncSession, login: str, *, actor: Actor) -> AccountOut:
     """The account can no longer get tokens; the ones it holds expire within their lifetime."""
     account = await repository.deactivate(session, login)

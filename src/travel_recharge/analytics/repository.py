@@ -1,9 +1,13 @@
-"""SQL of analytics: every query reads a rollup table, never trips."""
+"""SQL of analytics: every query reads a rollup table, never trips.
+
+The traffic simulator's riders and taps are rows of their own in the rollups (their
+`simulated` key); every figure leaves them out unless `include_simulated` asks for them.
+"""
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select, Subquery, func, select
 from sqlalchemy.orm import InstrumentedAttribute
@@ -20,24 +24,39 @@ from travel_recharge.models import (
 )
 
 Totals = tuple[int, int, int]  # trips, completed trips, revenue
+Rollup = RollupTotal | RollupHour | RollupStationDay
+Q = TypeVar("Q", bound=Select[*tuple[Any, ...]])
 
 
-async def user_counts(session: ReadSession) -> tuple[int, int]:
+def _real_only(query: Q, table: type[Rollup], include_simulated: bool) -> Q:
+    """The query, left to the rows of real riders unless simulated ones are asked for."""
+    return query if include_simulated else query.where(table.simulated.is_(False))
+
+
+async def user_counts(session: ReadSession, include_simulated: bool) -> tuple[int, int]:
     row = (
         await session.execute(
-            select(RollupUsers.total_users, RollupUsers.active_users).where(RollupUsers.id == 1)
+            select(
+                RollupUsers.total_users,
+                RollupUsers.active_users,
+                RollupUsers.simulated_users,
+                RollupUsers.simulated_active_users,
+            ).where(RollupUsers.id == 1)
         )
     ).one()
-    return int(row.total_users), int(row.active_users)
+    if include_simulated:
+        return int(row[0] + row[2]), int(row[1] + row[3])
+    return int(row[0]), int(row[1])
 
 
-async def latest_user(session: ReadSession) -> tuple[int, str] | None:
+async def latest_user(session: ReadSession, include_simulated: bool) -> tuple[int, str] | None:
+    query = select(User.id, User.full_name)
+    if not include_simulated:
+        # The simulator registers its riders at its first start only, at most
+        # TR_SIMULATOR_RIDERS of them: the walk down the index past them is bounded.
+        query = query.where(User.simulated.is_(False))
     row = (
-        await session.execute(
-            select(User.id, User.full_name)
-            .order_by(User.registered_at.desc(), User.id.desc())
-            .limit(1)
-        )
+        await session.execute(query.order_by(User.registered_at.desc(), User.id.desc()).limit(1))
     ).first()
     return None if row is None else (int(row.id), str(row.full_name))
 
@@ -46,31 +65,30 @@ def _sum(column: ColumnElement[int] | InstrumentedAttribute[int]) -> ColumnEleme
     return func.coalesce(func.sum(column), 0)
 
 
-async def totals(session: ReadSession) -> Totals:
-    row = (
-        await session.execute(
-            select(
-                _sum(RollupTotal.trips),
-                _sum(RollupTotal.completed_trips),
-                _sum(RollupTotal.revenue),
-            )
-        )
-    ).one()
+async def totals(session: ReadSession, include_simulated: bool) -> Totals:
+    query = select(
+        _sum(RollupTotal.trips),
+        _sum(RollupTotal.completed_trips),
+        _sum(RollupTotal.revenue),
+    )
+    row = (await session.execute(_real_only(query, RollupTotal, include_simulated))).one()
     return int(row[0]), int(row[1]), int(row[2])
 
 
-async def totals_by_locality(session: ReadSession) -> list[tuple[str, str, int, int, int]]:
+async def totals_by_locality(
+    session: ReadSession, include_simulated: bool
+) -> list[tuple[str, str, int, int, int]]:
     """(code, name, trips, completed, revenue) for every locality, zero when it has no trips."""
-    sums = (
+    sums = _real_only(
         select(
             RollupTotal.locality_code,
             func.sum(RollupTotal.trips).label("trips"),
             func.sum(RollupTotal.completed_trips).label("completed"),
             func.sum(RollupTotal.revenue).label("revenue"),
-        )
-        .group_by(RollupTotal.locality_code)
-        .subquery()
-    )
+        ).group_by(RollupTotal.locality_code),
+        RollupTotal,
+        include_simulated,
+    ).subquery()
     query = _every_locality(sums, "trips", "completed", "revenue")
     rows = (await session.execute(query)).all()
     return [(r[0], r[1], int(r[2]), int(r[3]), int(r[4])) for r in rows]
@@ -88,34 +106,44 @@ def _every_locality(sums: Subquery, *columns: str) -> Select[*tuple[Any, ...]]:
 
 
 async def trips_by_hour(
-    session: ReadSession, start: date, end: date, service_kind: str | None
+    session: ReadSession,
+    start: date,
+    end: date,
+    service_kind: str | None,
+    include_simulated: bool,
 ) -> dict[int, int]:
-    query = (
+    query = _real_only(
         select(RollupHour.hour, func.sum(RollupHour.trips))
         .where(RollupHour.day.between(start, end))
-        .group_by(RollupHour.hour)
+        .group_by(RollupHour.hour),
+        RollupHour,
+        include_simulated,
     )
     if service_kind is not None:
         query = query.where(RollupHour.service_kind == service_kind)
     return {int(hour): int(trips) for hour, trips in (await session.execute(query)).all()}
 
 
-async def by_day(session: ReadSession, start: date, end: date) -> list[tuple[date, int, int]]:
+async def by_day(
+    session: ReadSession, start: date, end: date, include_simulated: bool
+) -> list[tuple[date, int, int]]:
     """(day, trips, revenue) for each day of the range that had trips."""
-    query = (
+    query = _real_only(
         select(RollupHour.day, func.sum(RollupHour.trips), func.sum(RollupHour.revenue))
         .where(RollupHour.day.between(start, end))
         .group_by(RollupHour.day)
-        .order_by(RollupHour.day)
+        .order_by(RollupHour.day),
+        RollupHour,
+        include_simulated,
     )
     return [(d, int(t), int(r)) for d, t, r in (await session.execute(query)).all()]
 
 
 async def by_service_kind(
-    session: ReadSession, start: date, end: date
+    session: ReadSession, start: date, end: date, include_simulated: bool
 ) -> list[tuple[str, int, int, int, int, int]]:
     """(service kind, trips, transfers, credit trips, benefit trips, revenue) in the range."""
-    query = (
+    query = _real_only(
         select(
             RollupHour.service_kind,
             func.sum(RollupHour.trips),
@@ -126,7 +154,9 @@ async def by_service_kind(
         )
         .where(RollupHour.day.between(start, end))
         .group_by(RollupHour.service_kind)
-        .order_by(RollupHour.service_kind)
+        .order_by(RollupHour.service_kind),
+        RollupHour,
+        include_simulated,
     )
     return [
         (str(k), int(t), int(x), int(c), int(b), int(r))
@@ -135,19 +165,20 @@ async def by_service_kind(
 
 
 async def top_stations(
-    session: ReadSession, start: date, end: date, limit: int
+    session: ReadSession, start: date, end: date, limit: int, include_simulated: bool
 ) -> list[tuple[int, str, str, int, int]]:
     """(station id, code, name, boardings, revenue), busiest first."""
-    sums = (
+    sums = _real_only(
         select(
             RollupStationDay.station_id,
             func.sum(RollupStationDay.trips).label("trips"),
             func.sum(RollupStationDay.revenue).label("revenue"),
         )
         .where(RollupStationDay.day.between(start, end))
-        .group_by(RollupStationDay.station_id)
-        .subquery()
-    )
+        .group_by(RollupStationDay.station_id),
+        RollupStationDay,
+        include_simulated,
+    ).subquery()
     query = (
         select(Station.id, Station.code, Station.name, sums.c.trips, sums.c.revenue)
         .join(sums, sums.c.station_id == Station.id)
@@ -160,9 +191,11 @@ async def top_stations(
     ]
 
 
-async def day_by_hour(session: ReadSession, day: date) -> dict[int, tuple[int, int, int, int]]:
+async def day_by_hour(
+    session: ReadSession, day: date, include_simulated: bool
+) -> dict[int, tuple[int, int, int, int]]:
     """hour -> (trips, transfers, credit trips, revenue) of one local day, hours with trips."""
-    query = (
+    query = _real_only(
         select(
             RollupHour.hour,
             func.sum(RollupHour.trips),
@@ -171,7 +204,9 @@ async def day_by_hour(session: ReadSession, day: date) -> dict[int, tuple[int, i
             func.sum(RollupHour.revenue),
         )
         .where(RollupHour.day == day)
-        .group_by(RollupHour.hour)
+        .group_by(RollupHour.hour),
+        RollupHour,
+        include_simulated,
     )
     return {
         int(hour): (int(t), int(x), int(c), int(r))
@@ -180,11 +215,11 @@ async def day_by_hour(session: ReadSession, day: date) -> dict[int, tuple[int, i
 
 
 async def station_day_by_locality(
-    session: ReadSession, day: date
+    session: ReadSession, day: date, include_simulated: bool
 ) -> list[tuple[str, str, int, int]]:
     """(code, name, boardings, revenue) at trunk, portal and cable stations on one local day,
     for every locality, zero when it had none."""
-    sums = (
+    sums = _real_only(
         select(
             Station.locality_code,
             func.sum(RollupStationDay.trips).label("trips"),
@@ -192,8 +227,9 @@ async def station_day_by_locality(
         )
         .join(Station, Station.id == RollupStationDay.station_id)
         .where(RollupStationDay.day == day)
-        .group_by(Station.locality_code)
-        .subquery()
-    )
+        .group_by(Station.locality_code),
+        RollupStationDay,
+        include_simulated,
+    ).subquery()
     query = _every_locality(sums, "trips", "revenue")
     return [(str(c), str(n), int(t), int(r)) for c, n, t, r in (await session.execute(query)).all()]

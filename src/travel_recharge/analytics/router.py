@@ -34,6 +34,11 @@ router = APIRouter(
     dependencies=[allow("analytics", Role.analyst)],
 )
 
+# Analytics are about real riders; the traffic simulator's are added only when asked for.
+IncludeSimulated = Annotated[
+    bool,
+    Query(description="also count the traffic simulator's riders and taps (default: false)"),
+]
 DateFrom = Annotated[date | None, Query(description="first local day (default: 30 days ago)")]
 DateTo = Annotated[date | None, Query(description="last local day (default: today)")]
 
@@ -49,15 +54,17 @@ ServiceKind = Literal["trunk", "cable", "zonal", "feeder"]
 
 
 @router.get("/users/count", response_model=TotalUsers)
-async def users_count(reads: ReadsDep) -> Response:
+async def users_count(reads: ReadsDep, include_simulated: IncludeSimulated = False) -> Response:
     """Registered riders."""
-    return json_response(await views.users_count(reads))
+    return json_response(await views.users_count(reads, include_simulated))
 
 
 @router.get("/users/active/count", response_model=ActiveUsers)
-async def users_active_count(reads: ReadsDep) -> Response:
+async def users_active_count(
+    reads: ReadsDep, include_simulated: IncludeSimulated = False
+) -> Response:
     """Active riders."""
-    return json_response(await views.users_active(reads))
+    return json_response(await views.users_active(reads, include_simulated))
 
 
 @router.get(
@@ -65,54 +72,67 @@ async def users_active_count(reads: ReadsDep) -> Response:
     response_model=LatestUser,
     responses={204: {"description": "No rider is registered yet"}},
 )
-async def users_latest(reads: ReadsDep, principal: CurrentPrincipal) -> Response:
+async def users_latest(
+    reads: ReadsDep, principal: CurrentPrincipal, include_simulated: IncludeSimulated = False
+) -> Response:
     """The most recently registered rider (the full name for admins, initials for analysts)."""
-    body = await views.users_latest(reads)
+    body = await views.users_latest(reads, include_simulated)
     if not body:
         return Response(status_code=204)
     return json_response(service.latest_user_for(body, principal.role))
 
 
 @router.get("/trips/total", response_model=TripTotals)
-async def trips_total(reads: ReadsDep) -> Response:
+async def trips_total(reads: ReadsDep, include_simulated: IncludeSimulated = False) -> Response:
     """All trips, completed and active trips, and revenue (fares charged)."""
-    return json_response(await views.trip_totals(reads))
+    return json_response(await views.trip_totals(reads, include_simulated))
 
 
 @router.get("/trips/total/localities", response_model=TripTotalsByLocality)
-async def trips_total_by_locality(reads: ReadsDep) -> Response:
+async def trips_total_by_locality(
+    reads: ReadsDep, include_simulated: IncludeSimulated = False
+) -> Response:
     """Trip totals and revenue for each of the 20 localities."""
-    return json_response(await views.trip_totals_by_locality(reads))
+    return json_response(await views.trip_totals_by_locality(reads, include_simulated))
 
 
 @router.get("/finance/revenue", response_model=Revenue)
-async def finance_revenue(reads: ReadsDep) -> Response:
+async def finance_revenue(reads: ReadsDep, include_simulated: IncludeSimulated = False) -> Response:
     """Total revenue: the fares charged at boarding, in pesos."""
-    return json_response(await views.revenue(reads))
+    return json_response(await views.revenue(reads, include_simulated))
 
 
 @router.get("/finance/revenue/localities", response_model=RevenueByLocality)
-async def finance_revenue_by_locality(reads: ReadsDep) -> Response:
+async def finance_revenue_by_locality(
+    reads: ReadsDep, include_simulated: IncludeSimulated = False
+) -> Response:
     """Revenue for each locality."""
-    return json_response(await views.revenue_by_locality(reads))
+    return json_response(await views.revenue_by_locality(reads, include_simulated))
 
 
 @router.get("/analytics/trips-by-hour", response_model=TripsByHour, responses=error_responses(422))
 async def trips_by_hour(
-    reads: ReadsDep, days: DateRangeDep, service_kind: ServiceKind | None = None
+    reads: ReadsDep,
+    days: DateRangeDep,
+    service_kind: ServiceKind | None = None,
+    include_simulated: IncludeSimulated = False,
 ) -> Response:
     """Trips per local hour of day over a date range, optionally for one service kind."""
     start, end = days
-    return json_response(await views.trips_by_hour(reads, start, end, service_kind))
+    return json_response(
+        await views.trips_by_hour(reads, start, end, service_kind, include_simulated)
+    )
 
 
 @router.get(
     "/analytics/revenue-by-day", response_model=RevenueByDay, responses=error_responses(422)
 )
-async def revenue_by_day(reads: ReadsDep, days: DateRangeDep) -> Response:
+async def revenue_by_day(
+    reads: ReadsDep, days: DateRangeDep, include_simulated: IncludeSimulated = False
+) -> Response:
     """Trips and revenue per local day over a date range."""
     start, end = days
-    return json_response(await views.revenue_by_day(reads, start, end))
+    return json_response(await views.revenue_by_day(reads, start, end, include_simulated))
 
 
 @router.get("/analytics/top-stations", response_model=TopStations, responses=error_responses(422))
@@ -120,14 +140,17 @@ async def top_stations(
     reads: ReadsDep,
     days: DateRangeDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 10,
+    include_simulated: IncludeSimulated = False,
 ) -> Response:
     """The busiest trunk stations, portals and cable stations by boardings over a date range."""
     start, end = days
-    return json_response(await views.top_stations(reads, start, end, limit))
+    return json_response(await views.top_stations(reads, start, end, limit, include_simulated))
 
 
 @router.get("/analytics/shares", response_model=Shares, responses=error_responses(422))
-async def shares(reads: ReadsDep, days: DateRangeDep) -> Response:
+async def shares(
+    reads: ReadsDep, days: DateRangeDep, include_simulated: IncludeSimulated = False
+) -> Response:
     """Share of transfers and of credit trips, by service kind, over a date range."""
     start, end = days
-    return json_response(await views.shares(reads, start, end))
+    return json_response(await views.shares(reads, start, end, include_simulated))

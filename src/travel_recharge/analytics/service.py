@@ -1,4 +1,7 @@
-"""Analytics figures from the rollups (see models/analytics.py for how they are kept)."""
+"""Analytics figures from the rollups (see models/analytics.py for how they are kept).
+
+Every figure is real riders' only, unless `include_simulated` adds the traffic simulator's.
+"""
 
 from __future__ import annotations
 
@@ -47,16 +50,18 @@ def date_range(
     return start, end
 
 
-async def total_users(session: ReadSession) -> TotalUsers:
-    return TotalUsers(total_users=(await repository.user_counts(session))[0])
+async def total_users(session: ReadSession, include_simulated: bool = False) -> TotalUsers:
+    counts = await repository.user_counts(session, include_simulated)
+    return TotalUsers(total_users=counts[0])
 
 
-async def active_users(session: ReadSession) -> ActiveUsers:
-    return ActiveUsers(active_users_count=(await repository.user_counts(session))[1])
+async def active_users(session: ReadSession, include_simulated: bool = False) -> ActiveUsers:
+    counts = await repository.user_counts(session, include_simulated)
+    return ActiveUsers(active_users_count=counts[1])
 
 
-async def latest_user(session: ReadSession) -> LatestUser | None:
-    found = await repository.latest_user(session)
+async def latest_user(session: ReadSession, include_simulated: bool = False) -> LatestUser | None:
+    found = await repository.latest_user(session, include_simulated)
     if found is None:
         return None
     return LatestUser(latest_user=LatestUserInfo(user_id=found[0], full_name=found[1]))
@@ -91,12 +96,14 @@ def _totals(trips: int, completed: int, revenue: int) -> dict[str, int]:
     }
 
 
-async def trip_totals(session: ReadSession) -> TripTotals:
-    return TripTotals(**_totals(*await repository.totals(session)))
+async def trip_totals(session: ReadSession, include_simulated: bool = False) -> TripTotals:
+    return TripTotals(**_totals(*await repository.totals(session, include_simulated)))
 
 
-async def trip_totals_by_locality(session: ReadSession) -> TripTotalsByLocality:
-    rows = await repository.totals_by_locality(session)
+async def trip_totals_by_locality(
+    session: ReadSession, include_simulated: bool = False
+) -> TripTotalsByLocality:
+    rows = await repository.totals_by_locality(session, include_simulated)
     return TripTotalsByLocality(
         localities=[
             LocalityTrips(locality=name, locality_code=code, **_totals(trips, completed, revenue))
@@ -105,12 +112,14 @@ async def trip_totals_by_locality(session: ReadSession) -> TripTotalsByLocality:
     )
 
 
-async def revenue(session: ReadSession) -> Revenue:
-    return Revenue(total_revenue=(await repository.totals(session))[2])
+async def revenue(session: ReadSession, include_simulated: bool = False) -> Revenue:
+    return Revenue(total_revenue=(await repository.totals(session, include_simulated))[2])
 
 
-async def revenue_by_locality(session: ReadSession) -> RevenueByLocality:
-    rows = await repository.totals_by_locality(session)
+async def revenue_by_locality(
+    session: ReadSession, include_simulated: bool = False
+) -> RevenueByLocality:
+    rows = await repository.totals_by_locality(session, include_simulated)
     return RevenueByLocality(
         data=[
             LocalityRevenue(locality=name, locality_code=code, total_revenue=revenue)
@@ -120,9 +129,13 @@ async def revenue_by_locality(session: ReadSession) -> RevenueByLocality:
 
 
 async def trips_by_hour(
-    session: ReadSession, start: date, end: date, service_kind: str | None
+    session: ReadSession,
+    start: date,
+    end: date,
+    service_kind: str | None,
+    include_simulated: bool = False,
 ) -> TripsByHour:
-    counts = await repository.trips_by_hour(session, start, end, service_kind)
+    counts = await repository.trips_by_hour(session, start, end, service_kind, include_simulated)
     return TripsByHour(
         date_from=start,
         date_to=end,
@@ -131,8 +144,10 @@ async def trips_by_hour(
     )
 
 
-async def revenue_by_day(session: ReadSession, start: date, end: date) -> RevenueByDay:
-    rows = await repository.by_day(session, start, end)
+async def revenue_by_day(
+    session: ReadSession, start: date, end: date, include_simulated: bool = False
+) -> RevenueByDay:
+    rows = await repository.by_day(session, start, end, include_simulated)
     return RevenueByDay(
         date_from=start,
         date_to=end,
@@ -140,8 +155,10 @@ async def revenue_by_day(session: ReadSession, start: date, end: date) -> Revenu
     )
 
 
-async def top_stations(session: ReadSession, start: date, end: date, limit: int) -> TopStations:
-    rows = await repository.top_stations(session, start, end, limit)
+async def top_stations(
+    session: ReadSession, start: date, end: date, limit: int, include_simulated: bool = False
+) -> TopStations:
+    rows = await repository.top_stations(session, start, end, limit, include_simulated)
     return TopStations(
         date_from=start,
         date_to=end,
@@ -167,8 +184,10 @@ def _shares(
     )
 
 
-async def shares(session: ReadSession, start: date, end: date) -> Shares:
-    rows = await repository.by_service_kind(session, start, end)
+async def shares(
+    session: ReadSession, start: date, end: date, include_simulated: bool = False
+) -> Shares:
+    rows = await repository.by_service_kind(session, start, end, include_simulated)
     overall = [sum(column) for column in zip(*(row[1:] for row in rows), strict=True)] or [0] * 5
     return Shares(
         date_from=start,

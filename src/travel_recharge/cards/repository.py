@@ -21,6 +21,7 @@ async def insert_card(
     profile: str | None,
     balance: int = 0,
     credit_trips_in_use: int = 0,
+    simulated: bool = False,
 ) -> Card:
     # The card number is derived from the id, so the id is drawn before the insert.
     card_id = int(await session.scalar(text("SELECT nextval('cards_id_seq')")) or 0)
@@ -33,6 +34,7 @@ async def insert_card(
             profile=profile,
             balance=balance,
             credit_trips_in_use=credit_trips_in_use,
+            simulated=simulated,
         )
     )
     card = await card_by_id(session, card_id)
@@ -55,10 +57,10 @@ async def card_ids_of_user(session: ReadSession, user_id: int) -> list[int]:
 
 
 async def first_owner(session: AsyncSession) -> int | None:
-    """The owner of the oldest active personalized card."""
+    """The owner of the oldest active personalized card (a real rider, not the simulator's)."""
     return await session.scalar(
         select(Card.user_id)
-        .where(Card.user_id.is_not(None), Card.status == "active")
+        .where(Card.user_id.is_not(None), Card.status == "active", Card.simulated.is_(False))
         .order_by(Card.id)
         .limit(1)
     )

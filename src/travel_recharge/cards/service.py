@@ -123,6 +123,7 @@ def require_active(card: Card) -> None:
 
 
 async def issue_card(session: AsyncSession, request: CardCreate, now: datetime) -> CardOut:
+    simulated = False
     if request.card_type == "basic":
         if request.user_id is not None:
             raise Unprocessable("user_id: basic cards are anonymous; omit user_id")
@@ -131,7 +132,9 @@ async def issue_card(session: AsyncSession, request: CardCreate, now: datetime) 
     else:
         if request.user_id is None:
             raise Unprocessable("user_id: a personalized card needs its owner's user_id")
-        await users.require_user(session, request.user_id)
+        # The card of one of the traffic simulator's riders is simulated too, so cleaning the
+        # simulator's riders up takes their cards with them.
+        simulated = (await users.require_user(session, request.user_id)).simulated
         if await repository.user_has_card_in_use(session, request.user_id):
             raise Conflict(f"user {request.user_id} already has a personalized card in use")
     if request.profile is not None:
@@ -144,6 +147,7 @@ async def issue_card(session: AsyncSession, request: CardCreate, now: datetime) 
         card_type=request.card_type,
         user_id=request.user_id,
         profile=request.profile,
+        simulated=simulated,
     )
     log_event(logger, "card.issued", card_id=card.id, card_type=card.card_type)
     return to_out(card)
@@ -245,6 +249,17 @@ async def recharge(
             "recharge_point_id: web recharge points post through the two-phase web flow, "
             "not at this endpoint"
         )
+    if point.simulated != card.simulated:
+        # Simulated money stays among the traffic simulator's cards and points of sale: no
+        # real card is credited at a made-up point, no made-up sale is booked to a real one.
+        raise Unprocessable(
+            f"recharge_point_id: recharge point {point.id} "
+            + (
+                "belongs to the traffic simulator; only its simulated cards are recharged there"
+                if point.simulated
+                else f"is a real point of sale; card {card.id} is a simulated card"
+            )
+        )
     policy = (await fares.policy_at(session, now)).policy
     try:
         plan = plan_recharge(
@@ -284,7 +299,9 @@ async def recharge(
         recharge_timestamp=now,
     ).model_dump(mode="json")
     await idempotency.remember(session, "recharge", key, 201, body)
-    uow.after_commit(metrics.recharge_committed(point.channel, request.amount))
+    if not card.simulated:
+        # The business counters are real sales; the simulator counts its own recharges.
+        uow.after_commit(metrics.recharge_committed(point.channel, request.amount))
     invalidate_after_commit(uow, cache, card.id)
     log_event(
         logger, "recharge.created", card_id=card.id, amount=request.amount, recharge_id=row.id
@@ -365,6 +382,7 @@ async def replace(uow: UnitOfWork, cache: Cache, card_id: int, key: str, *, acto
         profile=old.profile,
         balance=moved,
         credit_trips_in_use=old.credit_trips_in_use,
+        simulated=old.simulated,  # the balance it receives is simulated money too
     )
     await repository.set_status(session, old.id, "replaced", "replaced by a new card", new.id)
     await repository.set_money(session, old.id, balance=0, credit_trips_in_use=0)

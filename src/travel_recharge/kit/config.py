@@ -121,11 +121,14 @@ class Settings(BaseSettings):
 
     # Traffic simulator. It drives the API over HTTP at self_url, the address this service
     # is reached at from its own workers (`serve` sets it for them; None: it cannot run).
-    # Its lease in Redis lapses this long after its runner stops refreshing it (a dead
-    # worker), and a run draws its riders from a random sample of this many active cards.
+    # It may start only where simulator_enabled allows (None: everywhere but production,
+    # where simulated money has no place unless someone decides otherwise). Its lease in
+    # Redis lapses this long after its runner stops refreshing it (a dead worker), and its
+    # riders are this many cards of its own (made on the first start, then reused).
     self_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
+    simulator_enabled: bool | None = None
     simulator_lease_ttl_s: int = Field(default=5, ge=2, le=60)
-    simulator_sample_cards: int = Field(default=3_000, ge=1, le=100_000)
+    simulator_riders: int = Field(default=500, ge=1, le=5_000)
 
     log_level: str = "INFO"
     log_json: bool | None = None  # None: JSON in production, key=value lines elsewhere
@@ -151,6 +154,13 @@ class Settings(BaseSettings):
     @property
     def logs_as_json(self) -> bool:
         return self.env == "production" if self.log_json is None else self.log_json
+
+    @property
+    def simulator_allowed(self) -> bool:
+        """Whether the traffic simulator may start here."""
+        if self.simulator_enabled is None:
+            return self.env != "production"
+        return self.simulator_enabled
 
 
 @lru_cache(maxsize=1)

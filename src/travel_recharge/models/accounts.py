@@ -49,4 +49,6 @@ class Account(Base):
     active: Mapped[bool] = mapped_column(Boolean, server_default="true")
     # Made by demo mode (security.demo) with secrets written to the data directory.
     demo: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    # The traffic simulator's device accounts (migration 0006), reused run after run.
+    simulated: Mapped[bool] = mapped_column(Boolean, server_default="false")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

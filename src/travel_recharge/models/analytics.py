@@ -4,13 +4,17 @@ A tap never updates a shared counter: a trigger appends one row to `rollup_delta
 folder (fold_rollup_deltas(), run every second by one worker at a time) moves the deltas
 into the rollups. So concurrent taps never queue on a hot row, and readers sum small tables
 (localities x service kinds; local days x hours x kinds; days x trunk stations), never trips.
+
+The traffic simulator's taps (of simulated cards, migration 0006) are kept in rows of their
+own (`simulated` is part of every key), so figures leave them out, or add them when asked
+for, by a condition on the key rather than a scan.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, DateTime, Index, Integer, SmallInteger, String
+from sqlalchemy import BigInteger, Boolean, Date, DateTime, Index, Integer, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from travel_recharge.models.base import Base
@@ -49,6 +53,7 @@ class RollupDelta(Base):
     credit_trips: Mapped[int] = mapped_column(SmallInteger)
     benefit_trips: Mapped[int] = mapped_column(SmallInteger)
     revenue: Mapped[int] = mapped_column(BigInteger)
+    simulated: Mapped[bool] = mapped_column(Boolean, server_default="false")
 
 
 class RollupTotal(_TripCounters, Base):
@@ -58,6 +63,7 @@ class RollupTotal(_TripCounters, Base):
 
     locality_code: Mapped[str] = mapped_column(String(2), primary_key=True)
     service_kind: Mapped[str] = mapped_column(String(10), primary_key=True)
+    simulated: Mapped[bool] = mapped_column(Boolean, primary_key=True, server_default="false")
     completed_trips: Mapped[int] = mapped_column(BigInteger, server_default="0")
 
 
@@ -69,6 +75,7 @@ class RollupHour(_TripCounters, Base):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     hour: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     service_kind: Mapped[str] = mapped_column(String(10), primary_key=True)
+    simulated: Mapped[bool] = mapped_column(Boolean, primary_key=True, server_default="false")
 
 
 class RollupStationDay(Base):
@@ -79,15 +86,19 @@ class RollupStationDay(Base):
 
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     station_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    simulated: Mapped[bool] = mapped_column(Boolean, primary_key=True, server_default="false")
     trips: Mapped[int] = mapped_column(BigInteger, server_default="0")
     revenue: Mapped[int] = mapped_column(BigInteger, server_default="0")
 
 
 class RollupUsers(Base):
-    """One row: registered and active riders (registrations are rare: a trigger suffices)."""
+    """One row: registered and active riders (registrations are rare: a trigger suffices);
+    the simulator's riders are counted apart."""
 
     __tablename__ = "rollup_users"
 
     id: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     total_users: Mapped[int] = mapped_column(BigInteger, server_default="0")
     active_users: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    simulated_users: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    simulated_active_users: Mapped[int] = mapped_column(BigInteger, server_default="0")

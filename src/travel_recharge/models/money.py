@@ -59,6 +59,9 @@ class Card(Base):
             unique=True,
             postgresql_where=text("status IN ('active', 'blocked')"),
         ),
+        # The simulator's cards are few: analytics leave them out with an anti-join on this
+        # index, and the simulator finds its riders through it.
+        Index("ix_cards_simulated", "id", postgresql_where=text("simulated")),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -73,6 +76,10 @@ class Card(Base):
     replaced_by_card_id: Mapped[int | None] = mapped_column(ForeignKey("cards.id"))
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # A card of the traffic simulator's riders (migration 0006). Its trips, recharges and
+    # ledger entries are simulated with it: analytics leave them out unless asked for, and
+    # only they may be deleted (by the simulator's clean-up).
+    simulated: Mapped[bool] = mapped_column(Boolean, server_default="false")
 
 
 class Recharge(Base):

@@ -113,3 +113,6 @@ class RechargePoint(Base):
     locality_code: Mapped[str | None] = mapped_column(ForeignKey("localities.code"))
     channel: Mapped[str] = mapped_column(String(10))
     active: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    # The traffic simulator's own points of sale (migration 0006): only simulated cards are
+    # recharged there, and they are not listed to riders.
+    simulated: Mapped[bool] = mapped_column(Boolean, server_default="false")

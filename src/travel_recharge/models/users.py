@@ -1,10 +1,10 @@
-"""Riders who own personalized cards."""
+"""Riders who own personalized cards (and the traffic simulator's made-up riders)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, DateTime, Index, String, func
+from sqlalchemy import BigInteger, Boolean, DateTime, Index, String, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from travel_recharge.models.base import Base
@@ -12,7 +12,11 @@ from travel_recharge.models.base import Base
 
 class User(Base):
     __tablename__ = "users"
-    __table_args__ = (Index("ix_users_registered_at", "registered_at"),)
+    __table_args__ = (
+        Index("ix_users_registered_at", "registered_at"),
+        # The simulator's riders are few: finding them (to clean them up) reads only them.
+        Index("ix_users_simulated", "id", postgresql_where=text("simulated")),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     full_name: Mapped[str] = mapped_column(String(160))
@@ -22,3 +26,5 @@ class User(Base):
         DateTime(timezone=True), server_default=func.now()
     )
     active: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    # Made by the traffic simulator (migration 0006): left out of analytics unless asked for.
+    simulated: Mapped[bool] = mapped_column(Boolean, server_default="false")

@@ -162,7 +162,11 @@ async def recharge_points_page(
     session: ReadSession, *, locality: str | None, channel: str | None, limit: int, offset: int
 ) -> tuple[list[tuple[RechargePoint, str | None]], int]:
     """Active recharge points, by id."""
-    conditions: list[ColumnElement[bool]] = [RechargePoint.active.is_(True)]
+    # The traffic simulator's points of sale are made up: no rider is sent to one.
+    conditions: list[ColumnElement[bool]] = [
+        RechargePoint.active.is_(True),
+        RechargePoint.simulated.is_(False),
+    ]
     if locality is not None:
         conditions.append(RechargePoint.locality_code == locality)
     if channel is not None:

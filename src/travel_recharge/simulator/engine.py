@@ -1,10 +1,11 @@
 """The run: Poisson arrivals of rider events, sent to the real API over HTTP, and counted.
 
-One asyncio task per run in the worker that started it. Each second it refreshes its lease
-and adds what it counted to the run's record in Redis (control.py); it ends at the run's
-end, when asked to stop, when it loses its lease, or when the worker shuts down. Requests in
-flight are bounded: when the server falls behind, events are skipped (and counted), never
-queued without limit.
+One asyncio task per run in the worker that started it. Each second it refreshes its lease,
+adds what it counted to the run's record in Redis (control.py) and checks on the primary that
+the account which started it is still active; it ends at the run's end, when asked to stop,
+when it loses its lease, when that account is deactivated (its token may still be valid: a
+run outlives tokens), or when the worker shuts down. Requests in flight are bounded: when the
+server falls behind, events are skipped (and counted), never queued without limit.
 """
 
 from __future__ import annotations
@@ -23,13 +24,16 @@ from datetime import UTC, datetime
 
 import httpx
 
+from travel_recharge.accounts import service as accounts
 from travel_recharge.kit.cache import CacheUnavailable
 from travel_recharge.kit.db import Database
 from travel_recharge.kit.logs import log_event
 from travel_recharge.kit.percentiles import percentile
+from travel_recharge.security.tokens import Principal
 from travel_recharge.simulator.choices import Event, Recharge, Riders, Tap
 from travel_recharge.simulator.control import Beat, Control
 from travel_recharge.simulator.devices import Devices, deactivate_devices
+from travel_recharge.simulator.world import idempotency_key
 
 logger = logging.getLogger("travel_recharge.simulator")
 # httpx logs every request at INFO: hundreds of lines a second that the server's own
@@ -65,6 +69,7 @@ class RunSpec:
     ends_at: datetime
     self_url: str
     lease_ttl_ms: int
+    operator: Principal  # who started it: the run lasts only while their account is active
 
 
 class Tally:
@@ -159,7 +164,7 @@ class Runner:
     # --- the supervisor: lease, counters, stop requests, the end ------------------------------
 
     async def _supervise(self) -> str:
-        last_beat = time.monotonic()
+        last_beat = last_check = time.monotonic()
         while True:
             left = (self.spec.ends_at - datetime.now(UTC)).total_seconds()
             if left <= 0:
@@ -182,6 +187,25 @@ class Runner:
                 return "lease_lost"
             if beat is Beat.STOP:
                 return "stopped"
+            active = await self._operator_active()
+            if active is False:
+                return "operator_deactivated"
+            if active:
+                last_check = now
+            elif now - last_check >= self.spec.lease_ttl_ms / 1000:
+                # Unconfirmed for as long as a lease lasts: the run does not go on unchecked.
+                return "operator_unverified"
+
+    async def _operator_active(self) -> bool | None:
+        """Whether the operator's account is active, read on the primary (None: unknown)."""
+        try:
+            async with self.database.write_sessions() as session:
+                return await accounts.is_active(session, self.spec.operator)
+        except Exception as exc:  # the database may be down for a moment: ask next second
+            log_event(
+                logger, "simulator.operator_check_failed", logging.WARNING, error=type(exc).__name__
+            )
+            return None
 
     async def _beat(self, **fields: str) -> Beat | None:
         increments = self.tally.take()
@@ -268,9 +292,8 @@ class Runner:
             "amount": recharge.amount,
             "recharge_point_id": recharge.recharge_point_id,
         }
-        # A fresh key: every simulated recharge is a new purchase, never a retry.
         headers = self.devices.recharge_point(recharge.recharge_point_id)
-        headers = headers | {"Idempotency-Key": uuid.uuid4().hex}
+        headers = headers | {"Idempotency-Key": idempotency_key()}
         self.tally.add("recharges_sent")
         response = await self._post(http, RECHARGE_PATH, body, headers)
         if response is None:
@@ -303,7 +326,7 @@ class Runner:
     async def _finish(self, reason: str) -> None:
         # Devices first: once the record says stopped, none of the run's accounts is active.
         try:
-            await deactivate_devices(self.database, self.devices.logins)
+            await deactivate_devices(self.database, self.devices.account_ids)
         except Exception:
             logger.exception(
                 "simulator.deactivate_failed", extra={"fields": {"run_id": self.spec.run_id}}

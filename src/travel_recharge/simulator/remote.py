@@ -24,6 +24,8 @@ STATUS_PATH = "/api/v1/simulator"
 START_PATH = "/api/v1/simulator/start"
 STOP_PATH = "/api/v1/simulator/stop"
 TIMEOUT_S = 15.0
+# A first start makes the simulator's riders (about 13 ms each) before it answers.
+START_TIMEOUT_S = 120.0
 # Sign in again this long before the operator's token expires (a run lasts up to 4 hours).
 RENEW_BEFORE_S = 60.0
 # After Ctrl-C, how long to wait for the server to report the run stopped.
@@ -161,12 +163,13 @@ def run_remote(options: RemoteOptions, out: TextIO | None = None, err: TextIO | 
         with httpx.Client(base_url=options.url, timeout=TIMEOUT_S) as client:
             remote = Remote(client, login, secret)
             body = {"rate": options.rate, "minutes": options.minutes}
-            started = remote.call("POST", START_PATH, 202, json=body)
+            started = remote.call("POST", START_PATH, 202, json=body, timeout=START_TIMEOUT_S)
             run_id = started.run_id or ""
             print(
                 f"run {run_id} started at {options.url}: {options.rate:g} events/s for "
                 f"{options.minutes:g} min with {started.validators} validators and "
-                f"{started.recharge_points} recharge points (Ctrl-C stops it)",
+                f"{started.recharge_points} recharge points, riding its {started.riders} own "
+                f"cards ({started.new_riders} new) (Ctrl-C stops it)",
                 file=out,
                 flush=True,
             )

@@ -60,11 +60,17 @@ class SimulatorStatus(BaseModel):
     ends_at: datetime | None = Field(default=None, description="when the run stops by itself")
     ended_at: datetime | None = None
     end_reason: str | None = Field(
-        default=None, description="finished, stopped, lease_lost, shutdown or error: ..."
+        default=None,
+        description="finished, stopped, lease_lost, shutdown, operator_deactivated, "
+        "operator_unverified or error: ...",
     )
     started_by: str | None = Field(default=None, description="login of who started it")
     validators: int = Field(default=0, description="validator accounts the run taps with")
     recharge_points: int = Field(default=0, description="recharge point accounts it uses")
+    riders: int = Field(default=0, description="the simulator's own cards the run rides")
+    new_riders: int = Field(
+        default=0, description="of them, made and funded (one recharge each) by this start"
+    )
     counters: SimulatorCounters = Field(default_factory=SimulatorCounters)
     achieved_rate: float = Field(default=0.0, description="events sent per second so far")
     latency_p50_ms: float | None = Field(
@@ -72,3 +78,17 @@ class SimulatorStatus(BaseModel):
     )
     latency_p95_ms: float | None = None
     detail: str | None = Field(default=None, description="what a stop request did")
+
+
+class SimulatedDataRemoved(BaseModel):
+    """What a clean-up deleted: the simulator's own rows and everything their cards caused."""
+
+    users: int
+    cards: int
+    trips: int
+    recharges: int
+    ledger_entries: int
+    recharge_points: int
+    accounts: int = Field(description="the simulator's device accounts (and its riders')")
+    idempotency_records: int = Field(description="stored answers of simulated recharges")
+    rollup_rows: int = Field(description="rows of simulated taps in the analytics rollups")

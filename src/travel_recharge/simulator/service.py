@@ -2,6 +2,9 @@
 
 One Simulator per worker (app.state.simulator). It holds the runs this worker runs; what
 every worker must agree on (whether a run is going, its counters) is in Redis (control.py).
+A run starts only where the settings allow it (not in production unless enabled), for an
+operator whose account is active, and rides only the simulator's own riders (world.py),
+whose rows the clean-up deletes again.
 """
 
 from __future__ import annotations
@@ -17,22 +20,25 @@ from datetime import UTC, datetime, timedelta
 
 from pydantic import ValidationError
 
+from travel_recharge.accounts import service as accounts
 from travel_recharge.fares import service as fares
 from travel_recharge.kit.audit import Actor, audit
 from travel_recharge.kit.cache import Cache, CacheUnavailable
 from travel_recharge.kit.config import Settings
 from travel_recharge.kit.db import Database
-from travel_recharge.kit.errors import AppError, Conflict, ServiceUnavailable
+from travel_recharge.kit.errors import AppError, Conflict, Forbidden, ServiceUnavailable
 from travel_recharge.kit.logs import log_event
 from travel_recharge.security.rate_limit import RateLimiter
 from travel_recharge.security.roles import Role
 from travel_recharge.security.tokens import Principal, TokenSigner
-from travel_recharge.simulator import repository
-from travel_recharge.simulator.choices import FareFacts, Riders, World
+from travel_recharge.simulator import repository, world
+from travel_recharge.simulator.choices import FareFacts, Riders, World, busiest_card_share
+from travel_recharge.simulator.cleanup import purge
 from travel_recharge.simulator.control import Control, RunRecord
-from travel_recharge.simulator.devices import create_devices, deactivate_devices, plan_devices
+from travel_recharge.simulator.devices import deactivate_devices, plan_devices, ready_devices
 from travel_recharge.simulator.engine import Runner, RunSpec
 from travel_recharge.simulator.schemas import (
+    SimulatedDataRemoved,
     SimulationStart,
     SimulatorCounters,
     SimulatorStatus,
@@ -40,9 +46,11 @@ from travel_recharge.simulator.schemas import (
 
 logger = logging.getLogger("travel_recharge.simulator")
 
-# The lease's lifetime while a run is being set up (sampling, making accounts) before its
-# runner refreshes it every second.
+# The lease's lifetime while a run is being set up (making riders and accounts) before its
+# runner refreshes it every second: making a rider and funding it through the recharge path
+# takes about 13 ms (measured on the 2-core VM), and only a first start makes them.
 SETUP_LEASE_MS = 30_000
+SETUP_LEASE_MS_PER_RIDER = 30
 # POST /stop waits this long for the run to end, so its answer usually says "stopped".
 STOP_WAIT_S = 3.0
 STOP_POLL_S = 0.1
@@ -61,6 +69,23 @@ class CoordinationUnavailable(ServiceUnavailable):
         )
 
 
+class SimulatorDisabled(Conflict):
+    code = "simulator_disabled"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the traffic simulator is disabled here (TR_ENV=production); set "
+            "TR_SIMULATOR_ENABLED=true to allow it"
+        )
+
+
+class AccountInactive(Forbidden):
+    code = "account_inactive"
+
+    def __init__(self, login: str) -> None:
+        super().__init__(f"account {login!r} is not active; a run needs an active operator")
+
+
 class Simulator:
     def __init__(
         self,
@@ -72,6 +97,7 @@ class Simulator:
     ) -> None:
         self._settings = settings
         self._database = database
+        self._cache = cache
         self._signer = signer
         self._limiter = limiter
         self.control = Control(cache)
@@ -89,12 +115,18 @@ class Simulator:
 
     async def start(self, request: SimulationStart, by: Principal) -> SimulatorStatus:
         """Take the lease, prepare the run's riders and devices, and start its runner."""
+        if not self._settings.simulator_allowed:
+            raise SimulatorDisabled()
         self_url = self._settings.self_url
         if not self_url:
             raise ServiceUnavailable(
                 "the service does not know its own URL to send simulated traffic to; "
                 "set TR_SELF_URL (travel-recharge serve sets it)"
             )
+        # A token outlives the deactivation of its account: ask the primary.
+        async with self._database.write_sessions() as session:
+            if not await accounts.is_active(session, by):
+                raise AccountInactive(by.login)
         run_id = uuid.uuid4().hex[:12]
         started_at = datetime.now(UTC)
         ends_at = started_at + timedelta(minutes=request.minutes)
@@ -107,7 +139,8 @@ class Simulator:
             "started_by": by.login,
         }
         try:
-            acquired = await self.control.acquire(run_id, SETUP_LEASE_MS, record)
+            setup_ms = SETUP_LEASE_MS + SETUP_LEASE_MS_PER_RIDER * self._settings.simulator_riders
+            acquired = await self.control.acquire(run_id, setup_ms, record)
         except CacheUnavailable as exc:
             raise CoordinationUnavailable() from exc
         if not acquired:
@@ -116,7 +149,7 @@ class Simulator:
                 f"a simulation is already running (run {running.run_id}, started by "
                 f"{running.started_by}); stop it first"
             )
-        runner = await self._prepare(run_id, request, ends_at, self_url)
+        runner = await self._prepare(run_id, request, ends_at, self_url, by)
         # A context of its own: the run's logs must not carry the id of the request that
         # started it.
         task = asyncio.create_task(
@@ -134,52 +167,74 @@ class Simulator:
         return await self.status()
 
     async def _prepare(
-        self, run_id: str, request: SimulationStart, ends_at: datetime, self_url: str
+        self,
+        run_id: str,
+        request: SimulationStart,
+        ends_at: datetime,
+        self_url: str,
+        by: Principal,
     ) -> Runner:
-        logins: list[str] = []
+        account_ids: list[int] = []
         try:
             rng = random.Random(int(run_id, 16))
-            world, facts = await self._sample(rng)
+            stations, routes, facts = await self._network()
+            own = await world.provision(
+                self._database,
+                self._cache,
+                self._settings.simulator_riders,
+                rng,
+                facts,
+                datetime.now(UTC),
+                account_id=by.account_id,
+            )
+            try:
+                ridden = World.build(rng, own.cards, stations, routes, own.points)
+            except ValueError as exc:
+                raise Conflict(str(exc)) from exc
             plan = plan_devices(
                 request.rate,
                 self._limiter.limits("taps").get("principal"),
                 self._limiter.limits("recharges").get("principal"),
                 self._limiter.limits("recharges").get("ip"),
+                # The busiest rider's taps within the double-tap window at this rate.
+                request.rate * facts.double_tap_window_s * busiest_card_share(len(own.cards)),
             )
-            devices = await create_devices(
-                self._database, self._signer, run_id, plan, world.recharge_points
-            )
-            logins = devices.logins
+            devices = await ready_devices(self._database, self._signer, run_id, plan, own.points)
+            account_ids = devices.account_ids
             fields = {
                 "validators": str(devices.count(Role.validator)),
                 "recharge_points": str(devices.count(Role.recharge_point)),
+                "riders": str(len(own.cards)),
+                "new_riders": str(own.new_riders),
             }
             await self.control.heartbeat(run_id, self._lease_ttl_ms, {}, fields)
         except BaseException as exc:
-            await self._abandon(run_id, logins, exc)
+            await self._abandon(run_id, account_ids, exc)
             if isinstance(exc, CacheUnavailable):
                 raise CoordinationUnavailable() from exc
             raise
-        spec = RunSpec(run_id, request.rate, ends_at, self_url, self._lease_ttl_ms)
+        spec = RunSpec(run_id, request.rate, ends_at, self_url, self._lease_ttl_ms, by)
         # The riders meet the run's own devices only: each account acts as one device.
-        world = replace(world, recharge_points=devices.recharge_point_ids)
-        riders = Riders(world, facts, rng, plan.recharge_share, validators=devices.validator_ids)
+        ridden = replace(ridden, recharge_points=devices.recharge_point_ids)
+        riders = Riders(ridden, facts, rng, plan.recharge_share, validators=devices.validator_ids)
         return Runner(spec, riders, devices, self.control, self._database, rng)
 
-    async def _sample(self, rng: random.Random) -> tuple[World, FareFacts]:
+    async def _network(
+        self,
+    ) -> tuple[list[repository.BoardingStation], list[repository.BusRoute], FareFacts]:
+        """Where riders board and the fares they know (checked before anything is made)."""
         async with self._database.read_sessions() as session:
             try:
                 policy = (await fares.policy_at(session, datetime.now(UTC))).policy
             except AppError as exc:
                 raise Conflict("nothing to simulate: no fare policy is in force") from exc
-            cards = await repository.sample_cards(session, self._settings.simulator_sample_cards)
             stations = await repository.boarding_stations(session)
-            routes = await repository.bus_routes(session)
-            points = await repository.recharge_points(session)
-        try:
-            world = World.build(rng, cards, stations, routes, points)
-        except ValueError as exc:
-            raise Conflict(f"{exc}; seed it first (travel-recharge seed)") from exc
+            routes = [r for r in await repository.bus_routes(session) if r.stops]
+        if not (stations or routes):
+            raise Conflict(
+                "nothing to simulate: the database has no active stations or bus routes; "
+                "seed it first (travel-recharge seed)"
+            )
         facts = FareFacts(
             transfer_window_s=policy.transfer_window.total_seconds(),
             double_tap_window_s=float(self._settings.double_tap_window_s),
@@ -187,14 +242,14 @@ class Simulator:
             recharge_max=policy.recharge_max,
             max_balance=policy.max_balance,
         )
-        return world, facts
+        return stations, routes, facts
 
-    async def _abandon(self, run_id: str, logins: list[str], exc: BaseException) -> None:
+    async def _abandon(self, run_id: str, account_ids: list[int], exc: BaseException) -> None:
         """A run that could not start: its accounts go, and the lease with a reason."""
         reason = exc.detail if isinstance(exc, AppError) else type(exc).__name__
         with contextlib.suppress(Exception):
-            if logins:
-                await deactivate_devices(self._database, logins)
+            if account_ids:
+                await deactivate_devices(self._database, account_ids)
         fields = {
             "state": "stopped",
             "ended_at": datetime.now(UTC).isoformat(),
@@ -227,6 +282,13 @@ class Simulator:
             status = await self.status()
         detail = f"run {stopping} " + ("stopped" if status.state == "stopped" else "is stopping")
         return status.model_copy(update={"detail": detail})
+
+    async def remove_data(self) -> SimulatedDataRemoved:
+        """Delete every simulated row (refused while a run is going)."""
+        try:
+            return await purge(self._database, self._cache, self.control)
+        except CacheUnavailable as exc:
+            raise CoordinationUnavailable() from exc
 
     async def shutdown(self) -> None:
         """Stop this worker's runs cleanly (the lifespan's shutdown)."""
@@ -279,6 +341,8 @@ def status_of(record: RunRecord) -> SimulatorStatus:
             end_reason=end_reason,
             validators=int(fields.get("validators", 0)),
             recharge_points=int(fields.get("recharge_points", 0)),
+            riders=int(fields.get("riders", 0)),
+            new_riders=int(fields.get("new_riders", 0)),
             achieved_rate=float(fields.get("achieved_rate", 0)),
             counters=SimulatorCounters(**{n: int(fields.get(n, 0)) for n in _COUNTERS}),
             **{name: value for name, value in values.items() if value is not None},

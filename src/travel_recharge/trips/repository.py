@@ -19,7 +19,7 @@ from travel_recharge.models import Route, Trip
 # transaction run by pgbench.
 
 _LOCK_CARD = """
-SELECT c.id, c.card_type, c.status, c.balance, c.credit_trips_in_use, c.profile,
+SELECT c.id, c.card_type, c.status, c.balance, c.credit_trips_in_use, c.profile, c.simulated,
        (SELECT s.kind FROM stations s WHERE s.id = $2) AS station_kind,
        (SELECT r.id FROM routes r WHERE r.code = $3) AS route_id,
        (SELECT r.kind FROM routes r WHERE r.code = $3) AS route_kind
@@ -93,6 +93,7 @@ class LockedCard:
     balance: int
     credit_trips_in_use: int
     profile: str | None
+    simulated: bool  # one of the traffic simulator's cards
     station_kind: str | None  # None: no such station (or none given)
     route_id: int | None
     route_kind: str | None

@@ -152,15 +152,17 @@ async def tap(
         )
     except repository.DuplicateTapId as exc:
         raise TapIdTaken(request.tap_id) from exc
-    unit.after_commit(
-        metrics.tap_committed(
-            service_kind.value,
-            outcome.fare_kind.value,
-            outcome.fare_charged,
-            is_transfer=outcome.is_transfer,
-            credit_used=outcome.credit_used,
+    if not card.simulated:
+        # The business counters are real riders' fares; the simulator counts its own.
+        unit.after_commit(
+            metrics.tap_committed(
+                service_kind.value,
+                outcome.fare_kind.value,
+                outcome.fare_charged,
+                is_transfer=outcome.is_transfer,
+                credit_used=outcome.credit_used,
+            )
         )
-    )
     cards.invalidate_after_commit(unit, cache, card.id)
     log_event(
         logger,

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Response
 
 from travel_recharge.analytics.live import service as live
 from travel_recharge.analytics.live.schemas import LiveDashboard
+from travel_recharge.analytics.router import IncludeSimulated
 from travel_recharge.kit.hardening import StrictJSONRoute
 from travel_recharge.kit.views import ReadsDep, json_response
 from travel_recharge.security import Role, allow
@@ -23,6 +24,6 @@ router = APIRouter(
 
 
 @router.get("/live", response_model=LiveDashboard)
-async def live_dashboard(reads: ReadsDep) -> Response:
+async def live_dashboard(reads: ReadsDep, include_simulated: IncludeSimulated = False) -> Response:
     """Today's trips, revenue and active cards, taps per minute, by locality and by hour."""
-    return json_response(await live.dashboard_view(reads))
+    return json_response(await live.dashboard_view(reads, include_simulated))

@@ -22,6 +22,7 @@ from travel_recharge.analytics.live.schemas import (
     TodayFigures,
 )
 from travel_recharge.analytics.schemas import HourTrips
+from travel_recharge.analytics.views import cache_field
 from travel_recharge.kit.cache import Cache
 from travel_recharge.kit.db import ReadSession
 from travel_recharge.kit.views import Reads
@@ -72,29 +73,30 @@ class _ActiveCards(BaseModel):
 
 
 async def _active_cards(
-    session: ReadSession, cache: Cache, clock: LiveClock, ttl_s: int
+    session: ReadSession, cache: Cache, clock: LiveClock, ttl_s: int, include_simulated: bool
 ) -> _ActiveCards:
     """Today's distinct cards, cached apart from the dashboard for longer: counting them
     reads every tap of the day (about 0.3 s at a million taps), the rest reads small tables.
     The local date is in the key, so yesterday's count is never served after midnight."""
 
     async def load() -> bytes:
-        count = await live_repository.distinct_cards(session, clock.day_start, clock.day_end)
+        count = await live_repository.distinct_cards(
+            session, clock.day_start, clock.day_end, include_simulated
+        )
         return _ActiveCards(count=count, as_of=clock.now).model_dump_json().encode()
 
-    body = await cache.read_through(
-        ACTIVE_CARDS_GROUP, clock.local_date.isoformat(), ttl_s, load, stale_ok=True
-    )
+    key = clock.local_date.isoformat() + (":simulated" if include_simulated else "")
+    body = await cache.read_through(ACTIVE_CARDS_GROUP, key, ttl_s, load, stale_ok=True)
     return _ActiveCards.model_validate_json(body)
 
 
-async def dashboard_view(reads: Reads) -> bytes:
+async def dashboard_view(reads: Reads, include_simulated: bool) -> bytes:
     """One answer for every dashboard polling within the TTL: the figures are then at most
     cache_ttl_live_s old (plus the stale grace while one caller recomputes them)."""
     settings = reads.settings
     return await reads.view(
         GROUP,
-        "live",
+        cache_field("live", include_simulated),
         settings.cache_ttl_live_s,
         lambda session: dashboard(
             session,
@@ -102,23 +104,32 @@ async def dashboard_view(reads: Reads) -> bytes:
             datetime.now(UTC),
             settings.timezone,
             settings.cache_ttl_live_active_cards_s,
+            include_simulated,
         ),
         stale_ok=True,
     )
 
 
 async def dashboard(
-    session: ReadSession, cache: Cache, now: datetime, timezone: str, active_cards_ttl_s: int
+    session: ReadSession,
+    cache: Cache,
+    now: datetime,
+    timezone: str,
+    active_cards_ttl_s: int,
+    include_simulated: bool = False,
 ) -> LiveDashboard:
     """The dashboard as of `now`; `timezone` should be the rollups' (analytics_settings),
-    the same city zone, so that today's rollup rows and the local midnight agree."""
+    the same city zone, so that today's rollup rows and the local midnight agree. Real
+    riders only, unless `include_simulated` adds the traffic simulator's."""
     clock = LiveClock.at(now, timezone)
-    hours = await repository.day_by_hour(session, clock.local_date)
-    stations = await repository.station_day_by_locality(session, clock.local_date)
-    taps = await live_repository.taps_by_minute(
-        session, clock.minutes[0], clock.minutes[-1] + MINUTE
+    hours = await repository.day_by_hour(session, clock.local_date, include_simulated)
+    stations = await repository.station_day_by_locality(
+        session, clock.local_date, include_simulated
     )
-    active = await _active_cards(session, cache, clock, active_cards_ttl_s)
+    taps = await live_repository.taps_by_minute(
+        session, clock.minutes[0], clock.minutes[-1] + MINUTE, include_simulated
+    )
+    active = await _active_cards(session, cache, clock, active_cards_ttl_s, include_simulated)
 
     today = TodayFigures(
         trips=sum(h[0] for h in hours.values()),

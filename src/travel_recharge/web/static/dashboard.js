@@ -161,10 +161,15 @@ function setUpSimulator() {
 
 // --- Start ---------------------------------------------------------------------------------
 
+// The figures are real riders' unless the viewer asks to see the simulator's riders too.
+function livePath() {
+  return $("#include-simulated").checked ? "/api/v1/analytics/live?include_simulated=true" : "/api/v1/analytics/live";
+}
+
 async function refresh() {
   const simulator = SIMULATOR_ROLES.includes(currentRole());
   const [live, summary, status] = await Promise.all([
-    api("/api/v1/analytics/live"),
+    api(livePath()),
     api("/api/v1/metrics/summary"),
     simulator ? api("/api/v1/simulator") : null,
     showHealth(),
@@ -181,6 +186,7 @@ frame({
   start() {
     makeCharts();
     if (SIMULATOR_ROLES.includes(currentRole())) setUpSimulator();
+    $("#include-simulated").addEventListener("change", () => refresh().catch((failure) => showError(failure.message)));
     poll(refresh, PERIOD_MS);
   },
 });
