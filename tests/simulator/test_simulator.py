@@ -25,6 +25,7 @@ from tests.simulator.conftest import (
     OPERATOR_ACCOUNT_ID,
     SIMULATED_RIDERS,
     LiveServer,
+    Operator,
     Riders,
     drop_simulator_keys,
     real_account,
@@ -225,6 +226,7 @@ async def test_a_run_ends_by_itself_at_its_end(
 
 async def test_starting_and_stopping_a_run_are_audited_with_who_did_it(
     live: httpx.AsyncClient,
+    live_operator: Operator,
     operator: httpx.AsyncClient,
     riders: Riders,
     caplog: pytest.LogCaptureFixture,
@@ -241,7 +243,7 @@ async def test_starting_and_stopping_a_run_are_audited_with_who_did_it(
         if record.name == "travel_recharge.audit"
     }
     assert audited["audit.simulator.started"] == {
-        "actor_id": OPERATOR_ACCOUNT_ID,
+        "actor_id": live_operator.account_id,
         "actor_login": "test-operator",
         "actor_role": "operator",
         "target": f"simulator:{run_id}",
