@@ -142,6 +142,27 @@ async def test_keys_are_scanned_in_pages_with_ttl_and_size(
     assert names == {f"{admin.prefix}v1:bulk:{i}" for i in range(10, 20)}
 
 
+async def test_one_key_named_exactly_is_found_however_many_keys_redis_holds(
+    admin: Admin,
+) -> None:
+    # More keys than a bounded page of scans examines (20 steps of the page's limit): a
+    # scan could end its page before reaching the one asked for.
+    async with admin.redis.pipeline(transaction=False) as pipe:
+        for i in range(3000):
+            pipe.set(f"{admin.prefix}v1:filler:{i}", b"x", ex=600)
+        await pipe.execute()
+    target = f"{admin.prefix}v1:routes:f:codes"
+    await admin.redis.set(target, b"[]", ex=600)
+    found = await admin.client.get("/api/v1/cache/keys", params={"pattern": target, "limit": 10})
+    assert found.status_code == 200, found.text
+    assert [item["key"] for item in found.json()["keys"]] == [target]
+    assert found.json()["next_cursor"] is None
+    missing = await admin.client.get(
+        "/api/v1/cache/keys", params={"pattern": f"{target}:nothing", "limit": 10}
+    )
+    assert missing.json()["keys"] == []
+
+
 @pytest.mark.parametrize("pattern", ["*", "other*", "{ns}*", "{ns}x:*", "?{ns}:*"])
 async def test_key_patterns_cannot_leave_the_namespace(admin: Admin, pattern: str) -> None:
     response = await admin.client.get(

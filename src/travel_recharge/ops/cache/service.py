@@ -8,6 +8,7 @@ applications sharing the Redis database are never touched and Redis never blocks
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Awaitable
 from functools import partial
 from typing import Any, TypeVar, cast
@@ -35,6 +36,8 @@ _MAX_SCANS_PER_PAGE = 20
 # Counting our keys for the stats stops here; beyond it the count is a lower bound.
 _MAX_COUNT_SCANS = 50
 _SCAN_COUNT = 1000
+# Redis glob's special characters: a pattern without them names one key.
+_GLOB = re.compile(r"[*?\[\]\\]")
 # Keys unlinked per round trip when clearing.
 _CLEAR_BATCH = 500
 
@@ -154,6 +157,12 @@ async def list_keys(cache: Cache, cursor: int, limit: int, pattern: str | None) 
     # that starts with it literally can only match keys inside it.
     if not match.startswith(prefix):
         raise Unprocessable(f"pattern must start with the namespace prefix {prefix!r}")
+    if not _GLOB.search(match):
+        # One key named exactly: looked up, not scanned for (a scan of a big database could
+        # end its bounded page before reaching it).
+        exists = await _admin(cache.call(lambda: cache.redis.exists(match)))
+        keys = await _admin(_describe(cache, [match.encode()] if exists else []))
+        return KeyPage(pattern=match, keys=keys, next_cursor=None)
     found: list[bytes] = []
     for _ in range(_MAX_SCANS_PER_PAGE):
         cursor, batch = await _admin(_scan(cache, cursor, match, limit))
