@@ -82,9 +82,10 @@ async def test_a_cached_get_takes_no_pool_connection(
             response = await client.get(path)
             assert response.status_code == 200, (path, response.text)
             first[path] = response.content
-    # The counters see sessions and connections: computing the views took some.
-    assert misses["sessions"] >= len(paths)
-    assert misses["checkouts"] >= len(paths)
+    # The counters see sessions and connections: computing the views took some (not one
+    # per path: a view an earlier test of the session left in Redis may already be there).
+    assert misses["sessions"] > 0
+    assert misses["checkouts"] > 0
     if stage == "miss":
         return
     with counting(app.state.database) as hits:
