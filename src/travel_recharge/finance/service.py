@@ -14,6 +14,7 @@ from travel_recharge.finance.schemas import (
 from travel_recharge.kit.pagination import Page
 
 append_entry = repository.append
+append_entries_sql = repository.append_entries_sql
 
 
 async def card_ledger(session: AsyncSession, card_id: int, page: Page) -> CardLedgerOut:

@@ -195,6 +195,10 @@ async def recharge_points(
     return await reads.view(RECHARGE_POINTS_GROUP, field, ttl, produce, stale_ok=True)
 
 
+# For the recharge statement (cards), which reads its point beside the card it locks.
+recharge_point_sql = repository.recharge_point_sql
+
+
 async def require_recharge_point(session: AsyncSession, point_id: int) -> RechargePoint:
     point = await repository.recharge_point_by_id(session, point_id)
     if point is None:
