@@ -129,7 +129,7 @@ class UnitOfWork:
 
 
 class DriverTransaction:
-    """A write transaction on the asyncpg connection itself, for the tap hot path.
+    """A write transaction on the asyncpg connection itself, for the hot writes (taps, recharges).
 
     Same pool and same commit boundary as UnitOfWork, without the ORM session and the
     greenlet hop SQLAlchemy's async layer adds to every statement (measured: most of the
