@@ -106,9 +106,9 @@ async def some_rider(session: AsyncSession) -> int | None:
     return await repository.first_owner(session)
 
 
-def require_active(card: Card) -> None:
-    if card.status != "active":
-        raise Conflict(f"card {card.id} is {card.status}; only active cards can be used")
+def require_active(card_id: int, status: str | None) -> None:
+    if status != "active":
+        raise Conflict(f"card {card_id} is {status}; only active cards can be used")
 
 
 async def issue_card(session: AsyncSession, request: CardCreate, now: datetime) -> CardOut:
@@ -234,8 +234,7 @@ async def recharge(
 
     if found.card_id is None:
         raise NotFound(f"card {request.card_id} does not exist")
-    if found.status != "active":
-        raise Conflict(f"card {found.card_id} is {found.status}; only active cards can be used")
+    require_active(found.card_id, found.status)
     if found.point_id is None:
         raise NotFound(f"recharge point {request.recharge_point_id} does not exist")
     if not found.point_active:
@@ -251,12 +250,7 @@ async def recharge(
     assert found.channel is not None
     assert found.balance is not None
     assert found.credit_trips_in_use is not None
-    policy_row = (
-        None
-        if found.policy_id is None or found.policy_version is None or not found.policy_document
-        else (found.policy_id, found.policy_version, found.policy_document)
-    )
-    policy = fares.require_policy(policy_row, now).policy
+    policy = fares.require_policy(found.policy_row, now).policy
     try:
         plan = plan_recharge(
             found.balance, found.credit_trips_in_use, request.amount, policy, RechargeChannel.POS
