@@ -3,14 +3,76 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
+import asyncpg
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from travel_recharge.cards.numbers import card_number_for
+from travel_recharge.fares import service as fares
+from travel_recharge.finance import service as ledger
+from travel_recharge.kit import idempotency
 from travel_recharge.kit.db import ReadSession
 from travel_recharge.models import Card, Recharge
+from travel_recharge.network import service as network
+
+# A recharge is the second hot write after the tap and takes the same road: two statements
+# on the asyncpg connection itself (db.DriverTransaction), each one round trip once asyncpg
+# has prepared it. The fragments of the tables other owners keep (idempotency records, the
+# recharge point, the fare policy, the ledger) come from their owners.
+RECHARGE_SCOPE = "recharge"
+
+# 1. Claim the Idempotency-Key; only if this request is the first with it, lock the card
+# and read the recharge point, the policy in force and a recharge id. The LATERAL joins on
+# the claim make the claim happen first: a concurrent retry waits on the key, never holds
+# the card while its original waits for it (no deadlock), and a replay locks nothing.
+# (Built from constant fragments only; every value is a bind parameter.)
+_LOCK_FOR_RECHARGE = f"""
+WITH claim AS ({idempotency.claim_sql("$1", "$2", "$3")})
+SELECT claim.key IS NOT NULL AS claimed,
+       CASE WHEN claim.key IS NOT NULL THEN nextval('recharges_id_seq') END AS recharge_id,
+       c.id AS card_id, c.status, c.balance, c.credit_trips_in_use,
+       c.simulated AS card_simulated,
+       p.id AS point_id, p.channel, p.active AS point_active, p.simulated AS point_simulated,
+       f.id AS policy_id, f.version AS policy_version, f.document AS policy_document
+FROM (SELECT 1) AS one
+LEFT JOIN claim ON true
+LEFT JOIN LATERAL (
+    SELECT id, status, balance, credit_trips_in_use, simulated FROM cards
+    WHERE id = $4 AND claim.key IS NOT NULL
+    FOR UPDATE
+) c ON true
+LEFT JOIN LATERAL ({network.recharge_point_sql("$5")}) p ON claim.key IS NOT NULL
+LEFT JOIN LATERAL ({fares.policy_in_force_sql("$6")}) f ON claim.key IS NOT NULL
+"""  # noqa: S608
+
+# 2. Everything the recharge writes, in one statement: the recharge, its ledger entries, the
+# card's new balance and credit, and the stored answer for retries of its key.
+_RECHARGE_ENTRIES = ledger.append_entries_sql(
+    card_id="$2",
+    kinds="$10",
+    amounts="$11",
+    balances_after="$12",
+    recharge_id="(SELECT id FROM recharge)",
+    account_id="$9",
+)
+_POST_RECHARGE = f"""
+WITH recharge AS (
+    INSERT INTO recharges (id, card_id, recharge_point_id, channel, amount, credit_repaid,
+        new_balance, created_at, account_id)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+    RETURNING id
+), entries AS (
+    {_RECHARGE_ENTRIES}
+), card AS (
+    UPDATE cards SET balance = $7, credit_trips_in_use = $13 WHERE id = $2
+), answer AS (
+    {idempotency.remember_sql("$14", "$15", "$16", "$17")}
+)
+SELECT id FROM recharge
+"""  # noqa: S608
 
 
 async def insert_card(
@@ -112,33 +174,6 @@ async def set_status(
     )
 
 
-async def insert_recharge(
-    session: AsyncSession,
-    *,
-    card_id: int,
-    recharge_point_id: int,
-    channel: str,
-    amount: int,
-    credit_repaid: int,
-    new_balance: int,
-    created_at: datetime,
-    account_id: int | None,
-) -> Recharge:
-    recharge = Recharge(
-        card_id=card_id,
-        recharge_point_id=recharge_point_id,
-        channel=channel,
-        amount=amount,
-        credit_repaid=credit_repaid,
-        new_balance=new_balance,
-        created_at=created_at,
-        account_id=account_id,
-    )
-    session.add(recharge)
-    await session.flush()
-    return recharge
-
-
 async def recharges_of_card(
     session: ReadSession, card_id: int, limit: int, offset: int
 ) -> Sequence[Recharge]:
@@ -150,3 +185,96 @@ async def recharges_of_card(
         .offset(offset)
     )
     return rows.all()
+
+
+@dataclass(frozen=True)
+class RechargeContext:
+    """What the first recharge statement found (all None but `claimed` for a replay)."""
+
+    claimed: bool
+    recharge_id: int | None  # drawn in advance, so the stored answer can carry it
+    card_id: int | None  # None: no such card
+    status: str | None
+    balance: int | None
+    credit_trips_in_use: int | None
+    card_simulated: bool | None  # the traffic simulator's card (see models.money)
+    point_id: int | None  # None: no such recharge point
+    channel: str | None
+    point_active: bool | None
+    point_simulated: bool | None
+    policy_id: int | None  # None: no policy in force yet
+    policy_version: str | None
+    policy_document: str | None
+
+    @property
+    def policy_row(self) -> tuple[int, str, str] | None:
+        """(id, row version, document) of the policy in force; None when none was."""
+        if self.policy_id is None or self.policy_version is None or not self.policy_document:
+            return None
+        return self.policy_id, self.policy_version, self.policy_document
+
+
+@dataclass(frozen=True)
+class PostedRecharge:
+    """Every row a recharge writes, as the second statement writes it."""
+
+    recharge_id: int
+    card_id: int
+    recharge_point_id: int
+    channel: str
+    amount: int
+    credit_repaid: int
+    new_balance: int
+    credit_trips_in_use: int
+    created_at: datetime
+    account_id: int | None
+    entries: Sequence[tuple[str, int, int]]  # (kind, amount, balance after), in order
+    key: str
+    answer: str  # the JSON body, stored for retries
+
+
+async def lock_for_recharge(
+    connection: asyncpg.Connection,
+    *,
+    key: str,
+    request_hash: str,
+    card_id: int,
+    point_id: int,
+    at: datetime,
+) -> RechargeContext:
+    row = await connection.fetchrow(
+        _LOCK_FOR_RECHARGE, RECHARGE_SCOPE, key, request_hash, card_id, point_id, at
+    )
+    assert row is not None  # the query always returns its one row
+    return RechargeContext(**row)
+
+
+async def post_recharge(connection: asyncpg.Connection, posted: PostedRecharge) -> None:
+    kinds, amounts, balances = zip(*posted.entries, strict=True) if posted.entries else ((), (), ())
+    await connection.fetchval(
+        _POST_RECHARGE,
+        posted.recharge_id,
+        posted.card_id,
+        posted.recharge_point_id,
+        posted.channel,
+        posted.amount,
+        posted.credit_repaid,
+        posted.new_balance,
+        posted.created_at,
+        posted.account_id,
+        list(kinds),
+        list(amounts),
+        list(balances),
+        posted.credit_trips_in_use,
+        RECHARGE_SCOPE,
+        posted.key,
+        201,
+        posted.answer,
+    )
+
+
+async def stored_recharge(
+    connection: asyncpg.Connection, key: str, request_hash: str
+) -> idempotency.StoredAnswer:
+    """The answer of the first recharge with `key` (the claim found it taken)."""
+    return await idempotency.stored_answer(connection, RECHARGE_SCOPE, key, request_hash)

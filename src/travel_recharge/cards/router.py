@@ -24,7 +24,7 @@ from travel_recharge.cards.schemas import (
 from travel_recharge.finance import service as ledger
 from travel_recharge.finance.schemas import CardLedgerOut
 from travel_recharge.kit.cache import CacheDep
-from travel_recharge.kit.db import PrimaryReadSessionDep, UnitOfWorkDep
+from travel_recharge.kit.db import DriverTransactionDep, PrimaryReadSessionDep, UnitOfWorkDep
 from travel_recharge.kit.errors import error_responses
 from travel_recharge.kit.hardening import StrictJSONRoute
 from travel_recharge.kit.idempotency import IdempotencyKeyHeader
@@ -70,13 +70,13 @@ async def recharge_card(
     request: RechargeRequest,
     key: IdempotencyKeyHeader,
     principal: CurrentPrincipal,
-    uow: UnitOfWorkDep,
+    unit: DriverTransactionDep,
     cache: CacheDep,
 ) -> JSONResponse:
     """Recharge a card at a point of sale; a retry with the same Idempotency-Key credits nothing."""
     require_own_recharge_point(principal, request.recharge_point_id)
     answer = await service.recharge(
-        uow, cache, request, key, datetime.now(UTC), account_id=principal.account_id
+        unit, cache, request, key, datetime.now(UTC), account_id=principal.account_id
     )
     return _answer(answer)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,14 +30,13 @@ from travel_recharge.finance import service as ledger
 from travel_recharge.kit import idempotency
 from travel_recharge.kit.audit import Actor, audit
 from travel_recharge.kit.cache import Cache
-from travel_recharge.kit.db import CommitHooks, ReadSession, UnitOfWork
+from travel_recharge.kit.db import CommitHooks, DriverTransaction, ReadSession, UnitOfWork
 from travel_recharge.kit.errors import Conflict, Unprocessable
 from travel_recharge.kit.logs import log_event
 from travel_recharge.kit.pagination import Page
 from travel_recharge.kit.views import Reads
 from travel_recharge.models import Card
-from travel_recharge.network import service as network
-from travel_recharge.network.errors import RechargePointNotActive
+from travel_recharge.network.errors import RechargePointNotActive, RechargePointNotFound
 from travel_recharge.observability import business as metrics
 from travel_recharge.users import service as users
 
@@ -117,9 +117,9 @@ async def some_rider(session: AsyncSession) -> int | None:
     return await repository.first_owner(session)
 
 
-def require_active(card: Card) -> None:
-    if card.status != "active":
-        raise CardNotActive(card.id, card.status)
+def require_active(card_id: int, status: str | None) -> None:
+    if status != "active":
+        raise CardNotActive(card_id, status or "unknown")
 
 
 async def issue_card(session: AsyncSession, request: CardCreate, now: datetime) -> CardOut:
@@ -221,7 +221,7 @@ class Answer:
 
 
 async def recharge(
-    uow: UnitOfWork,
+    unit: DriverTransaction,
     cache: Cache,
     request: RechargeRequest,
     key: str,
@@ -231,107 +231,112 @@ async def recharge(
 ) -> Answer:
     """Credit a card once per Idempotency-Key; a recharge first repays credit trips.
 
-    account_id is the account that asked, recorded on the recharge and its ledger entries."""
-    session = uow.session
+    Two statements on the asyncpg connection (see repository): the claim with the card lock
+    and what the rules need, then every write. account_id is the account that asked,
+    recorded on the recharge and its ledger entries."""
+    connection = unit.connection
     request_hash = idempotency.fingerprint(request.model_dump())
-    stored = await idempotency.claim(session, "recharge", key, request_hash)
-    if stored is not None:
+    found = await repository.lock_for_recharge(
+        connection,
+        key=key,
+        request_hash=request_hash,
+        card_id=request.card_id,
+        point_id=request.recharge_point_id,
+        at=now,
+    )
+    if not found.claimed:
+        stored = await repository.stored_recharge(connection, key, request_hash)
         return Answer(stored.status_code, stored.body, replayed=True)
 
-    card = await lock_card(session, request.card_id)
-    require_active(card)
-    point = await network.require_recharge_point(session, request.recharge_point_id)
-    if not point.active:
-        raise RechargePointNotActive(point.id)
-    if point.channel == "web":
+    if found.card_id is None:
+        raise CardNotFound(request.card_id)
+    require_active(found.card_id, found.status)
+    if found.point_id is None:
+        raise RechargePointNotFound(request.recharge_point_id)
+    if not found.point_active:
+        raise RechargePointNotActive(found.point_id)
+    if found.channel == "web":
         # Web recharges are two-phase (posted when the card is next read at a station).
         raise Unprocessable(
             "recharge_point_id: web recharge points post through the two-phase web flow, "
             "not at this endpoint"
         )
-    if point.simulated != card.simulated:
+    if found.point_simulated != found.card_simulated:
         # Simulated money stays among the traffic simulator's cards and points of sale: no
         # real card is credited at a made-up point, no made-up sale is booked to a real one.
         raise Unprocessable(
-            f"recharge_point_id: recharge point {point.id} "
+            f"recharge_point_id: recharge point {found.point_id} "
             + (
                 "belongs to the traffic simulator; only its simulated cards are recharged there"
-                if point.simulated
-                else f"is a real point of sale; card {card.id} is a simulated card"
+                if found.point_simulated
+                else f"is a real point of sale; card {found.card_id} is a simulated card"
             )
         )
-    policy = (await fares.policy_at(session, now)).policy
+    # A claimed key always draws an id; a found card and point always have these columns.
+    assert found.recharge_id is not None
+    assert found.channel is not None
+    assert found.balance is not None
+    assert found.credit_trips_in_use is not None
+    policy = fares.require_policy(found.policy_row, now).policy
     try:
         plan = plan_recharge(
-            card.balance, card.credit_trips_in_use, request.amount, policy, RechargeChannel.POS
+            found.balance, found.credit_trips_in_use, request.amount, policy, RechargeChannel.POS
         )
     except RechargeRejected as exc:
         raise Unprocessable(f"{exc.field}: {exc.message}") from exc
 
-    row = await repository.insert_recharge(
-        session,
-        card_id=card.id,
-        recharge_point_id=point.id,
-        channel=point.channel,
-        amount=request.amount,
-        credit_repaid=plan.credit_repaid,
-        new_balance=plan.new_balance,
-        created_at=now,
-        account_id=account_id,
-    )
-    await _post_recharge_entries(
-        session, card, row.id, request.amount, plan.credit_repaid, account_id
-    )
-    await repository.set_money(
-        session,
-        card.id,
-        balance=plan.new_balance,
-        credit_trips_in_use=plan.credit_trips_in_use_after,
-    )
     body = RechargeOut(
-        recharge_id=row.id,
-        card_id=card.id,
+        recharge_id=found.recharge_id,
+        card_id=found.card_id,
         amount=request.amount,
         new_balance=plan.new_balance,
         credit_repaid=plan.credit_repaid,
-        recharge_point_id=point.id,
-        channel=point.channel,
+        recharge_point_id=found.point_id,
+        channel=found.channel,
         recharge_timestamp=now,
     ).model_dump(mode="json")
-    await idempotency.remember(session, "recharge", key, 201, body)
-    if not card.simulated:
+    await repository.post_recharge(
+        connection,
+        repository.PostedRecharge(
+            recharge_id=found.recharge_id,
+            card_id=found.card_id,
+            recharge_point_id=found.point_id,
+            channel=found.channel,
+            amount=request.amount,
+            credit_repaid=plan.credit_repaid,
+            new_balance=plan.new_balance,
+            credit_trips_in_use=plan.credit_trips_in_use_after,
+            created_at=now,
+            account_id=account_id,
+            entries=recharge_entries(found.balance, request.amount, plan.credit_repaid),
+            key=key,
+            answer=json.dumps(body),
+        ),
+    )
+    if not found.card_simulated:
         # The business counters are real sales; the simulator counts its own recharges.
-        uow.after_commit(metrics.recharge_committed(point.channel, request.amount))
-    invalidate_after_commit(uow, cache, card.id)
+        unit.after_commit(metrics.recharge_committed(found.channel, request.amount))
+    invalidate_after_commit(unit, cache, found.card_id)
     log_event(
-        logger, "recharge.created", card_id=card.id, amount=request.amount, recharge_id=row.id
+        logger,
+        "recharge.created",
+        card_id=found.card_id,
+        amount=request.amount,
+        recharge_id=found.recharge_id,
     )
     return Answer(201, body, replayed=False)
 
 
-async def _post_recharge_entries(
-    session: AsyncSession,
-    card: Card,
-    recharge_id: int,
-    amount: int,
-    credit_repaid: int,
-    account_id: int | None,
-) -> None:
-    """One entry for the part that repays credit trips, one for the rest."""
-    balance = card.balance
+def recharge_entries(balance: int, amount: int, credit_repaid: int) -> list[tuple[str, int, int]]:
+    """The ledger entries of a recharge as (kind, amount, balance after), in order: one for
+    the part that repays credit trips, one for the rest (none for a part of zero)."""
+    entries = []
     for kind, part in (("credit_repayment", credit_repaid), ("recharge", amount - credit_repaid)):
         if part == 0:
             continue
         balance += part
-        await ledger.append_entry(
-            session,
-            card_id=card.id,
-            kind=kind,
-            amount=part,
-            balance_after=balance,
-            recharge_id=recharge_id,
-            account_id=account_id,
-        )
+        entries.append((kind, part, balance))
+    return entries
 
 
 async def block(

@@ -30,6 +30,16 @@ async def policy_row_at(session: ReadSession, at: datetime) -> tuple[int, str, s
     return int(policy_id), str(version), str(document)
 
 
+def policy_in_force_sql(at: str) -> str:
+    """The policy in force at `at` as a subquery (id, row version, document as JSON text) for
+    a driver-level statement that reads it beside its own rows; `at` is one of that
+    statement's bind parameters, never a value."""
+    return (
+        "SELECT id, xmin::text AS version, document::text AS document FROM fare_policies"  # noqa: S608
+        f" WHERE effective_from <= {at} ORDER BY effective_from DESC LIMIT 1"
+    )
+
+
 async def all_policy_rows(session: ReadSession) -> list[FarePolicyRow]:
     rows = await session.scalars(select(FarePolicyRow).order_by(FarePolicyRow.effective_from))
     return list(rows)

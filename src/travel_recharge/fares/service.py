@@ -21,9 +21,18 @@ class PolicyInForce:
     policy: FarePolicy
 
 
+# For statements of other features that read the policy in force beside their own rows
+# (recharges); they hand the row to require_policy.
+policy_in_force_sql = repository.policy_in_force_sql
+
+
 async def policy_at(session: ReadSession, at: datetime) -> PolicyInForce:
     """The policy that prices an event at `at` (422 when no policy was in force yet)."""
-    row = await repository.policy_row_at(session, at)
+    return require_policy(await repository.policy_row_at(session, at), at)
+
+
+def require_policy(row: tuple[int, str, str] | None, at: datetime) -> PolicyInForce:
+    """The parsed policy of a (id, row version, document) row read for `at`; 422 if none."""
     if row is None:
         raise NoFarePolicyInForce(at)
     return parse_policy(*row)

@@ -13,6 +13,7 @@ from travel_recharge.kit.db import ReadSession
 from travel_recharge.kit.pagination import Page
 
 append_entry = repository.append
+append_entries_sql = repository.append_entries_sql
 
 
 async def card_ledger(session: ReadSession, card_id: int, page: Page) -> CardLedgerOut:

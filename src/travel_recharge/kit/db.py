@@ -149,7 +149,7 @@ class UnitOfWork:
 
 
 class DriverTransaction:
-    """A write transaction on the asyncpg connection itself, for the tap hot path.
+    """A write transaction on the asyncpg connection itself, for the hot writes (taps, recharges).
 
     Same pool and same commit boundary as UnitOfWork, without the ORM session and the
     greenlet hop SQLAlchemy's async layer adds to every statement (measured: most of the
@@ -167,6 +167,16 @@ class DriverTransaction:
         hooks, self._after_commit = self._after_commit, []
         for hook in hooks:
             await hook()
+
+
+async def driver_in(session: AsyncSession) -> DriverTransaction:
+    """A DriverTransaction inside the session's own transaction, on its connection: for work
+    that mixes the ORM with a hot path written for the driver (the simulator funding its
+    riders). The session's commit commits both; the caller then runs the unit's hooks."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver: asyncpg.Connection = raw.driver_connection
+    return DriverTransaction(driver)
 
 
 def database_of(request: Request) -> Database:

@@ -3,6 +3,10 @@
 The record is claimed with an INSERT in the same transaction as the money movement. A
 concurrent retry blocks on the primary key until the first transaction ends: after a commit
 it reads the stored answer, after a rollback its own INSERT goes through and it proceeds.
+
+Two ways in: claim/remember on the ORM session, and for the recharge hot path (which runs
+on the asyncpg connection, see db.DriverTransaction) SQL fragments that fold the claim and
+the answer into the feature's own statements, plus stored_answer for the replay.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import json
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+import asyncpg
 from fastapi import Header
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -61,14 +66,20 @@ async def claim(
             IdempotencyRecord.scope == scope, IdempotencyRecord.key == key
         )
     )
-    # The first request wrote its answer before committing, so a committed record has one.
     assert record is not None
-    assert record.response is not None
-    if record.request_hash != request_hash:
+    return _replay(record.request_hash, record.status_code, record.response, request_hash)
+
+
+def _replay(
+    stored_hash: str, status_code: int, body: dict[str, Any] | None, request_hash: str
+) -> StoredAnswer:
+    # The first request wrote its answer before committing, so a committed record has one.
+    assert body is not None
+    if stored_hash != request_hash:
         raise Conflict(
             "Idempotency-Key was already used with a different request body; use a new key"
         )
-    return StoredAnswer(status_code=record.status_code, body=record.response)
+    return StoredAnswer(status_code=status_code, body=body)
 
 
 async def remember(
@@ -81,4 +92,48 @@ async def remember(
     )
 
 
-__all__ = ["IdempotencyKeyHeader", "StoredAnswer", "claim", "fingerprint", "remember"]
+def claim_sql(scope: str, key: str, request_hash: str) -> str:
+    """The claim as a CTE body for a driver-level statement: RETURNING key yields a row only
+    when this request is the first with the key. Arguments are that statement's bind
+    parameters ("$1"...), so no value is ever spliced into the SQL."""
+    return (
+        "INSERT INTO idempotency_records (scope, key, request_hash, status_code)"  # noqa: S608
+        f" VALUES ({scope}, {key}, {request_hash}, 0) ON CONFLICT DO NOTHING RETURNING key"
+    )
+
+
+def remember_sql(scope: str, key: str, status_code: str, body: str) -> str:
+    """Storing the answer as a CTE body for a driver-level statement (body: JSON text)."""
+    return (
+        f"UPDATE idempotency_records SET status_code = {status_code}, response = {body}::jsonb"  # noqa: S608
+        f" WHERE scope = {scope} AND key = {key}"
+    )
+
+
+_STORED = """
+SELECT request_hash, status_code, response::text AS response FROM idempotency_records
+WHERE scope = $1 AND key = $2
+"""
+
+
+async def stored_answer(
+    connection: asyncpg.Connection, scope: str, key: str, request_hash: str
+) -> StoredAnswer:
+    """The first request's answer, after claim_sql found the key taken (a new statement, so
+    it sees the first request's commit that the claim waited for)."""
+    row = await connection.fetchrow(_STORED, scope, key)
+    assert row is not None  # the claim conflicted with this committed record
+    body = None if row["response"] is None else json.loads(row["response"])
+    return _replay(row["request_hash"], row["status_code"], body, request_hash)
+
+
+__all__ = [
+    "IdempotencyKeyHeader",
+    "StoredAnswer",
+    "claim",
+    "claim_sql",
+    "fingerprint",
+    "remember",
+    "remember_sql",
+    "stored_answer",
+]

@@ -31,6 +31,14 @@ async def recharge_point_by_id(session: AsyncSession, point_id: int) -> Recharge
     return await session.scalar(select(RechargePoint).where(RechargePoint.id == point_id))
 
 
+def recharge_point_sql(point_id: str) -> str:
+    """A recharge point's id, channel, whether it is active and whether it is the traffic
+    simulator's, as a subquery for a
+    driver-level statement of another feature (the recharge); `point_id` is one of that
+    statement's bind parameters."""
+    return f"SELECT id, channel, active, simulated FROM recharge_points WHERE id = {point_id}"  # noqa: S608
+
+
 async def first_point_of_sale(session: AsyncSession) -> int | None:
     return await session.scalar(
         select(RechargePoint.id)

@@ -200,6 +200,10 @@ async def recharge_points(
     )
 
 
+# For the recharge statement (cards), which reads its point beside the card it locks.
+recharge_point_sql = repository.recharge_point_sql
+
+
 async def require_recharge_point(session: AsyncSession, point_id: int) -> RechargePoint:
     point = await repository.recharge_point_by_id(session, point_id)
     if point is None:

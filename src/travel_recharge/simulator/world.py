@@ -20,7 +20,7 @@ from datetime import datetime
 from travel_recharge.cards import service as cards
 from travel_recharge.cards.schemas import RechargeRequest
 from travel_recharge.kit.cache import Cache
-from travel_recharge.kit.db import Database, UnitOfWork
+from travel_recharge.kit.db import Database, DriverTransaction, UnitOfWork, driver_in
 from travel_recharge.kit.logs import log_event
 from travel_recharge.simulator import own_repository as own
 from travel_recharge.simulator.choices import FareFacts, recharge_amount
@@ -68,11 +68,14 @@ async def provision(
         points = await own.ensure_points(session, POINTS_OF_SALE)
         ridden = await own.rider_cards(session, riders)
         made: list[int] = []
+        funding: DriverTransaction | None = None
         if len(ridden) < riders:
             missing = riders - len(ridden)
             personalized = round(missing * PERSONALIZED_SHARE)
             tag = uuid.uuid4().hex[:12]
             made = await own.insert_riders(session, tag, personalized, missing - personalized)
+            # Funded through the recharge path itself, in this transaction.
+            funding = await driver_in(session)
             for card_id in made:
                 amount = recharge_amount(rng, facts.max_balance, facts)
                 if amount is None:
@@ -81,10 +84,12 @@ async def provision(
                     card_id=card_id, amount=amount, recharge_point_id=rng.choice(points)
                 )
                 await cards.recharge(
-                    uow, cache, request, idempotency_key(), now, account_id=account_id
+                    funding, cache, request, idempotency_key(), now, account_id=account_id
                 )
             ridden = await own.rider_cards(session, riders)
         await uow.commit()
+        if funding is not None:
+            await funding.run_hooks()
     if made:
         log_event(logger, "simulator.riders_created", riders=len(made), points=len(points))
     return OwnWorld(ridden, points, len(made))
