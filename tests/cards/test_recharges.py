@@ -129,6 +129,18 @@ async def test_bad_amounts_are_422_naming_the_field_and_write_nothing(
     await assert_nothing_written(app, client, card_id)
 
 
+@pytest.mark.parametrize("point", [2**31, 2**32, 2**63 - 1])
+async def test_a_recharge_point_id_past_an_integer_is_422_naming_it(
+    client: httpx.AsyncClient, app: FastAPI, point: int
+) -> None:
+    # recharge_points.id is INTEGER: the driver would refuse to bind a larger value (a 500).
+    card_id = await new_card(client)
+    response = await recharge(client, card_id, 10_000, point=point)
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"].startswith("recharge_point_id:"), response.text
+    await assert_nothing_written(app, client, card_id)
+
+
 async def test_missing_amount_and_missing_key(client: httpx.AsyncClient, app: FastAPI) -> None:
     card_id = await new_card(client)
     missing = await client.post(

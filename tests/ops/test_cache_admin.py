@@ -163,6 +163,27 @@ async def test_one_key_named_exactly_is_found_however_many_keys_redis_holds(
     assert missing.json()["keys"] == []
 
 
+async def test_a_first_page_finds_our_keys_behind_many_foreign_ones(admin: Admin) -> None:
+    # Other applications' keys share the database (CI's Redis holds every test session's):
+    # the first page must still list ours rather than come back empty with a cursor.
+    foreign = f"other{admin.namespace}"
+    async with admin.redis.pipeline(transaction=False) as pipe:
+        for i in range(20_000):
+            pipe.set(f"{foreign}:{i}", b"x", ex=600)
+        await pipe.execute()
+    ours = {f"{admin.prefix}v1:view:{i}" for i in range(5)}
+    for key in ours:
+        await admin.redis.set(key, b"{}", ex=600)
+    try:
+        first = await admin.client.get("/api/v1/cache/keys", params={"limit": 10})
+        assert first.status_code == 200, first.text
+        assert {item["key"] for item in first.json()["keys"]} & ours
+    finally:
+        keys = [key async for key in admin.redis.scan_iter(match=f"{foreign}:*", count=5000)]
+        for start in range(0, len(keys), 1000):
+            await admin.redis.unlink(*keys[start : start + 1000])
+
+
 @pytest.mark.parametrize("pattern", ["*", "other*", "{ns}*", "{ns}x:*", "?{ns}:*"])
 async def test_key_patterns_cannot_leave_the_namespace(admin: Admin, pattern: str) -> None:
     response = await admin.client.get(

@@ -7,7 +7,7 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from travel_recharge.kit.ids import MAX_ID
+from travel_recharge.kit.ids import MAX_ID, MAX_INT_ID
 from travel_recharge.kit.pagination import PageInfo
 from travel_recharge.security.devices import ValidatorId
 from travel_recharge.security.roles import DEVICE_ROLES, Role
@@ -58,7 +58,7 @@ class AccountCreate(BaseModel):
     recharge_point_id: int | None = Field(
         default=None,
         ge=1,
-        le=2**31 - 1,
+        le=MAX_INT_ID,
         description="the one recharge point the account recharges at; required for recharge "
         "points only",
     )

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from travel_recharge.kit.ids import MAX_ID
+from travel_recharge.kit.ids import MAX_ID, MAX_INT_ID
 from travel_recharge.kit.pagination import PageInfo
 
 # No single recharge can be anywhere near this; the fare policy sets the real limits.
@@ -16,6 +16,7 @@ MAX_AMOUNT = 10**9
 
 CardId = Annotated[int, Path(ge=1, le=MAX_ID, description="the card's id")]
 Id = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
+PointId = Annotated[StrictInt, Field(ge=1, le=MAX_INT_ID)]  # recharge_points.id is INTEGER
 CardType = Literal["basic", "personalized"]
 CardStatus = Literal["active", "blocked", "replaced", "deactivated"]
 
@@ -61,7 +62,7 @@ class RechargeRequest(BaseModel):
 
     card_id: Id
     amount: Annotated[StrictInt, Field(ge=1, le=MAX_AMOUNT, description="pesos")]
-    recharge_point_id: Id
+    recharge_point_id: PointId
 
 
 class RechargeOut(BaseModel):

@@ -16,11 +16,9 @@ from pydantic import (
     field_validator,
 )
 
+from travel_recharge.kit.ids import MAX_INT_ID
 from travel_recharge.kit.pagination import PageInfo
 
-# stations.id, routes.id and alerts.id are INTEGER columns: a larger id is a 422, never a
-# driver error.
-MAX_INT_ID = 2**31 - 1
 STATION_CODE_PATTERN = r"^[0-9]{5}$"
 ROUTE_CODE_PATTERN = r"^[A-Za-z0-9-]{1,20}$"  # routes.code is VARCHAR(20): "B74", "18-3", "TC1"
 LOCALITY_CODE_PATTERN = r"^[0-9]{2}$"

@@ -9,12 +9,13 @@ from typing import Annotated
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
 
 from travel_recharge.cards.schemas import Id
+from travel_recharge.kit.ids import MAX_INT_ID
 from travel_recharge.kit.pagination import PageInfo
 from travel_recharge.security.devices import ValidatorId
 
 RouteCode = Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,20}$")]
 # stations.id is a PostgreSQL integer: a larger id is refused here, not by the driver (500).
-StationRef = Annotated[StrictInt, Field(ge=1, le=2**31 - 1)]
+StationRef = Annotated[StrictInt, Field(ge=1, le=MAX_INT_ID)]
 
 
 class TapIn(BaseModel):

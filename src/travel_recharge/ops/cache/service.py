@@ -36,6 +36,8 @@ _MAX_SCANS_PER_PAGE = 20
 # Counting our keys for the stats stops here; beyond it the count is a lower bound.
 _MAX_COUNT_SCANS = 50
 _SCAN_COUNT = 1000
+# The most keys one SCAN step of a keys page examines (its COUNT grows on empty steps).
+_MAX_SCAN_COUNT = 10_000
 # Redis glob's special characters: a pattern without them names one key.
 _GLOB = re.compile(r"[*?\[\]\\]")
 # Keys unlinked per round trip when clearing.
@@ -164,11 +166,16 @@ async def list_keys(cache: Cache, cursor: int, limit: int, pattern: str | None) 
         keys = await _admin(_describe(cache, [match.encode()] if exists else []))
         return KeyPage(pattern=match, keys=keys, next_cursor=None)
     found: list[bytes] = []
+    count = limit
     for _ in range(_MAX_SCANS_PER_PAGE):
-        cursor, batch = await _admin(_scan(cache, cursor, match, limit))
+        cursor, batch = await _admin(_scan(cache, cursor, match, count))
         found.extend(batch)
         if cursor == 0 or len(found) >= limit:
             break
+        if not batch:
+            # A stretch of other applications' keys: look further per step, so a page of a
+            # shared database does not come back empty while ours lie further on.
+            count = min(count * 4, _MAX_SCAN_COUNT)
     keys = await _admin(_describe(cache, found))
     return KeyPage(pattern=match, keys=keys, next_cursor=str(cursor) if cursor else None)
 
