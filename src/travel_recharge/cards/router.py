@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
-from travel_recharge.cards import service
+from travel_recharge.cards import service, views
 from travel_recharge.cards.auth import allow_card_owner
 from travel_recharge.cards.errors import CardNotActive, CardNotFound
 from travel_recharge.cards.schemas import (
@@ -89,7 +89,7 @@ async def recharge_card(
 )
 async def card_balance(card_id: CardId, reads: PrimaryReadsDep) -> Response:
     """The card's balance, status and credit trips; exact after every acknowledged write."""
-    return json_response(await service.balance_view(reads, card_id))
+    return json_response(await views.balance_view(reads, card_id))
 
 
 @router.get(
@@ -100,7 +100,7 @@ async def card_balance(card_id: CardId, reads: PrimaryReadsDep) -> Response:
 )
 async def recharge_history(card_id: CardId, page: PageDep, reads: PrimaryReadsDep) -> Response:
     """The card's recharges, newest first."""
-    return json_response(await service.history_view(reads, card_id, page))
+    return json_response(await views.history_view(reads, card_id, page))
 
 
 @router.get(

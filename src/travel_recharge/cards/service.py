@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,12 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from travel_recharge.cards import repository
 from travel_recharge.cards.errors import CardNotActive, CardNotFound
 from travel_recharge.cards.schemas import (
-    BalanceOut,
     BlockRequest,
     CardCreate,
     CardOut,
-    RechargeHistoryItem,
-    RechargeHistoryOut,
     RechargeOut,
     RechargeRequest,
     ReplacementOut,
@@ -33,8 +30,6 @@ from travel_recharge.kit.cache import Cache
 from travel_recharge.kit.db import CommitHooks, DriverTransaction, ReadSession, UnitOfWork
 from travel_recharge.kit.errors import Conflict, Unprocessable
 from travel_recharge.kit.logs import log_event
-from travel_recharge.kit.pagination import Page
-from travel_recharge.kit.views import Reads
 from travel_recharge.models import Card
 from travel_recharge.network.errors import RechargePointNotActive, RechargePointNotFound
 from travel_recharge.observability import business as metrics
@@ -151,64 +146,6 @@ async def issue_card(session: AsyncSession, request: CardCreate, now: datetime) 
     )
     log_event(logger, "card.issued", card_id=card.id, card_type=card.card_type)
     return to_out(card)
-
-
-async def balance_view(reads: Reads, card_id: int) -> bytes:
-    """The balance view from the primary, exact after every acknowledged write (never stale:
-    writers invalidate the card's group after their commit)."""
-    return await reads.view(
-        cache_group(card_id),
-        "balance",
-        reads.settings.cache_ttl_card_s,
-        lambda session: balance(session, card_id, datetime.now(UTC)),
-    )
-
-
-async def history_view(reads: Reads, card_id: int, page: Page) -> bytes:
-    return await reads.view(
-        cache_group(card_id),
-        f"history:{page.cache_field}",
-        reads.settings.cache_ttl_card_s,
-        lambda session: recharge_history(session, card_id, page),
-        cacheable=page.cacheable,
-    )
-
-
-async def balance(session: ReadSession, card_id: int, now: datetime) -> BalanceOut:
-    card = await require_card(session, card_id)
-    credit_trips = (await fares.policy_at(session, now)).policy.credit_trips
-    available = credit_trips - card.credit_trips_in_use if card.card_type == "personalized" else 0
-    return BalanceOut(
-        card_id=card.id,
-        balance=card.balance,
-        last_used_date=card.last_used_at,
-        status=card.status,
-        card_type=card.card_type,
-        profile=card.profile,
-        credit_trips_in_use=card.credit_trips_in_use,
-        credit_trips_available=max(0, available),
-    )
-
-
-async def recharge_history(session: ReadSession, card_id: int, page: Page) -> RechargeHistoryOut:
-    await require_card(session, card_id)
-    rows = await repository.recharges_of_card(session, card_id, page.limit, page.offset)
-    return RechargeHistoryOut(
-        card_id=card_id,
-        history=[
-            RechargeHistoryItem(
-                recharge_id=r.id,
-                amount=r.amount,
-                credit_repaid=r.credit_repaid,
-                new_balance=r.new_balance,
-                recharge_point_id=r.recharge_point_id,
-                channel=r.channel,
-                recharge_timestamp=r.created_at,
-            )
-            for r in rows
-        ],
-        page=page.info(len(rows)),
-    )
 
 
 @dataclass(frozen=True)
