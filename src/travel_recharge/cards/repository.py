@@ -206,13 +206,6 @@ class RechargeContext:
     policy_version: str | None
     policy_document: str | None
 
-    @property
-    def policy_row(self) -> tuple[int, str, str] | None:
-        """(id, row version, document) of the policy in force; None when none was."""
-        if self.policy_id is None or self.policy_version is None or not self.policy_document:
-            return None
-        return self.policy_id, self.policy_version, self.policy_document
-
 
 @dataclass(frozen=True)
 class PostedRecharge:

@@ -214,7 +214,9 @@ async def recharge(
     assert found.channel is not None
     assert found.balance is not None
     assert found.credit_trips_in_use is not None
-    policy = fares.require_policy(found.policy_row, now).policy
+    policy = fares.require_policy(
+        found.policy_id, found.policy_version, found.policy_document, now
+    ).policy
     try:
         plan = plan_recharge(
             found.balance, found.credit_trips_in_use, request.amount, policy, RechargeChannel.POS

@@ -22,20 +22,26 @@ class PolicyInForce:
 
 
 # For statements of other features that read the policy in force beside their own rows
-# (recharges); they hand the row to require_policy.
+# (taps, recharges); they hand the row's columns to require_policy.
 policy_in_force_sql = repository.policy_in_force_sql
 
 
 async def policy_at(session: ReadSession, at: datetime) -> PolicyInForce:
     """The policy that prices an event at `at` (422 when no policy was in force yet)."""
-    return require_policy(await repository.policy_row_at(session, at), at)
-
-
-def require_policy(row: tuple[int, str, str] | None, at: datetime) -> PolicyInForce:
-    """The parsed policy of a (id, row version, document) row read for `at`; 422 if none."""
+    row = await repository.policy_row_at(session, at)
     if row is None:
         raise NoFarePolicyInForce(at)
     return parse_policy(*row)
+
+
+def require_policy(
+    policy_id: int | None, version: str | None, document: str | None, at: datetime
+) -> PolicyInForce:
+    """The parsed policy of the row (id, row version, document) read for `at`, as a driver
+    statement hands it (all None when no policy was in force: 422)."""
+    if policy_id is None or version is None or not document:
+        raise NoFarePolicyInForce(at)
+    return parse_policy(policy_id, version, document)
 
 
 @lru_cache(maxsize=64)

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from travel_recharge.cards import service as cards
-from travel_recharge.cards.errors import CardNotActive, CardNotFound
+from travel_recharge.cards.errors import CardNotFound
 from travel_recharge.fares import service as fares
 from travel_recharge.fares.engine import (
     CardState,
@@ -22,7 +22,6 @@ from travel_recharge.fares.engine import (
     TapRequest,
     price_tap,
 )
-from travel_recharge.fares.errors import NoFarePolicyInForce
 from travel_recharge.fares.policy import STATION_SERVICE, CardType, ServiceKind
 from travel_recharge.kit.cache import Cache
 from travel_recharge.kit.config import Settings
@@ -93,12 +92,9 @@ async def tap(
             f"event_time: is older than the offline window of {settings.tap_offline_window_s} s"
             " (TR_TAP_OFFLINE_WINDOW_S); a tap must reach the service within it"
         )
-    if card.status != "active":
-        raise CardNotActive(card.id, card.status)
-    if context.policy_id is None or context.policy_version is None or not context.policy_document:
-        raise NoFarePolicyInForce(event_time)
-    in_force = fares.parse_policy(
-        context.policy_id, context.policy_version, context.policy_document
+    cards.require_active(card.id, card.status)
+    in_force = fares.require_policy(
+        context.policy_id, context.policy_version, context.policy_document, event_time
     )
 
     outcome = price_tap(
