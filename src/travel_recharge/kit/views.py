@@ -52,13 +52,10 @@ class Reads:
         (a page outside pagination.CACHED_PAGE_SIZES: clients cannot multiply keys).
         """
 
-        async def load() -> bytes:
-            async with self.sessions() as session:
-                return (await produce(session)).model_dump_json().encode()
+        async def as_json(session: ReadSession) -> bytes:
+            return (await produce(session)).model_dump_json().encode()
 
-        if not cacheable:
-            return await load()
-        return await self.cache.read_through(group, field, ttl_s, load, stale_ok=stale_ok)
+        return await self.raw(group, field, ttl_s, as_json, stale_ok=stale_ok, cacheable=cacheable)
 
     async def raw(
         self,
@@ -68,14 +65,14 @@ class Reads:
         produce: Callable[[ReadSession], Awaitable[bytes]],
         *,
         stale_ok: bool = False,
+        cacheable: bool = True,
     ) -> bytes:
         """Like view(), for a loader that makes its own bytes (an empty answer, say)."""
-
-        async def load() -> bytes:
-            async with self.sessions() as session:
-                return await produce(session)
-
-        return await self.cache.read_through(group, field, ttl_s, load, stale_ok=stale_ok)
+        if not cacheable:
+            return await self.uncached(produce)
+        return await self.cache.read_through(
+            group, field, ttl_s, lambda: self.uncached(produce), stale_ok=stale_ok
+        )
 
     async def uncached(self, produce: Callable[[ReadSession], Awaitable[T]]) -> T:
         """A read that is never cached, with a session of the same kind."""
