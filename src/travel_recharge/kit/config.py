@@ -27,6 +27,12 @@ class Settings(BaseSettings):
     # None: database_url does both (one role for everything, as before).
     database_migration_url: str | None = None
     redis_url: str | None = None
+    # High availability (see the README's "Running on several machines"): the Sentinels that
+    # know the Redis master, as a JSON list of "host:port" (e.g. '["10.0.2.1:26379", ...]'),
+    # and the name they know it by. When set, the cache follows a failover by itself and
+    # redis_url is not used; empty: redis_url, as on one machine.
+    redis_sentinels: list[str] = Field(default_factory=list)
+    redis_master_name: str = Field(default="travel-recharge", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     data_dir: Path = Path(".data")
     # The embedded Valkey evicts cache keys past this (never the rate limiter's state).
     embedded_valkey_maxmemory_mb: int = Field(default=256, ge=8, le=1_048_576)
@@ -45,6 +51,10 @@ class Settings(BaseSettings):
     db_pool_timeout_s: float = Field(default=5.0, gt=0)
     db_statement_timeout_ms: int = Field(default=15_000, ge=100)
     db_health_timeout_s: float = Field(default=1.0, gt=0)
+    # A write whose outcome is unknown (the connection to the primary died at commit, or no
+    # primary answers during a failover) is a 503 telling the client to retry this many
+    # seconds later with the same Idempotency-Key or tap_id.
+    db_unavailable_retry_after_s: int = Field(default=1, ge=1, le=60)
 
     # Redis is an accelerator: short timeouts and a circuit breaker keep a sick Redis
     # from slowing down answers that PostgreSQL can give on its own.
@@ -145,6 +155,21 @@ class Settings(BaseSettings):
             except ValueError as exc:
                 raise ValueError(f"{proxy!r} is not an IP address or CIDR network") from exc
         return networks
+
+    @field_validator("redis_sentinels")
+    @classmethod
+    def _sentinel_addresses(cls, sentinels: list[str]) -> list[str]:
+        for sentinel in sentinels:
+            host, _, port = sentinel.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"{sentinel!r} is not host:port")
+        return sentinels
+
+    @property
+    def sentinel_addresses(self) -> list[tuple[str, int]]:
+        """The Sentinels as (host, port) pairs, as redis-py takes them."""
+        pairs = [sentinel.rpartition(":") for sentinel in self.redis_sentinels]
+        return [(host.strip("[]"), int(port)) for host, _, port in pairs]
 
     @property
     def migration_url(self) -> str | None:
