@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from travel_recharge.accounts import service as accounts
 from travel_recharge.accounts.demo import DemoCredentials, describe, ensure_demo_accounts
 from travel_recharge.accounts.schemas import AccountCreate, AccountCreated
+from travel_recharge.cluster.cli import add_cluster_parser
 from travel_recharge.finance.schemas import LedgerVerification
 from travel_recharge.finance.service import verify_ledger
 from travel_recharge.kit.audit import SystemActor
@@ -474,6 +475,7 @@ def build_parser() -> argparse.ArgumentParser:
     reads.add_argument("--report-dir", default="bench-reports", help="where JSON/Markdown go")
     reads.set_defaults(handler=cmd_bench_reads)
     _add_bench_suite_parser(bench_commands)
+    add_cluster_parser(commands)
     return parser
 
 

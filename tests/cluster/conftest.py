@@ -1,0 +1,82 @@
+"""One real cluster (site 50) for every test that asks for it, brought up once per session.
+
+Patroni + etcd, three PostgreSQL nodes, HAProxy, Redis with two replicas and three
+Sentinels, and two API nodes of one worker each (the machine has two cores). The API nodes
+sign with the suite's TEST_SIGNING_KEY, so a test mints its own tokens (`authorization`),
+and run without rate limits, since every request of a test comes from one address.
+
+A test that breaks something uses `healthy_cluster`: the cluster is whole when it starts,
+and whatever the test killed is started again and waited on afterwards, so the next test
+never inherits a fault. Tests that use the cluster are marked `cluster` (`-m cluster`
+selects them, `-m "not cluster"` leaves them out); plain `pytest` runs them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import TEST_ACCOUNT_ID, TEST_SIGNING_KEY
+from travel_recharge.cluster.launcher import Cluster
+from travel_recharge.cluster.topology import Topology
+from travel_recharge.kit.config import Settings
+from travel_recharge.security.roles import Role
+from travel_recharge.security.tokens import Principal, TokenSigner
+
+SITE = 50
+# Tests that need the cluster's processes gone run after every other test of the session.
+LAST = "cluster_last"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if "cluster" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.cluster)
+    # A stable sort: the tests marked LAST (taking the cluster down) go to the end.
+    items.sort(key=lambda item: item.get_closest_marker(LAST) is not None)
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[Cluster]:
+    # Not under pytest's temporary root: it is 0700, and the servers run as an unprivileged
+    # user (when the suite runs as root) who must reach their files.
+    state_dir = Path(tempfile.mkdtemp(prefix=f"tr-cluster-{SITE}-"))
+    topology = Topology(site=SITE, api_nodes=2, workers=1, state_dir=state_dir)
+    environment = dict(os.environ) | {
+        "TR_AUTH_SIGNING_KEY": TEST_SIGNING_KEY,
+        "TR_RATE_LIMITS_ENABLED": "false",
+    }
+    try:
+        started = Cluster.up(topology, environment=environment)  # stops what it started if it fails
+        yield started
+        started.down()
+    finally:
+        shutil.rmtree(state_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def healthy_cluster(cluster: Cluster) -> Iterator[Cluster]:
+    """The cluster, whole before the test and made whole again after it."""
+    cluster.wait_healthy()
+    yield cluster
+    cluster.restore()
+
+
+def authorization(
+    role: Role, *, account_id: int = TEST_ACCOUNT_ID, recharge_point_id: int | None = None
+) -> dict[str, str]:
+    """An Authorization header the cluster's API nodes accept (they share the test key)."""
+    defaults = Settings.model_fields
+    signer = TokenSigner(
+        TEST_SIGNING_KEY, defaults["auth_issuer"].default, defaults["auth_audience"].default, 900
+    )
+    principal = Principal(
+        account_id, f"cluster-test-{role}", role, recharge_point_id=recharge_point_id
+    )
+    return {"Authorization": f"Bearer {signer.issue(principal, datetime.now(UTC)).token}"}
