@@ -12,8 +12,13 @@ ASSETS := $(VENDOR)/.fetched
 # The browser tests drive Debian's Chromium (Playwright never downloads a browser here).
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# The cluster's engines (`travel-recharge cluster`, tests/cluster) are Debian's packages;
+# PostgreSQL 15 too, unless the machine already has its binaries.
+CLUSTER_DEPS := $(VENV)/.cluster-deps
+CLUSTER_PACKAGES := patroni etcd-server haproxy redis-server redis-sentinel
+POSTGRES_BIN := /usr/lib/postgresql/15/bin
 
-.PHONY: run test lint typecheck unit assets clean
+.PHONY: run test lint typecheck unit assets clean cluster-deps cluster cluster-down
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ is required (set PYTHON=/path/to/python3.11)"; exit 1; }
@@ -42,6 +47,25 @@ $(CHROMIUM):
 	|| { $(SUDO) apt-get update -q && \
 	     $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; }
 
+$(CLUSTER_DEPS): | $(BIN)/python
+	@echo "installing Debian's $(CLUSTER_PACKAGES) for the cluster"
+	packages="$(CLUSTER_PACKAGES)"; \
+	[ -x $(POSTGRES_BIN)/postgres ] || packages="$$packages postgresql-15"; \
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$packages \
+	|| { $(SUDO) apt-get update -q && \
+	     $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$packages; }
+	touch $@
+
+cluster-deps: $(CLUSTER_DEPS)
+
+# Patroni + etcd, HAProxy, Redis Sentinel and three API nodes on this machine, with the demo
+# data; `travel-recharge cluster status` shows it, `make cluster-down` stops it.
+cluster: $(VENV)/.runtime $(ASSETS) $(CLUSTER_DEPS)
+	$(BIN)/travel-recharge cluster up --demo
+
+cluster-down: $(VENV)/.runtime
+	$(BIN)/travel-recharge cluster down
+
 run: $(VENV)/.runtime $(ASSETS)
 	$(BIN)/travel-recharge serve
 
@@ -53,7 +77,7 @@ lint: $(VENV)/.dev
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy
 
-unit: $(VENV)/.dev $(ASSETS) $(CHROMIUM)
+unit: $(VENV)/.dev $(ASSETS) $(CHROMIUM) $(CLUSTER_DEPS)
 	$(BIN)/pytest
 
 test: lint typecheck unit
