@@ -29,7 +29,8 @@ from travel_recharge.kit.config import Settings
 from travel_recharge.security.roles import Role
 from travel_recharge.security.tokens import Principal, TokenSigner
 
-SITE = 50
+# TR_TEST_CLUSTER_SITE: another site, for a second suite running beside this one.
+SITE = int(os.environ.get("TR_TEST_CLUSTER_SITE", "50"))
 # Tests that need the cluster's processes gone run after every other test of the session.
 LAST = "cluster_last"
 
