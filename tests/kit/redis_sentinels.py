@@ -36,7 +36,7 @@ DEADLINE_S = 60.0
 
 T = TypeVar("T")
 
-REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+REDIS_SERVER = shutil.which("redis-server") or "redis-server"
 
 
 def poll(what: str, probe: Callable[[], T | None], deadline_s: float = DEADLINE_S) -> T:

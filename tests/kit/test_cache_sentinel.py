@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -40,6 +41,7 @@ T = TypeVar("T")
 
 @pytest.fixture(scope="module")
 def group(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisGroup]:
+    assert shutil.which("redis-server"), "needs redis-server (Debian: redis-server, redis-sentinel)"
     servers = RedisGroup(tmp_path_factory.mktemp("sentinels"))
     try:
         servers.start()
@@ -137,6 +139,10 @@ async def test_health_names_the_master_and_the_epoch(
         )
         assert answer["latency_ms"] >= 0
     assert {name: ops[name] for name in expected} == expected
+    # The rate limiter counted these requests on the same master, outside the epoch.
+    limiter_keys = list(master.client().scan_iter(match="rl:*-sentinel:*", count=1000))
+    assert limiter_keys
+    assert all(expected["epoch"] not in key.decode() for key in limiter_keys)
 
 
 # --- (a) a failover under load -----------------------------------------------------------------

@@ -1,4 +1,9 @@
-"""The Redis client: every call bounded in time and guarded by the circuit breaker."""
+"""The Redis client: every call bounded in time and guarded by the circuit breaker.
+
+It reaches one Redis by URL or the master the Sentinels name (cache.connect), and our keys
+carry that master's epoch, so a failover never brings back views its writes had retired
+(cache.epoch).
+"""
 
 from __future__ import annotations
 
@@ -95,6 +100,8 @@ class Cache:
         # Groups whose invalidation could not reach Redis from this process. Redis may still
         # hold their old views (a partition, not a restart): the debt is paid with the next
         # call that reaches Redis, and until then this process reads them from PostgreSQL.
+        # After a failover it is paid to the new master, under its epoch: views filled there
+        # before this process' write had committed must not outlive it either.
         self._unpaid: set[str] = set()
 
     @classmethod
@@ -106,7 +113,9 @@ class Cache:
         return cls(link, settings.cache_namespace, breaker, budget, stampede)
 
     def key(self, name: str) -> str:
-        """The full Redis key of a cache entry: every key we own starts with our prefix."""
+        """The full Redis key of a cache entry, as commands name it: every key we own starts
+        with our prefix; the connection that sends it fills the epoch in (fence.current is
+        the epoch the newest connection found, for tools that read Redis directly)."""
         return f"{self.prefix}{name}"
 
     @property

@@ -108,15 +108,16 @@ class EpochFence:
         is not connected): sent after a reconnection, it could reach another server.
         """
         placeholder = self.placeholder_prefix
-        if not any(isinstance(arg, str) and arg.startswith(placeholder) for arg in args):
-            return args
-        if epoch is None:
-            raise RedisConnectionError("no cache epoch: the connection is not established")
-        real, cut = f"{self._key_prefix}{epoch}:", len(placeholder)
-        return tuple(
-            real + arg[cut:] if isinstance(arg, str) and arg.startswith(placeholder) else arg
-            for arg in args
-        )
+        stamped: list[EncodableT] | None = None
+        # One pass, no allocation for commands without our keys (every command runs it).
+        for i, arg in enumerate(args):
+            if isinstance(arg, str) and arg.startswith(placeholder):
+                if epoch is None:
+                    raise RedisConnectionError("no cache epoch: the connection is not established")
+                if stamped is None:
+                    stamped = list(args)
+                stamped[i] = f"{self._key_prefix}{epoch}:{arg[len(placeholder) :]}"
+        return args if stamped is None else tuple(stamped)
 
     def connected(self, epoch: str, server: str) -> None:
         """Note a new connection's epoch; a change means a new master (or a wiped one)."""
