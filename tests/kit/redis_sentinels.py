@@ -13,7 +13,7 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -268,3 +268,19 @@ def _pairs(reply: Any) -> dict[str, str]:
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def running_group(workdir: Path) -> Iterator[RedisGroup]:
+    """A started group, stopped after (for a module fixture)."""
+    assert shutil.which("redis-server"), "needs redis-server (Debian: redis-server, redis-sentinel)"
+    group = RedisGroup(workdir)
+    try:
+        group.start()
+        yield group
+    finally:
+        group.stop()
+
+
+def epoch_of(node: Server) -> str:
+    """The cache epoch of a node's keys while it is master (see cache.epoch)."""
+    return str(replication(node)["master_replid"])[:12]

@@ -10,44 +10,34 @@ PostgreSQL, and `travel-recharge serve` itself for the launcher's part.
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import shutil
 import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TypeVar
 
 import httpx
-import psutil
 import pytest
 from fastapi import FastAPI
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from tests.conftest import Network, ServerUrls, make_settings, start_app
-from tests.kit.redis_sentinels import DEADLINE_S, RedisGroup, Server, replication
+from tests.kit.redis_sentinels import (
+    DEADLINE_S,
+    RedisGroup,
+    epoch_of,
+    running_group,
+)
 from tests.money import balance, new_card, recharge, tap
-from travel_recharge.cli import infrastructure
 from travel_recharge.kit.cache import Cache
 from travel_recharge.kit.config import Settings
-from travel_recharge.kit.embedded import EmbeddedError
 
 T = TypeVar("T")
 
 
 @pytest.fixture(scope="module")
 def group(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisGroup]:
-    assert shutil.which("redis-server"), "needs redis-server (Debian: redis-server, redis-sentinel)"
-    servers = RedisGroup(tmp_path_factory.mktemp("sentinels"))
-    try:
-        servers.start()
-        yield servers
-    finally:
-        servers.stop()
+    yield from running_group(tmp_path_factory.mktemp("sentinels"))
 
 
 @pytest.fixture
@@ -98,10 +88,6 @@ async def until(what: str, probe: Callable[[], Awaitable[T | None]]) -> T:
     return found
 
 
-def epoch_of(node: Server) -> str:
-    return str(replication(node)["master_replid"])[:12]
-
-
 def card_key(namespace: str, epoch: str, card_id: int, suffix: str) -> str:
     return f"{namespace}:v1:{epoch}:cards:{card_id}:{suffix}"
 
@@ -118,6 +104,34 @@ async def stored_balance(app: FastAPI, card_id: int) -> int:
             "SELECT balance FROM cards WHERE id = $1", (card_id,)
         )
         return int(result.scalar_one())
+
+
+# --- the epoch on one connection ----------------------------------------------------------------
+
+
+async def test_a_connection_stamps_its_servers_epoch_and_nothing_once_disconnected(
+    test_servers: ServerUrls,
+) -> None:
+    """Keys get the epoch of the server the connection reached; a connection that lost its
+    server packs none of our keys (redis-py would reconnect after packing, maybe elsewhere)."""
+    cache = Cache.from_settings(make_settings(test_servers))
+    pool = cache.redis.connection_pool
+    try:
+        connection = await pool.get_connection()
+        try:
+            replid = (await cache.redis.info("replication"))["master_replid"]
+            key = cache.key("cards:1:gen")
+            packed = b"".join(connection.pack_command("GET", key))
+            assert f"{test_servers.namespace}:v1:{replid[:12]}:cards:1:gen".encode() in packed
+            assert b"{epoch}" not in packed
+            await connection.disconnect()
+            with pytest.raises(RedisConnectionError, match="epoch"):
+                connection.pack_command("GET", key)
+            assert b"rl:x" in b"".join(connection.pack_command("GET", "rl:x"))  # not ours
+        finally:
+            await pool.release(connection)
+    finally:
+        await cache.close()
 
 
 # --- (c) health --------------------------------------------------------------------------------
@@ -345,79 +359,3 @@ async def test_control_without_the_epoch_the_promoted_replica_serves_the_stale_v
     lost = await lose_an_invalidation(app, client, healthy, network)
     assert lost.after == lost.stored != lost.before
     assert lost.served[-1] == lost.before
-
-
-# --- `serve` with Sentinels --------------------------------------------------------------------
-
-
-def test_sentinels_without_a_database_url_are_refused(tmp_path: Path) -> None:
-    settings = Settings(
-        env="test",
-        database_url=None,
-        redis_url=None,
-        redis_sentinels=["127.30.2.1:26379"],
-        data_dir=tmp_path / "data",
-    )
-    with pytest.raises(EmbeddedError, match="TR_DATABASE_URL"), infrastructure(settings):
-        pass
-    assert not (tmp_path / "data").exists()
-
-
-@pytest.mark.e2e
-def test_serve_with_sentinels_starts_no_valkey_and_talks_to_the_master(
-    test_servers: ServerUrls, healthy: RedisGroup, tmp_path: Path
-) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TR_")} | {
-        "TR_ENV": "test",
-        "TR_DATABASE_URL": test_servers.database_url,
-        "TR_REDIS_SENTINELS": json.dumps(healthy.sentinel_addresses),
-        "TR_CACHE_NAMESPACE": f"{test_servers.namespace}-serve",
-        "TR_DATA_DIR": str(tmp_path / "data"),
-        "TR_ROLLUP_FOLD_INTERVAL_S": "0",
-    }
-    launcher = Path(sys.executable).parent / "travel-recharge"
-    with (tmp_path / "serve.log").open("ab") as log:
-        serve = subprocess.Popen(
-            [str(launcher), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
-            cwd=tmp_path,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-
-        def healthy_cache() -> dict[str, object] | None:
-            assert serve.poll() is None, (tmp_path / "serve.log").read_text()
-            try:
-                body: dict[str, object] = httpx.get(
-                    f"http://127.0.0.1:{port}/api/v1/health/cache", timeout=2
-                ).json()
-            except httpx.TransportError:
-                return None
-            return body if body.get("status") == "ok" else None
-
-        deadline = time.monotonic() + 90
-        while (body := healthy_cache()) is None:
-            assert time.monotonic() < deadline, "serve did not become healthy"
-            time.sleep(0.3)
-        master = healthy.master()
-        assert (body["role"], body["master"], body["epoch"]) == (
-            "master",
-            master.address,
-            epoch_of(master),
-        )
-        launched = psutil.Process(serve.pid)
-        tree = [launched, *launched.children(recursive=True)]
-        assert len(tree) >= 3  # the launcher and its two workers
-        assert not [p for p in tree if "valkey" in p.name() or "redis" in p.name()]
-        assert not (tmp_path / "data" / "valkey").exists()
-    finally:
-        serve.send_signal(signal.SIGTERM)
-        try:
-            serve.wait(60)
-        except subprocess.TimeoutExpired:
-            serve.kill()
-            serve.wait(10)
