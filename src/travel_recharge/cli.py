@@ -54,10 +54,19 @@ def infrastructure(settings: Settings) -> Iterator[Settings]:
     embedded server, started here and stopped on exit (Ctrl-C, SIGTERM or an error). The
     embedded database is used by the service as APP_ROLE (no DDL rights), and by the
     launcher's own tools (migrations, seeding) as its owner, the migration URL.
+
+    Redis is configured by TR_REDIS_URL or by TR_REDIS_SENTINELS: with Sentinels no Valkey
+    is started. Sentinels without TR_DATABASE_URL are refused: a node of a cluster serving
+    from a database of its own would keep a ledger no other node sees.
     """
-    if settings.database_url and settings.redis_url:
+    if settings.database_url and _redis_configured(settings):
         yield settings
         return
+    if settings.redis_sentinels:
+        raise EmbeddedError(
+            "TR_REDIS_SENTINELS is set but TR_DATABASE_URL is not: a node that shares its "
+            "Redis through Sentinels must share its database too; set TR_DATABASE_URL"
+        )
     servers: EmbeddedServers | None = None
     try:
         servers = start_embedded(
@@ -82,6 +91,10 @@ def infrastructure(settings: Settings) -> Iterator[Settings]:
     finally:
         if servers is not None:
             servers.stop()
+
+
+def _redis_configured(settings: Settings) -> bool:
+    return bool(settings.redis_url or settings.redis_sentinels)
 
 
 def _shared_signing_key(settings: Settings) -> Settings:
@@ -112,7 +125,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except WeakSigningKey as exc:
         print(f"travel-recharge serve: {exc}", file=sys.stderr)
         return 2
-    embedded = not (settings.database_url and settings.redis_url)
+    embedded = not (settings.database_url and _redis_configured(settings))
     host, port = args.host or settings.host, args.port or settings.port
     if not settings.self_url:
         # Workers send the simulator's traffic to themselves: they learn where from here.

@@ -43,6 +43,13 @@ class Admin:
     def prefix(self) -> str:
         return f"{self.namespace}:"
 
+    def cache_key(self, name: str) -> str:
+        """The full key the service gives `name`, under the epoch of its Redis (after a first
+        request has connected; see cache.epoch)."""
+        epoch = self.app.state.cache.fence.current
+        assert epoch is not None, "no connection to Redis yet"
+        return f"{self.prefix}v1:{epoch}:{name}"
+
     async def namespace_keys(self) -> set[bytes]:
         return {key async for key in self.redis.scan_iter(match=f"{self.prefix}*", count=500)}
 
@@ -199,7 +206,7 @@ async def test_clear_unlinks_our_namespace_only(
     assert (await admin.client.get("/api/v1/fares")).status_code == 200
     for i in range(1200):  # more than one SCAN batch
         await admin.redis.set(f"{admin.prefix}v1:bulk:{i}", b"x", ex=600)
-    token_key = f"{admin.prefix}v1:fares:gen"
+    token_key = admin.cache_key("fares:gen")
     token = await admin.redis.get(token_key)
 
     response = await admin.client.post("/api/v1/cache/clear")
@@ -234,7 +241,7 @@ async def test_delete_one_key_of_our_namespace(
 
 async def test_deleting_a_generation_token_invalidates_its_group(admin: Admin) -> None:
     assert (await admin.client.get("/api/v1/fares")).status_code == 200
-    token_key = f"{admin.prefix}v1:fares:gen"
+    token_key = admin.cache_key("fares:gen")
     token = await admin.redis.get(token_key)
     response = await admin.client.delete(f"/api/v1/cache/key/{token_key}")
     assert response.json() == {"key": token_key, "action": "invalidated"}
@@ -248,6 +255,9 @@ async def test_health_reports_latency_and_breaker(admin: Admin) -> None:
     assert (body["status"], body["breaker"], body["detail"]) == ("ok", "closed", None)
     assert body["latency_ms"] >= 0
     assert body["namespace"] == admin.namespace
+    # One Redis by URL: a master no Sentinel names, and the epoch its connections use.
+    assert (body["role"], body["master"]) == ("master", None)
+    assert body["epoch"] == admin.app.state.cache.fence.current
 
 
 @pytest.fixture

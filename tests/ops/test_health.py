@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -54,6 +55,9 @@ async def test_health_reports_both_components_ok(client: httpx.AsyncClient) -> N
     cache = await client.get("/api/v1/health/cache")
     assert (db.status_code, db.json()["status"]) == (200, "ok")
     assert (cache.status_code, cache.json()["status"]) == (200, "ok")
+    # One Redis by URL: a master, no Sentinels to name it, an epoch of 12 hex digits.
+    assert (cache.json()["role"], cache.json()["master"]) == ("master", None)
+    assert re.fullmatch(r"[0-9a-f]{12}", cache.json()["epoch"])
 
 
 async def test_stopped_redis_degrades_health_but_not_the_service(
@@ -74,6 +78,9 @@ async def test_stopped_redis_degrades_health_but_not_the_service(
         "status": "down",
         "latency_ms": None,
         "detail": body["components"]["cache"]["detail"],
+        "role": None,
+        "master": None,
+        "epoch": None,
     }
     assert elapsed < 1.0
     cache = await private_client.get("/api/v1/health/cache")

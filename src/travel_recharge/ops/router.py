@@ -9,7 +9,7 @@ from travel_recharge.kit.config import SettingsDep
 from travel_recharge.kit.db import DatabaseDep
 from travel_recharge.kit.hardening import StrictJSONRoute
 from travel_recharge.ops import service
-from travel_recharge.ops.schemas import ComponentHealth, ServiceHealth
+from travel_recharge.ops.schemas import CacheHealth, ComponentHealth, ServiceHealth
 from travel_recharge.security import public
 
 router = APIRouter(
@@ -42,9 +42,9 @@ async def database_health(
     return health
 
 
-@router.get("/cache", response_model=ComponentHealth, responses={503: {"model": ComponentHealth}})
-async def cache_health(cache: CacheDep, response: Response) -> ComponentHealth:
-    """Redis connectivity and round-trip latency."""
+@router.get("/cache", response_model=CacheHealth, responses={503: {"model": CacheHealth}})
+async def cache_health(cache: CacheDep, response: Response) -> CacheHealth:
+    """Redis connectivity, round-trip latency, the server's role, the master and cache epoch."""
     health = await service.check_cache(cache)
     if health.status == "down":
         response.status_code = 503

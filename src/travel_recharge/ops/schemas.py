@@ -15,9 +15,24 @@ class ComponentHealth(BaseModel):
     detail: str | None = Field(default=None, description="Why the component is down")
 
 
+class CacheHealth(ComponentHealth):
+    role: Literal["master", "replica"] | None = Field(
+        default=None, description="Role of the Redis server answering; null when down"
+    )
+    master: str | None = Field(
+        default=None,
+        description="host:port of the master the Sentinels name; null without Sentinels",
+    )
+    epoch: str | None = Field(
+        default=None,
+        description="Cache epoch: part of every cache key, new with every new master; "
+        "null when down",
+    )
+
+
 class HealthComponents(BaseModel):
     db: ComponentHealth
-    cache: ComponentHealth
+    cache: CacheHealth
 
 
 class ServiceHealth(BaseModel):

@@ -9,7 +9,12 @@ from sqlalchemy import text
 
 from travel_recharge.kit.cache import Cache, CacheUnavailable
 from travel_recharge.kit.db import Database
-from travel_recharge.ops.schemas import ComponentHealth, HealthComponents, ServiceHealth
+from travel_recharge.ops.schemas import (
+    CacheHealth,
+    ComponentHealth,
+    HealthComponents,
+    ServiceHealth,
+)
 
 VERSION = "0.1.0"
 
@@ -27,12 +32,18 @@ async def check_database(database: Database, timeout_s: float) -> ComponentHealt
     return ComponentHealth(status="ok", latency_ms=_elapsed_ms(started))
 
 
-async def check_cache(cache: Cache) -> ComponentHealth:
+async def check_cache(cache: Cache) -> CacheHealth:
     try:
-        latency = await cache.ping()
+        probe = await cache.probe()
     except CacheUnavailable as exc:
-        return ComponentHealth(status="down", latency_ms=None, detail=str(exc))
-    return ComponentHealth(status="ok", latency_ms=round(latency, 3))
+        return CacheHealth(status="down", latency_ms=None, detail=str(exc))
+    return CacheHealth(
+        status="ok",
+        latency_ms=round(probe.latency_ms, 3),
+        role=probe.role,
+        master=probe.master,
+        epoch=probe.epoch,
+    )
 
 
 async def check_service(database: Database, cache: Cache, db_timeout_s: float) -> ServiceHealth:

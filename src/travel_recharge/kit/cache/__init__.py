@@ -5,7 +5,14 @@ write or delete is skipped (and counted), so every answer can still come from Po
 """
 
 from travel_recharge.kit.cache.breaker import CacheUnavailable, CircuitBreaker
-from travel_recharge.kit.cache.client import KEY_VERSION, Cache, CacheDep, IsolatedScope, get_cache
+from travel_recharge.kit.cache.client import (
+    KEY_VERSION,
+    Cache,
+    CacheDep,
+    IsolatedScope,
+    ServerProbe,
+    get_cache,
+)
 from travel_recharge.kit.cache.read_through import StampedePolicy
 from travel_recharge.kit.cache.stats import CacheStats
 
@@ -17,6 +24,7 @@ __all__ = [
     "CacheUnavailable",
     "CircuitBreaker",
     "IsolatedScope",
+    "ServerProbe",
     "StampedePolicy",
     "get_cache",
 ]

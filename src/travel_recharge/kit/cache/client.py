@@ -1,4 +1,9 @@
-"""The Redis client: every call bounded in time and guarded by the circuit breaker."""
+"""The Redis client: every call bounded in time and guarded by the circuit breaker.
+
+It reaches one Redis by URL or the master the Sentinels name (cache.connect), and our keys
+carry that master's epoch, so a failover never brings back views its writes had retired
+(cache.epoch).
+"""
 
 from __future__ import annotations
 
@@ -13,12 +18,11 @@ from dataclasses import dataclass, field
 from typing import Annotated, TypeVar, cast
 
 from fastapi import Depends, Request
-from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from travel_recharge.kit.cache.breaker import CacheUnavailable, CircuitBreaker
+from travel_recharge.kit.cache.connect import RedisLink
+from travel_recharge.kit.cache.epoch import Replication, Role
 from travel_recharge.kit.cache.read_through import (
     GENERATION_TTL_S,
     Load,
@@ -62,16 +66,30 @@ MAX_UNPAID_INVALIDATIONS = 200_000
 _scope: ContextVar[IsolatedScope | None] = ContextVar("travel_recharge_cache_scope", default=None)
 
 
+@dataclass(frozen=True)
+class ServerProbe:
+    """What the health check learns of the Redis server the cache talks to."""
+
+    latency_ms: float
+    role: Role
+    epoch: str  # the cache epoch of its keys (see cache.epoch)
+    master: str | None  # host:port the Sentinels name; None without Sentinels
+
+
 class Cache:
     def __init__(
         self,
-        redis: Redis,
+        link: RedisLink,
         namespace: str,
         breaker: CircuitBreaker,
         budget_s: float,
         stampede: StampedePolicy | None = None,
     ):
-        self.redis = redis
+        self._link = link
+        # Every user of Redis goes through this one client: with Sentinels, it follows the
+        # master through a failover (see cache.connect).
+        self.redis = link.redis
+        self.fence = link.fence
         self.namespace = namespace
         self.breaker = breaker
         self._stats = CacheStats.exported()
@@ -82,36 +100,35 @@ class Cache:
         # Groups whose invalidation could not reach Redis from this process. Redis may still
         # hold their old views (a partition, not a restart): the debt is paid with the next
         # call that reaches Redis, and until then this process reads them from PostgreSQL.
+        # After a failover it is paid to the new master, under its epoch: views filled there
+        # before this process' write had committed must not outlive it either.
         self._unpaid: set[str] = set()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Cache:
-        if not settings.redis_url:
-            raise RuntimeError("TR_REDIS_URL is not set (the launcher sets it for embedded Valkey)")
-        redis = Redis.from_url(
-            settings.redis_url,
-            socket_connect_timeout=settings.redis_connect_timeout_s,
-            socket_timeout=settings.redis_socket_timeout_s,
-            retry=Retry(NoBackoff(), 0),
-            health_check_interval=0,
-        )
+        link = RedisLink.from_settings(settings, base_prefix(settings.cache_namespace))
         breaker = CircuitBreaker(settings.redis_breaker_failures, settings.redis_breaker_reset_s)
         budget = settings.redis_connect_timeout_s + settings.redis_socket_timeout_s
         stampede = StampedePolicy.from_settings(settings)
-        return cls(redis, settings.cache_namespace, breaker, budget, stampede)
+        return cls(link, settings.cache_namespace, breaker, budget, stampede)
 
     def key(self, name: str) -> str:
-        """The full Redis key of a cache entry: every key we own starts with our prefix."""
+        """The full Redis key of a cache entry, as commands name it: every key we own starts
+        with our prefix; the connection that sends it fills the epoch in (fence.current is
+        the epoch the newest connection found, for tools that read Redis directly)."""
         return f"{self.prefix}{name}"
 
     @property
     def base_prefix(self) -> str:
-        return f"{self.namespace}:{KEY_VERSION}:"
+        """Every key of this key layout version starts with this (all epochs)."""
+        return base_prefix(self.namespace)
 
     @property
     def prefix(self) -> str:
+        """Outside isolated blocks: our keys of the epoch of whichever server a command
+        reaches (its connection fills the placeholder in, see cache.epoch)."""
         scope = self._scope()
-        return scope.key_prefix if scope is not None else self.base_prefix
+        return scope.key_prefix if scope is not None else self.fence.placeholder_prefix
 
     @property
     def stats(self) -> CacheStats:
@@ -207,21 +224,28 @@ class Cache:
             return False
         return True
 
-    async def ping(self) -> float:
-        """Round-trip time in milliseconds; raises CacheUnavailable when Redis does not answer.
+    async def probe(self) -> ServerProbe:
+        """The server's role and epoch and the round trip of asking them (one INFO);
+        raises CacheUnavailable when Redis does not answer.
 
-        The health check pings even when the breaker is open, so it reports the truth and a
+        The health check asks even when the breaker is open, so it reports the truth and a
         recovered Redis closes the breaker without waiting for traffic.
         """
         started = time.perf_counter()
         try:
             async with asyncio.timeout(self._budget_s):
-                await self.redis.ping()
+                info = await self.redis.info("replication")
+            replication = Replication.from_fields(info)
         except (RedisError, OSError, TimeoutError) as exc:
             self.breaker.record_failure()
             raise CacheUnavailable(type(exc).__name__) from exc
         self.breaker.record_success()
-        return (time.perf_counter() - started) * 1000
+        return ServerProbe(
+            latency_ms=(time.perf_counter() - started) * 1000,
+            role=replication.role,
+            epoch=self.fence.epoch_of(replication),
+            master=self._link.master_address,
+        )
 
     async def read_through(
         self, group: str, field: str, ttl_s: int, load: Load, *, stale_ok: bool = False
@@ -313,7 +337,11 @@ class Cache:
         return uuid.uuid4().hex, GENERATION_TTL_S
 
     async def close(self) -> None:
-        await self.redis.aclose()
+        await self._link.close()
+
+
+def base_prefix(namespace: str) -> str:
+    return f"{namespace}:{KEY_VERSION}:"
 
 
 async def get_cache(request: Request) -> Cache:

@@ -71,6 +71,13 @@ class CacheHealthOut(BaseModel):
     detail: str | None = Field(description="why Redis is down")
     breaker: BreakerState
     namespace: str
+    role: Literal["master", "replica"] | None = Field(
+        description="role of the Redis server answering; null when down"
+    )
+    master: str | None = Field(
+        description="host:port of the master the Sentinels name; null without Sentinels"
+    )
+    epoch: str | None = Field(description="cache epoch of the keys (new with every new master)")
 
 
 class ClearOut(BaseModel):

@@ -144,6 +144,9 @@ async def check(cache: Cache) -> CacheHealthOut:
         detail=component.detail,
         breaker=cast(BreakerState, cache.breaker.state),
         namespace=cache.namespace,
+        role=component.role,
+        master=component.master,
+        epoch=component.epoch,
     )
 
 
