@@ -396,6 +396,8 @@ def cmd_bench_suite(args: argparse.Namespace) -> int:
         tap_p99_ms=args.tap_p99_ms,
         report_dir=Path(args.report_dir),
         baseline=Path(args.baseline) if args.baseline else None,
+        front_url=args.url,
+        cluster_state=_cluster_state(args),
     )
     if options.baseline is not None and not options.baseline.is_file():
         print(f"travel-recharge bench suite: no file {options.baseline}", file=sys.stderr)
@@ -404,6 +406,17 @@ def cmd_bench_suite(args: argparse.Namespace) -> int:
         report = run_suite(ready, options)
     print(markdown(report))
     return exit_code(report)
+
+
+def _cluster_state(args: argparse.Namespace) -> Path | None:
+    """The state directory of the cluster whose front --url names (None: no --url)."""
+    if not args.url:
+        return None
+    if args.cluster_state:
+        return Path(args.cluster_state)
+    from travel_recharge.cluster.topology import default_state_dir
+
+    return default_state_dir(get_settings().data_dir, 0)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -521,6 +534,15 @@ def _add_bench_suite_parser(
     suite.add_argument("--report-dir", default="bench-reports", help="where JSON/Markdown go")
     suite.add_argument(
         "--baseline", help="a previous suite JSON: flag figures more than 20%% worse (exit 3)"
+    )
+    suite.add_argument(
+        "--url",
+        help="also measure through this front of a running `travel-recharge cluster` "
+        "(e.g. http://127.0.3.100:8000)",
+    )
+    suite.add_argument(
+        "--cluster-state",
+        help="that cluster's state directory (default: the one `cluster up` uses for site 0)",
     )
     suite.set_defaults(handler=cmd_bench_suite)
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from travel_recharge.bench import ceilings
+from travel_recharge.bench.front import Front, measure_front
 from travel_recharge.bench.http_load import load_local
 from travel_recharge.bench.memory import postgres_memory, redis_memory, server_memory
 from travel_recharge.bench.regression import THRESHOLD, regressions
@@ -73,6 +74,10 @@ class SuiteOptions:
     tap_p99_ms: float = 50.0
     report_dir: Path = Path("bench-reports")
     baseline: Path | None = None
+    # The front of a running `travel-recharge cluster` (its state directory: the signing key
+    # and the database), measured with the same workloads after the single node.
+    front_url: str | None = None
+    cluster_state: Path | None = None
 
     def command(self) -> str:
         """The command line that repeats this run."""
@@ -83,6 +88,8 @@ class SuiteOptions:
             f"--cards {self.cards} --steps {steps} --step-seconds {self.step_seconds} "
             f"--tap-p99-ms {self.tap_p99_ms}"
             + (f" --baseline {self.baseline}" if self.baseline else "")
+            + (f" --url {self.front_url}" if self.front_url else "")
+            + (f" --cluster-state {self.cluster_state}" if self.cluster_state else "")
         )
 
 
@@ -126,6 +133,7 @@ def run_suite(settings: Settings, options: SuiteOptions) -> dict[str, Any]:
             options.workers, options.clients, options.seconds, options.warmup_seconds
         ),
     }
+    front = _front(options, workloads)
     report = report_header("suite") | {
         "command": options.command(),
         "options": {k: str(v) for k, v in asdict(options).items()},
@@ -137,6 +145,7 @@ def run_suite(settings: Settings, options: SuiteOptions) -> dict[str, Any]:
         "stall": stall,
         "memory": memory,
         "ledger_mismatches": mismatches,
+        "front": front,
         "regressions": None,
     }
     if baseline is not None and options.baseline is not None:
@@ -148,6 +157,20 @@ def run_suite(settings: Settings, options: SuiteOptions) -> dict[str, Any]:
         }
     write_report(report, markdown(report), options.report_dir)
     return report
+
+
+def _front(options: SuiteOptions, single: dict[str, Any]) -> dict[str, Any] | None:
+    if options.front_url is None or options.cluster_state is None:
+        return None
+    front = Front.of_cluster(options.cluster_state, options.front_url)
+    return measure_front(
+        front,
+        single,
+        clients=options.clients,
+        seconds=options.seconds,
+        warmup_seconds=options.warmup_seconds,
+        cards=options.cards // 4,
+    )
 
 
 def exit_code(report: dict[str, Any]) -> int:

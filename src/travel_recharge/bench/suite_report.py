@@ -185,6 +185,32 @@ def _regressions(report: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _front(report: dict[str, Any]) -> list[str]:
+    front = report.get("front")
+    if not front:
+        return []
+    lines = [
+        f"Through the cluster's front ({front['url']}: HAProxy, API nodes, Patroni leader with "
+        "a synchronous standby, Redis through Sentinel), same clients and seconds:",
+        "",
+        "| workload | per second | p50 ms | p90 ms | p99 ms | non-2xx | vs one node |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, w in front["workloads"].items():
+        lines.append(
+            _row(
+                name,
+                w["throughput_per_s"],
+                w["p50_ms"],
+                w["p90_ms"],
+                w["p99_ms"],
+                w["non_2xx"],
+                w["vs_single_node"],
+            )
+        )
+    return lines
+
+
 def markdown(report: dict[str, Any]) -> str:
     sections = [
         _machine(report),
@@ -194,6 +220,7 @@ def markdown(report: dict[str, Any]) -> str:
         _stall(report),
         ["Resident memory at the end of the mixed run:", "", *_memory(report)],
         [f"Ledger mismatches after the run: {report['ledger_mismatches']}."],
+        _front(report),
         _regressions(report),
     ]
     return "\n\n".join("\n".join(lines) for lines in sections)

@@ -1,0 +1,144 @@
+"""The suite's workloads through a cluster's front (`bench suite --url`), beside one node's.
+
+The front is HAProxy in front of the API nodes of a running `travel-recharge cluster`; its
+state directory gives what a benchmark needs besides the address: the key the nodes sign
+tokens with and the schema owner's URL through HAProxy's write port, where the benchmark
+makes cards of its own (cluster.drill.prepare_drill: nothing it writes touches other
+cards). Reads, taps and recharges run with the suite's clients and seconds; each figure is
+reported beside the single node's figure for the same workload in the same run.
+
+On one machine every node of the cluster shares the same cores with the load generator and
+the single node's server, so the ratio shows what the cluster's extra hops cost (HAProxy,
+synchronous replication, Sentinel), not what more hosts would add: the README's capacity
+model says that part.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import uvloop
+
+from travel_recharge.bench.http_load import get_request, post_request, run_load
+from travel_recharge.cluster.drill import RECHARGE_AMOUNTS, DrillCards, prepare_drill
+from travel_recharge.cluster.launcher import API_SETTINGS_FILE
+from travel_recharge.cluster.topology import Topology
+from travel_recharge.kit.config import Settings
+from travel_recharge.security.roles import Role
+from travel_recharge.security.tokens import Principal, TokenSigner
+
+MakeRequest = Callable[[], bytes]
+
+
+@dataclass(frozen=True)
+class Front:
+    url: str
+    signing_key: str
+    database_url: str  # the schema owner, through HAProxy's write port
+
+    @classmethod
+    def of_cluster(cls, state_dir: Path, url: str | None = None) -> Front:
+        """The front of the cluster `travel-recharge cluster up` started in `state_dir`."""
+        topology = Topology.load(state_dir)
+        settings = json.loads((state_dir / API_SETTINGS_FILE).read_text())
+        return cls(
+            url=url or topology.front_url,
+            signing_key=settings["TR_AUTH_SIGNING_KEY"],
+            database_url=topology.database_url("postgres"),
+        )
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).hostname or "127.0.0.1"
+
+    @property
+    def port(self) -> int:
+        return urlsplit(self.url).port or 80
+
+    def authorization(self, role: Role, account_id: int, **binding: Any) -> dict[str, str]:
+        defaults = Settings.model_fields
+        signer = TokenSigner(
+            self.signing_key,
+            defaults["auth_issuer"].default,
+            defaults["auth_audience"].default,
+            3_600,
+        )
+        principal = Principal(account_id, f"bench-{role}", role, **binding)
+        return {"Authorization": f"Bearer {signer.issue(principal, datetime.now(UTC)).token}"}
+
+
+def front_workloads(front: Front, cards: DrillCards) -> dict[str, tuple[str, MakeRequest]]:
+    """Workload name (as the single node's) -> (kind, request), on the benchmark's cards."""
+    host = front.host
+    operator = front.authorization(Role.operator, cards.account_id)
+    tapper = front.authorization(Role.admin, cards.account_id)
+    point = front.authorization(
+        Role.recharge_point, cards.account_id, recharge_point_id=cards.recharge_point_id
+    )
+
+    def balance() -> bytes:
+        card = random.choice(cards.tap_cards)
+        return get_request(host, f"/api/v1/cards/{card}/balance", operator)
+
+    stations = get_request(host, "/api/v1/stations", {})
+
+    def tap() -> bytes:
+        body = {
+            "card_id": random.choice(cards.tap_cards),
+            "station_id": cards.station_id,
+            "validator_id": f"BENCH-{random.getrandbits(40):x}",
+            "tap_id": str(uuid.uuid4()),
+        }
+        return post_request(host, "/api/v1/trips/start", json.dumps(body).encode(), tapper)
+
+    def recharge() -> bytes:
+        body = {
+            "card_id": random.choice(cards.recharge_cards),
+            "amount": random.choice(RECHARGE_AMOUNTS),
+            "recharge_point_id": cards.recharge_point_id,
+        }
+        key = {"Idempotency-Key": f"bench-{uuid.uuid4().hex}"}
+        return post_request(host, "/api/v1/cards/recharge", json.dumps(body).encode(), point | key)
+
+    return {
+        "GET /api/v1/cards/{card_id}/balance": ("read", balance),
+        "GET /api/v1/stations": ("read", lambda: stations),
+        "POST /api/v1/trips/start": ("tap", tap),
+        "POST /api/v1/cards/recharge": ("recharge", recharge),
+    }
+
+
+def measure_front(
+    front: Front,
+    single: dict[str, Any],
+    *,
+    clients: int,
+    seconds: float,
+    warmup_seconds: float,
+    cards: int,
+) -> dict[str, Any]:
+    """Each workload through the front, with its ratio to the single node's (`single`:
+    the suite's workloads of the same run)."""
+    # Recharge cards take ~70 recharges each before the maximum balance.
+    made = asyncio.run(prepare_drill(front.database_url, cards, max(10, cards // 4)))
+    found: dict[str, Any] = {}
+    for name, (kind, request) in front_workloads(front, made).items():
+        _load(front, request, clients, warmup_seconds)
+        figures = _load(front, request, clients, seconds).figures()
+        one_node = single.get(name, {}).get("throughput_per_s")
+        ratio = round(figures["throughput_per_s"] / one_node, 3) if one_node else None
+        found[name] = figures | {"kind": kind, "vs_single_node": ratio}
+    return {"url": front.url, "workloads": found}
+
+
+def _load(front: Front, request: MakeRequest, clients: int, seconds: float) -> Any:
+    return uvloop.run(run_load(front.host, front.port, request, clients, seconds))
