@@ -17,11 +17,10 @@ from typing import Any
 import httpx
 import redis
 
-from travel_recharge.cluster.render import API_BACKEND, HEALTH_PATH, READ_BACKEND, WRITE_BACKEND
+from travel_recharge.cluster.haproxy import API_BACKEND, HEALTH_PATH, READ_BACKEND, WRITE_BACKEND
 from travel_recharge.cluster.topology import (
     ETCD_CLIENT_PORT,
     MASTER_NAME,
-    READ_PORT,
     REDIS_PORT,
     SENTINEL_PORT,
     Node,
@@ -179,19 +178,8 @@ def collect(topology: Topology, running: set[str]) -> ClusterStatus:
                 for node in topology.api
             ],
             haproxy_servers=_haproxy_servers(http, topology.stats_url),
-            urls=urls(topology),
+            urls=topology.urls,
         )
-
-
-def urls(topology: Topology) -> dict[str, str]:
-    return {
-        "front": topology.front_url,
-        "database_write": topology.database_url("postgres"),
-        "database_read": topology.database_url("postgres", port=READ_PORT),
-        "haproxy_stats": topology.stats_url,
-        "sentinels": ",".join(topology.sentinel_addresses),
-        "patroni": ",".join(topology.patroni_url(node) for node in topology.postgres),
-    }
 
 
 def _get_json(http: httpx.Client, url: str) -> Any:

@@ -164,6 +164,18 @@ class Topology:
     def sentinel_addresses(self) -> list[str]:
         return [f"{node.address}:{SENTINEL_PORT}" for node in self.sentinels]
 
+    @property
+    def urls(self) -> dict[str, str]:
+        """Where a person or a tool reaches the cluster (what `cluster status` prints)."""
+        return {
+            "front": self.front_url,
+            "database_write": self.database_url(SUPERUSER),
+            "database_read": self.database_url(SUPERUSER, port=READ_PORT),
+            "haproxy_stats": self.stats_url,
+            "sentinels": ",".join(self.sentinel_addresses),
+            "patroni": ",".join(self.patroni_url(node) for node in self.postgres),
+        }
+
     def patroni_url(self, node: Node) -> str:
         return f"http://{node.address}:{PATRONI_PORT}"
 
