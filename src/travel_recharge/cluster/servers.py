@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from travel_recharge.accounts.demo import CREDENTIALS_FILE
 from travel_recharge.cluster.haproxy import haproxy_config
 from travel_recharge.cluster.processes import Account, Command
 from travel_recharge.cluster.profiles import LAB
@@ -26,7 +28,14 @@ from travel_recharge.cluster.render import (
     redis_config,
     sentinel_config,
 )
-from travel_recharge.cluster.topology import API_PORT, REDIS_PORT, Kind, Node, Topology
+from travel_recharge.cluster.topology import (
+    API_PORT,
+    REDIS_PORT,
+    TOPOLOGY_FILE,
+    Kind,
+    Node,
+    Topology,
+)
 from travel_recharge.kit.embedded import minimal_environment
 from travel_recharge.security.keys import new_signing_key
 
@@ -40,6 +49,9 @@ REQUIRED_BINARIES = (PATRONI, ETCD, HAPROXY, REDIS_SERVER, f"{POSTGRES_BIN}/post
 LAB_NETWORK = "127.0.0.0/8"
 SIGNING_KEY_FILE = "signing-key"
 API_SETTINGS_FILE = "api-settings.json"
+# What a cluster writes in its state directory (and the next `up` removes).
+_NODE_DIRECTORY = re.compile(r"^((pg|redis|sentinel|api)\d+|etcd|haproxy|run)$")
+_STATE_FILES = {API_SETTINGS_FILE, TOPOLOGY_FILE, CREDENTIALS_FILE}
 # Settings the cluster decides for its API nodes; the launcher's own values are not passed.
 _DECIDED_HERE = (
     "TR_DATABASE_",
@@ -191,14 +203,14 @@ def load_api_settings(topology: Topology) -> dict[str, str]:
 
 
 def wipe_state(topology: Topology) -> None:
-    """A fresh cluster each `up`: the files of the previous one go, bar the signing key."""
+    """A fresh cluster each `up`: the files a previous cluster made go (its nodes'
+    directories, pid files, settings), the signing key stays, and nothing else in the
+    directory is touched (a --state-dir may hold other things)."""
     topology.state_dir.mkdir(parents=True, exist_ok=True)
     for path in topology.state_dir.iterdir():
-        if path.name == SIGNING_KEY_FILE:
-            continue
-        if path.is_dir() and not path.is_symlink():
+        if path.is_dir() and not path.is_symlink() and _NODE_DIRECTORY.match(path.name):
             shutil.rmtree(path)
-        else:
+        elif path.name in _STATE_FILES:
             path.unlink()
 
 
