@@ -39,8 +39,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "cluster" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.cluster)
-    # A stable sort: the tests marked LAST (taking the cluster down) go to the end.
-    items.sort(key=lambda item: item.get_closest_marker(LAST) is not None)
+    # The tests marked LAST (they take the cluster down) run right after the last other test
+    # that uses the cluster: not before one, and not at the end of the whole session, which
+    # would keep the cluster's servers running (and the two cores busy) through the rest.
+    last = [item for item in items if item.get_closest_marker(LAST) is not None]
+    if not last:
+        return
+    rest = [item for item in items if item.get_closest_marker(LAST) is None]
+    users = [n for n, item in enumerate(rest) if item.get_closest_marker("cluster") is not None]
+    at = users[-1] + 1 if users else len(rest)
+    items[:] = rest[:at] + last + rest[at:]
 
 
 # Which test session a state directory belongs to: "<pid> <start time>".
