@@ -22,10 +22,12 @@ import psutil
 
 from travel_recharge.cluster import bootstrap, processes, servers
 from travel_recharge.cluster.memory import memory_by_kind
+from travel_recharge.cluster.probes import patroni_members
 from travel_recharge.cluster.processes import ProcessTable, kill_groups, postmaster
-from travel_recharge.cluster.status import ClusterStatus, collect, patroni_members
+from travel_recharge.cluster.status import ClusterStatus, collect
 from travel_recharge.cluster.topology import ETCD_CLIENT_PORT, WRITE_PORT, Kind, Node, Topology
 from travel_recharge.cluster.waiting import ClusterError, wait_until
+from travel_recharge.kit.config import Settings
 from travel_recharge.kit.logs import log_event
 
 logger = logging.getLogger("travel_recharge.cluster")
@@ -242,14 +244,27 @@ class Cluster:
         new = [m["name"] for m in members if m.get("role") == "leader"]
         return str(new[0]) if new else response.text
 
+    def _stop_strays(self, layers: list[list[Node]]) -> None:
+        """Stop the cluster's processes that no pid file (nor a known postmaster) leads to."""
+        known = _known_pids([p for layer in layers for n in layer for p in self.node_processes(n)])
+        stray = [
+            p
+            for p in processes.leftovers(self.topology.state_dir, self.account)
+            if p.pid not in known
+        ]
+        if stray:
+            log_event(logger, "cluster.leftovers_stopped", pids=[p.pid for p in stray])
+            processes.stop(stray, groups=False)
+
     def memory(self) -> dict[str, float]:
         """Resident memory (MB) of every process of the cluster, summed per kind of server
         (postgres, patroni, etcd, haproxy, redis, sentinel, api), and in all."""
         return memory_by_kind((node, self.node_processes(node)) for node in self.topology.nodes)
 
     def down(self) -> None:
-        """Stop every server, newest layer first, and remove the pid files; whatever the pid
-        files do not name (a launcher killed mid-way) is found by its command line."""
+        """Stop every server, newest layer first, and remove the pid files; a server the pid
+        files do not name (its launcher was killed mid-way) is found by where it runs from
+        (processes.leftovers)."""
         layers = [
             list(self.topology.api),
             [self.topology.haproxy, *self.topology.sentinels, *self.topology.redis],
@@ -261,16 +276,27 @@ class Cluster:
         layers.insert(
             0, [Node(name, Kind.api, "") for name in self.table.names() if name not in known]
         )
+        # Strays first, while etcd still answers: a Patroni without its pid file would
+        # otherwise restart its PostgreSQL behind the layers, then hang on a vanished etcd.
+        self._stop_strays(layers)
         for layer in layers:
             running = [p for node in layer for p in self.node_processes(node)]
             if running:
                 processes.stop(running)
-        stray = processes.leftovers(self.topology.state_dir, self.account)
-        if stray:
-            log_event(logger, "cluster.leftovers_stopped", pids=[p.pid for p in stray])
-            processes.stop(stray)
+        self._stop_strays([])
         for name in self.table.names():
             self.table.forget(name)
+
+
+def _known_pids(processes_of_nodes: list[psutil.Process]) -> set[int]:
+    known = set()
+    for process in processes_of_nodes:
+        known.add(process.pid)
+        try:
+            known.update(child.pid for child in process.children(recursive=True))
+        except psutil.Error:
+            continue
+    return known
 
 
 def _answers(node: Node) -> bool:
@@ -283,6 +309,4 @@ def _answers(node: Node) -> bool:
 
 
 def _timezone(settings: Mapping[str, str]) -> str:
-    from travel_recharge.kit.config import Settings
-
     return settings.get("TR_TIMEZONE") or str(Settings.model_fields["timezone"].default)

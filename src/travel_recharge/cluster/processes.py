@@ -189,13 +189,26 @@ def kill_groups(processes: Iterable[psutil.Process], sig: signal.Signals) -> Non
             continue
 
 
-def stop(processes: list[psutil.Process], timeout_s: float = STOP_TIMEOUT_S) -> None:
-    """SIGTERM (each engine's clean shutdown), then SIGKILL whatever is left."""
-    kill_groups(processes, signal.SIGTERM)
+def stop(
+    processes: list[psutil.Process], *, groups: bool = True, timeout_s: float = STOP_TIMEOUT_S
+) -> None:
+    """SIGTERM (each engine's clean shutdown), then SIGKILL whatever is left; to each
+    process's group (servers we started), or only to the process itself (`groups` False:
+    strays, whose group we did not make)."""
+    signal_all = kill_groups if groups else _signal_each
+    signal_all(processes, signal.SIGTERM)
     alive = wait_gone(processes, timeout_s)
     if alive:
-        kill_groups(alive, signal.SIGKILL)
+        signal_all(alive, signal.SIGKILL)
         wait_gone(alive, timeout_s)
+
+
+def _signal_each(processes: Iterable[psutil.Process], sig: signal.Signals) -> None:
+    for process in processes:
+        try:
+            process.send_signal(sig)
+        except psutil.NoSuchProcess:
+            continue
 
 
 def leftovers(state_dir: Path, account: Account) -> list[psutil.Process]:

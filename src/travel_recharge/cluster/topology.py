@@ -72,13 +72,6 @@ class Topology:
         if not 1 <= self.workers <= 64:
             raise ValueError(f"workers: {self.workers} is not 1-64")
 
-    @classmethod
-    def for_site(
-        cls, site: int = 0, *, data_dir: Path, api_nodes: int = 3, workers: int = 1
-    ) -> Topology:
-        """A site's cluster with its state in <data_dir>/cluster/site-<S>."""
-        return cls(site, api_nodes, workers, default_state_dir(data_dir, site))
-
     # Addresses.
     def host(self, subnet: int, index: int) -> str:
         return f"127.{self.site}.{subnet}.{index}"
