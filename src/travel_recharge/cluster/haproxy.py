@@ -119,9 +119,10 @@ def _api_front(bind: str, nodes: Sequence[Node], check: str, source: bool) -> st
         f"    option httpchk GET {HEALTH_PATH}",
         "    http-check expect status 200",
         "    option forwardfor",
-        # A request whose connection failed (or got no answer at all) goes to another node:
-        # money operations are idempotent (Idempotency-Key, tap_id), so a retry is safe.
-        "    option redispatch",
+        # A request whose connection failed (or got no answer at all) goes to another node,
+        # at every retry (redispatch 1), not only the last: money operations are idempotent
+        # (Idempotency-Key, tap_id), so a retry is safe.
+        "    option redispatch 1",
         "    retries 3",
         "    retry-on conn-failure empty-response",
         f"    default-server {check}",
