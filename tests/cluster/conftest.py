@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import psutil
 import pytest
 
 from tests.conftest import TEST_ACCOUNT_ID, TEST_SIGNING_KEY
@@ -39,15 +40,47 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "cluster" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.cluster)
-    # A stable sort: the tests marked LAST (taking the cluster down) go to the end.
-    items.sort(key=lambda item: item.get_closest_marker(LAST) is not None)
+    # The tests marked LAST (they take the cluster down) run right after the last other test
+    # that uses the cluster: not before one, and not at the end of the whole session, which
+    # would keep the cluster's servers running (and the two cores busy) through the rest.
+    last = [item for item in items if item.get_closest_marker(LAST) is not None]
+    if not last:
+        return
+    rest = [item for item in items if item.get_closest_marker(LAST) is None]
+    users = [n for n, item in enumerate(rest) if item.get_closest_marker("cluster") is not None]
+    at = users[-1] + 1 if users else len(rest)
+    items[:] = rest[:at] + last + rest[at:]
+
+
+# Which test session a state directory belongs to: "<pid> <start time>".
+OWNER_FILE = "test-session"
+
+
+def _owner_alive(state_dir: Path) -> bool:
+    try:
+        pid, started = (state_dir / OWNER_FILE).read_text().split()
+        return abs(psutil.Process(int(pid)).create_time() - float(started)) < 0.05
+    except (OSError, ValueError, psutil.Error):
+        return False
+
+
+def _stop_abandoned_clusters() -> None:
+    """The clusters of earlier sessions that died before their teardown (killed, or
+    interrupted twice): stopped and removed, unless their session still runs."""
+    for state_dir in Path(tempfile.gettempdir()).glob(f"tr-cluster-{SITE}-*"):
+        if not _owner_alive(state_dir):
+            Cluster(Topology(site=SITE, state_dir=state_dir)).down()
+            shutil.rmtree(state_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[Cluster]:
+    _stop_abandoned_clusters()
     # Not under pytest's temporary root: it is 0700, and the servers run as an unprivileged
     # user (when the suite runs as root) who must reach their files.
     state_dir = Path(tempfile.mkdtemp(prefix=f"tr-cluster-{SITE}-"))
+    session = psutil.Process()
+    (state_dir / OWNER_FILE).write_text(f"{session.pid} {session.create_time()}\n")
     topology = Topology(site=SITE, api_nodes=2, workers=1, state_dir=state_dir)
     environment = dict(os.environ) | {
         "TR_AUTH_SIGNING_KEY": TEST_SIGNING_KEY,

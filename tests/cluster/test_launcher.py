@@ -266,8 +266,19 @@ def test_cluster_down_leaves_no_process(cluster: Cluster) -> None:
     endpoints = [(topology.front_address, 8000), (topology.database_proxy_address, WRITE_PORT)]
     endpoints += [(node.address, REDIS_PORT) for node in topology.redis]
     assert all(_listening(*endpoint) for endpoint in endpoints)
+    # As after a launcher killed between starting servers and writing their pid files:
+    # `down` must find these by themselves.
+    for name in ("pg2", "redis2", "sentinel3", "api2", "haproxy"):
+        (topology.run_dir / f"{name}.pid").unlink()
+    # Someone's process that merely sits in the state directory is not the cluster's.
+    bystander = subprocess.Popen(["sleep", "300"], cwd=topology.state_dir)
 
-    stopped = _cli(cluster, "down")
+    try:
+        stopped = _cli(cluster, "down")
+        assert bystander.poll() is None, "down stopped a process that is not a server"
+    finally:
+        bystander.kill()
+        bystander.wait()
 
     assert stopped.returncode == 0, stopped.stderr
     assert _processes_of(cluster) == []

@@ -57,6 +57,13 @@ def add_cluster_parser(commands: argparse._SubParsersAction[argparse.ArgumentPar
     switchover.add_argument("--to", help="the candidate (must be the synchronous standby)")
     switchover.set_defaults(handler=cmd_switchover)
 
+    render = sub.add_parser(
+        "render", help="write the configuration of a cluster on real hosts (deploy/cluster/)"
+    )
+    render.add_argument("--hosts", required=True, help="the hosts description (TOML)")
+    render.add_argument("--out", required=True, help="directory to write each host's files in")
+    render.set_defaults(handler=cmd_render)
+
 
 def _with_site(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument(
@@ -166,4 +173,16 @@ def cmd_switchover(args: argparse.Namespace) -> int:
     except ClusterError as exc:
         return _refused(args, exc)
     print(f"the leader is now {leader}")
+    return 0
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from travel_recharge.cluster.deploy import HostsProblem, load_hosts, render_hosts, write_files
+
+    try:
+        files = render_hosts(load_hosts(Path(args.hosts)))
+    except HostsProblem as exc:
+        return _refused(args, exc)
+    write_files(files, Path(args.out))
+    print(f"wrote {len(files)} files under {args.out}")
     return 0

@@ -10,10 +10,8 @@ HAProxy. The servers outlive the launcher; another process finds them again with
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import shutil
 import signal
 import socket
 from collections.abc import Callable, Mapping
@@ -23,19 +21,19 @@ import httpx
 import psutil
 
 from travel_recharge.cluster import bootstrap, processes, servers
+from travel_recharge.cluster.memory import memory_by_kind
+from travel_recharge.cluster.probes import patroni_members
 from travel_recharge.cluster.processes import ProcessTable, kill_groups, postmaster
-from travel_recharge.cluster.status import ClusterStatus, collect, patroni_members
+from travel_recharge.cluster.status import ClusterStatus, collect
 from travel_recharge.cluster.topology import ETCD_CLIENT_PORT, WRITE_PORT, Kind, Node, Topology
 from travel_recharge.cluster.waiting import ClusterError, wait_until
+from travel_recharge.kit.config import Settings
 from travel_recharge.kit.logs import log_event
 
 logger = logging.getLogger("travel_recharge.cluster")
 
-API_SETTINGS_FILE = "api-settings.json"
 # Role names `kill` takes besides node names: resolved from what the cluster says now.
 ROLE_ALIASES = ("pg-leader", "pg-sync", "pg-replica", "redis-master")
-# Files of the state directory that outlive a `cluster up`: the key tokens are signed with.
-_KEPT = {servers.SIGNING_KEY_FILE}
 
 
 class Cluster:
@@ -96,10 +94,10 @@ class Cluster:
     def _start_everything(self, environment: dict[str, str]) -> None:
         topology = self.topology
         processes.check_reachable(topology.state_dir, self.account)
-        self._wipe_state()
+        servers.wipe_state(topology)
         servers.write_configuration(topology, self.account)
         topology.save()
-        self._save_api_settings(environment)
+        servers.save_api_settings(topology, environment)
         self.say(f"starting etcd at {topology.etcd.address}")
         self._spawn(topology.etcd)
         wait_until("etcd answers", 30, lambda: _answers(topology.etcd))
@@ -119,45 +117,16 @@ class Cluster:
         bootstrap.prepare_database(topology)
         if demo:
             self.say("seeding the demo data (network, riders, trips) and accounts")
-            self.say(bootstrap.seed_demo(topology, _timezone(self._api_settings())))
+            self.say(bootstrap.seed_demo(topology, _timezone(servers.load_api_settings(topology))))
         self.say(f"starting {topology.api_nodes} API node(s)")
         for node in topology.api:
             self._spawn(node)
         self.wait_healthy(timeout_s)
         self.say(f"the front answers at {topology.front_url}")
 
-    def _wipe_state(self) -> None:
-        """A fresh cluster each `up`: the data of the previous one goes (bar _KEPT)."""
-        state_dir = self.topology.state_dir
-        state_dir.mkdir(parents=True, exist_ok=True)
-        for path in state_dir.iterdir():
-            if path.name in _KEPT:
-                continue
-            if path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path)
-            else:
-                path.unlink()
-
-    def _save_api_settings(self, environment: Mapping[str, str]) -> None:
-        """What API nodes are started with, for a later `cluster start api<i>` from another
-        process: TR_* settings and the shared signing key (so the file is 0600)."""
-        settings = {k: v for k, v in environment.items() if k.startswith("TR_")}
-        settings["TR_AUTH_SIGNING_KEY"] = servers.shared_signing_key(self.topology, environment)
-        path = self.topology.state_dir / API_SETTINGS_FILE
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w") as file:
-            json.dump(settings, file)
-
-    def _api_settings(self) -> dict[str, str]:
-        path = self.topology.state_dir / API_SETTINGS_FILE
-        return dict(json.loads(path.read_text()))
-
     def _spawn(self, node: Node) -> None:
-        settings = self._api_settings()
-        command = servers.command(
-            self.topology, node, settings=settings, signing_key=settings["TR_AUTH_SIGNING_KEY"]
-        )
-        self.table.spawn(node.name, command)
+        settings = servers.load_api_settings(self.topology)
+        self.table.spawn(node.name, servers.command(self.topology, node, settings=settings))
 
     # What runs.
     def node_processes(self, node: Node) -> list[psutil.Process]:
@@ -275,21 +244,27 @@ class Cluster:
         new = [m["name"] for m in members if m.get("role") == "leader"]
         return str(new[0]) if new else response.text
 
+    def _stop_strays(self, layers: list[list[Node]]) -> None:
+        """Stop the cluster's processes that no pid file (nor a known postmaster) leads to."""
+        known = _known_pids([p for layer in layers for n in layer for p in self.node_processes(n)])
+        stray = [
+            p
+            for p in processes.leftovers(self.topology.state_dir, self.account)
+            if p.pid not in known
+        ]
+        if stray:
+            log_event(logger, "cluster.leftovers_stopped", pids=[p.pid for p in stray])
+            processes.stop(stray, groups=False)
+
     def memory(self) -> dict[str, float]:
-        """Resident memory (MB) of every process of the cluster, summed per kind of server,
-        and in all: what the cluster costs this machine."""
-        totals: dict[str, float] = {}
-        for node in self.topology.nodes:
-            for process in self.node_processes(node):
-                kind = _memory_kind(node, process)
-                totals[kind] = totals.get(kind, 0.0) + _tree_rss_mb(process)
-        totals = {kind: round(mb, 1) for kind, mb in sorted(totals.items())}
-        totals["total"] = round(sum(totals.values()), 1)
-        return totals
+        """Resident memory (MB) of every process of the cluster, summed per kind of server
+        (postgres, patroni, etcd, haproxy, redis, sentinel, api), and in all."""
+        return memory_by_kind((node, self.node_processes(node)) for node in self.topology.nodes)
 
     def down(self) -> None:
-        """Stop every server, newest layer first, and remove the pid files; whatever the pid
-        files do not name (a launcher killed mid-way) is found by its command line."""
+        """Stop every server, newest layer first, and remove the pid files; a server the pid
+        files do not name (its launcher was killed mid-way) is found by where it runs from
+        (processes.leftovers)."""
         layers = [
             list(self.topology.api),
             [self.topology.haproxy, *self.topology.sentinels, *self.topology.redis],
@@ -301,16 +276,27 @@ class Cluster:
         layers.insert(
             0, [Node(name, Kind.api, "") for name in self.table.names() if name not in known]
         )
+        # Strays first, while etcd still answers: a Patroni without its pid file would
+        # otherwise restart its PostgreSQL behind the layers, then hang on a vanished etcd.
+        self._stop_strays(layers)
         for layer in layers:
             running = [p for node in layer for p in self.node_processes(node)]
             if running:
                 processes.stop(running)
-        stray = processes.leftovers(self.topology.state_dir, self.account)
-        if stray:
-            log_event(logger, "cluster.leftovers_stopped", pids=[p.pid for p in stray])
-            processes.stop(stray)
+        self._stop_strays([])
         for name in self.table.names():
             self.table.forget(name)
+
+
+def _known_pids(processes_of_nodes: list[psutil.Process]) -> set[int]:
+    known = set()
+    for process in processes_of_nodes:
+        known.add(process.pid)
+        try:
+            known.update(child.pid for child in process.children(recursive=True))
+        except psutil.Error:
+            continue
+    return known
 
 
 def _answers(node: Node) -> bool:
@@ -323,26 +309,4 @@ def _answers(node: Node) -> bool:
 
 
 def _timezone(settings: Mapping[str, str]) -> str:
-    from travel_recharge.kit.config import Settings
-
     return settings.get("TR_TIMEZONE") or str(Settings.model_fields["timezone"].default)
-
-
-def _memory_kind(node: Node, process: psutil.Process) -> str:
-    if node.kind is Kind.postgres:
-        return "postgres" if process.name() == "postgres" else "patroni"
-    return str(node.kind)
-
-
-def _tree_rss_mb(process: psutil.Process) -> float:
-    try:
-        tree = [process, *process.children(recursive=True)]
-    except psutil.Error:
-        return 0.0
-    total = 0
-    for member in tree:
-        try:
-            total += member.memory_info().rss
-        except psutil.Error:
-            continue
-    return total / (1024 * 1024)

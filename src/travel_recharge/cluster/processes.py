@@ -189,13 +189,26 @@ def kill_groups(processes: Iterable[psutil.Process], sig: signal.Signals) -> Non
             continue
 
 
-def stop(processes: list[psutil.Process], timeout_s: float = STOP_TIMEOUT_S) -> None:
-    """SIGTERM (each engine's clean shutdown), then SIGKILL whatever is left."""
-    kill_groups(processes, signal.SIGTERM)
+def stop(
+    processes: list[psutil.Process], *, groups: bool = True, timeout_s: float = STOP_TIMEOUT_S
+) -> None:
+    """SIGTERM (each engine's clean shutdown), then SIGKILL whatever is left; to each
+    process's group (servers we started), or only to the process itself (`groups` False:
+    strays, whose group we did not make)."""
+    signal_all = kill_groups if groups else _signal_each
+    signal_all(processes, signal.SIGTERM)
     alive = wait_gone(processes, timeout_s)
     if alive:
-        kill_groups(alive, signal.SIGKILL)
+        signal_all(alive, signal.SIGKILL)
         wait_gone(alive, timeout_s)
+
+
+def _signal_each(processes: Iterable[psutil.Process], sig: signal.Signals) -> None:
+    for process in processes:
+        try:
+            process.send_signal(sig)
+        except psutil.NoSuchProcess:
+            continue
 
 
 def leftovers(state_dir: Path, account: Account) -> list[psutil.Process]:
@@ -215,19 +228,26 @@ def leftovers(state_dir: Path, account: Account) -> list[psutil.Process]:
     return found
 
 
+# The engines' process names (Sentinel is redis-server too; Patroni is a Python script).
+ENGINE_NAMES = frozenset({"postgres", "etcd", "haproxy", "redis-server"})
+
+
 def belongs_to(process: psutil.Process, state_dir: Path) -> bool:
-    """Whether `process` runs from `state_dir`, names it, or keeps its data there: every
-    server starts in its node's directory with its files there (Redis rewrites its command
-    line, so that alone would not do), and API nodes have their TR_DATA_DIR there."""
+    """Whether `process` is a server of the cluster in `state_dir`: an engine (or Patroni)
+    running from there or naming it (Redis rewrites its command line; every server starts
+    in its node's directory), or an API node or worker whose TR_DATA_DIR is there. A shell
+    someone left in that directory is none of these, and is left alone."""
     marker = str(state_dir)
     try:
         if process.status() == psutil.STATUS_ZOMBIE:
             return False
-        places = [process.cwd(), " ".join(process.cmdline())]
-        places.append(process.environ().get("TR_DATA_DIR", ""))
+        if process.environ().get("TR_DATA_DIR", "").startswith(marker):
+            return True
+        command = " ".join(process.cmdline())
+        engine = process.name() in ENGINE_NAMES or "patroni" in command
+        return engine and (marker in process.cwd() or marker in command)
     except psutil.Error:
         return False
-    return any(marker in place for place in places)
 
 
 def wait_gone(processes: list[psutil.Process], timeout_s: float) -> list[psutil.Process]:

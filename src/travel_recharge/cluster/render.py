@@ -1,20 +1,19 @@
 """The servers' configuration files, for the one-machine lab and for real hosts alike.
 
-One function per file (patroni.yml, etcd's settings, haproxy.cfg, redis.conf,
-sentinel.conf), given the nodes and a Profile: the lab profile has short timings so a
-failover takes seconds and trusts loopback connections; the production profile keeps
-Patroni's and Sentinel's usual timings and asks for scram-sha-256 passwords. Rendering the
-lab and the deploy examples with the same code is what keeps them from drifting apart.
+One function per file (patroni.yml, etcd's settings, redis.conf, sentinel.conf; haproxy.cfg
+is haproxy.py's) and the API nodes' settings, given the nodes and a Profile (profiles.py).
+Rendering the lab and the deploy examples with the same code is what keeps them from
+drifting apart.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from travel_recharge.cluster.profiles import Profile, generated_header
 from travel_recharge.cluster.topology import (
-    API_PORT,
     ETCD_CLIENT_PORT,
     ETCD_PEER_PORT,
     MASTER_NAME,
@@ -25,7 +24,6 @@ from travel_recharge.cluster.topology import (
     REPLICATION_USER,
     SCOPE,
     SENTINEL_PORT,
-    STATS_PORT,
     SUPERUSER,
     WRITE_PORT,
     Node,
@@ -34,66 +32,7 @@ from travel_recharge.cluster.topology import (
 from travel_recharge.cluster.yaml_text import YamlValue, to_yaml
 from travel_recharge.kit.embedded import APP_ROLE, VALKEY_EVICTION_POLICY, VALKEY_MAXMEMORY_MB
 
-HEALTH_PATH = "/api/v1/health/db"
-WRITE_BACKEND = "database-write"
-READ_BACKEND = "database-read"
-API_BACKEND = "api-nodes"
 REWIND_USER = "rewind"
-
-
-@dataclass(frozen=True)
-class Profile:
-    name: str
-    # Patroni: the leader key lives `ttl` s; each node loops every `loop_wait` s; a DCS or
-    # PostgreSQL call is retried for `retry_timeout` s. Patroni's rule: loop_wait +
-    # 2 * retry_timeout <= ttl, or a healthy leader may lose its key between two loops.
-    ttl: int
-    loop_wait: int
-    retry_timeout: int
-    # pg_hba's method for every client, replication included.
-    auth_method: str
-    # HAProxy's health checks: every `check_inter_ms`; down after `check_fall` failures,
-    # up after `check_rise` successes.
-    check_inter_ms: int
-    check_fall: int
-    check_rise: int
-    # Sentinel: a master silent this long is subjectively down.
-    sentinel_down_after_ms: int
-    sentinel_failover_timeout_ms: int
-
-    def __post_init__(self) -> None:
-        if self.loop_wait + 2 * self.retry_timeout > self.ttl:
-            raise ValueError(f"{self.name}: loop_wait + 2 * retry_timeout must be <= ttl")
-
-
-# Failover in seconds on one machine. The loopback network is trusted because every "host"
-# of the lab is this machine: anyone who can reach 127.0.0.0/8 already runs here.
-LAB = Profile(
-    name="lab",
-    ttl=10,
-    loop_wait=1,
-    retry_timeout=4,
-    auth_method="trust",
-    check_inter_ms=1000,
-    check_fall=2,
-    check_rise=1,
-    sentinel_down_after_ms=2000,
-    sentinel_failover_timeout_ms=10_000,
-)
-# Patroni's defaults (ttl 30, loop_wait 10, retry_timeout 10): a real network has pauses a
-# loopback does not, and a needless failover costs more than a few seconds of waiting.
-PRODUCTION = Profile(
-    name="production",
-    ttl=30,
-    loop_wait=10,
-    retry_timeout=10,
-    auth_method="scram-sha-256",
-    check_inter_ms=2000,
-    check_fall=3,
-    check_rise=2,
-    sentinel_down_after_ms=5000,
-    sentinel_failover_timeout_ms=60_000,
-)
 
 
 @dataclass(frozen=True)
@@ -111,10 +50,12 @@ def patroni_config(
     paths: PostgresPaths,
     client_network: str,
     profile: Profile,
+    comment: str = "",
 ) -> str:
     """patroni.yml of one PostgreSQL node. Passwords are not in it: with scram-sha-256,
     Patroni reads them from PATRONI_SUPERUSER_PASSWORD, PATRONI_REPLICATION_PASSWORD,
-    PATRONI_REWIND_PASSWORD and PATRONI_RESTAPI_PASSWORD (an environment file)."""
+    PATRONI_REWIND_PASSWORD and PATRONI_RESTAPI_PASSWORD (an environment file, which
+    `comment` may name)."""
     document: dict[str, YamlValue] = {
         "scope": SCOPE,
         "namespace": "/service/",
@@ -142,10 +83,10 @@ def patroni_config(
             "parameters": {"unix_socket_directories": paths.socket_dir},
         },
         # A lab has no /dev/watchdog; real hosts use it when present.
-        "watchdog": {"mode": "off" if profile is LAB else "automatic"},
+        "watchdog": {"mode": profile.watchdog},
         "tags": {"nofailover": False, "noloadbalance": False, "clonefrom": False},
     }
-    return _header(profile, "Patroni") + to_yaml(document)
+    return generated_header(profile, "Patroni") + comment + to_yaml(document)
 
 
 _INITDB: list[YamlValue] = [
@@ -200,7 +141,7 @@ def _pg_hba(network: str, method: str) -> list[YamlValue]:
 
 
 def etcd_settings(
-    member: Node, *, members: Sequence[Node], data_dir: str, token: str
+    member: Node, *, members: Sequence[Node], data_dir: str, cluster_id: str
 ) -> dict[str, str]:
     """etcd's flags by name (`--name`, ...): a command line here, /etc/default/etcd there."""
     peers = ",".join(f"{m.name}=http://{m.address}:{ETCD_PEER_PORT}" for m in members)
@@ -214,106 +155,11 @@ def etcd_settings(
         "listen-peer-urls": peer_url,
         "initial-advertise-peer-urls": peer_url,
         "initial-cluster": peers,
-        "initial-cluster-token": token,
+        # Not a secret: it keeps members of different clusters from joining each other.
+        "initial-cluster-token": cluster_id,
         "initial-cluster-state": "new",
+        "logger": "zap",  # etcd 3.4's structured logger (its old one is deprecated)
     }
-
-
-def haproxy_config(
-    *,
-    database_nodes: Sequence[Node],
-    api_nodes: Sequence[Node],
-    database_bind: str,
-    front_bind: str,
-    profile: Profile,
-    log_target: str,
-    source_addresses: bool,
-) -> str:
-    """haproxy.cfg: the write and read database ports (Patroni's REST checks decide which
-    node is behind each) and the API front. `source_addresses`: connect from the bind
-    addresses (on one machine a loopback connection would otherwise come from 127.0.0.1, and
-    the API nodes trust X-Forwarded-For only from the front's address)."""
-    check = f"inter {profile.check_inter_ms} fall {profile.check_fall} rise {profile.check_rise}"
-    sections = [
-        _header(profile, "HAProxy"),
-        "global\n    maxconn 4096\n",
-        f"    log {log_target} local0 notice\n\n",
-        "defaults\n    log global\n    timeout connect 2s\n    timeout check 2s\n",
-        "    retries 2\n\n",
-    ]
-    for name, port, endpoint in (
-        (WRITE_BACKEND, WRITE_PORT, "/primary"),
-        (READ_BACKEND, READ_PORT, "/replica"),
-    ):
-        sections.append(
-            _database_listener(
-                name, f"{database_bind}:{port}", endpoint, database_nodes, check, source_addresses
-            )
-        )
-    sections.append(_api_front(front_bind, api_nodes, check, source_addresses))
-    sections.append(
-        f"listen stats\n    mode http\n    bind {front_bind}:{STATS_PORT}\n"
-        "    stats enable\n    stats uri /\n    stats refresh 5s\n"
-    )
-    return "".join(sections)
-
-
-def _database_listener(
-    name: str, bind: str, endpoint: str, nodes: Sequence[Node], check: str, source: bool
-) -> str:
-    lines = [
-        f"listen {name}",
-        "    mode tcp",
-        f"    bind {bind}",
-        # Pooled connections stay open for long; TCP keepalives notice a dead peer.
-        "    timeout client 30m",
-        "    timeout server 30m",
-        "    option clitcpka",
-        "    option srvtcpka",
-        "    balance roundrobin",
-        # OPTIONS, as Patroni's own HAProxy example: the same answer as GET without a body,
-        # so HAProxy's early close does not cut Patroni off mid-write (a logged traceback).
-        f"    option httpchk OPTIONS {endpoint}",
-        "    http-check expect status 200",
-        # A node that stops being the leader (or a replica) has its sessions cut at once, so
-        # no client goes on writing to a demoted primary.
-        f"    default-server {check} on-marked-down shutdown-sessions",
-    ]
-    if source:
-        lines.append(f"    source {bind.rsplit(':', 1)[0]}")
-    lines += [
-        f"    server {n.name} {n.address}:{POSTGRES_PORT} check port {PATRONI_PORT}" for n in nodes
-    ]
-    return "\n".join(lines) + "\n\n"
-
-
-def _api_front(bind: str, nodes: Sequence[Node], check: str, source: bool) -> str:
-    lines = [
-        "frontend api",
-        "    mode http",
-        f"    bind {bind}:{API_PORT}",
-        "    timeout client 30s",
-        f"    default_backend {API_BACKEND}",
-        "",
-        f"backend {API_BACKEND}",
-        "    mode http",
-        "    balance roundrobin",
-        "    timeout server 30s",
-        "    timeout http-keep-alive 10s",
-        f"    option httpchk GET {HEALTH_PATH}",
-        "    http-check expect status 200",
-        "    option forwardfor",
-        # A request whose connection failed (or got no answer at all) goes to another node:
-        # money operations are idempotent (Idempotency-Key, tap_id), so a retry is safe.
-        "    option redispatch",
-        "    retries 3",
-        "    retry-on conn-failure empty-response",
-        f"    default-server {check}",
-    ]
-    if source:
-        lines.append(f"    source {bind}")
-    lines += [f"    server {n.name} {n.address}:{API_PORT} check" for n in nodes]
-    return "\n".join(lines) + "\n\n"
 
 
 def redis_config(node: Node, *, directory: str, master: Node | None, profile: Profile) -> str:
@@ -333,7 +179,7 @@ def redis_config(node: Node, *, directory: str, master: Node | None, profile: Pr
     ]
     if master is not None:
         lines.append(f"replicaof {master.address} {REDIS_PORT}")
-    return _header(profile, "Redis") + "\n".join(lines) + "\n"
+    return generated_header(profile, "Redis") + "\n".join(lines) + "\n"
 
 
 def sentinel_config(
@@ -352,7 +198,7 @@ def sentinel_config(
         f"sentinel failover-timeout {name} {profile.sentinel_failover_timeout_ms}",
         f"sentinel parallel-syncs {name} 1",
     ]
-    return _header(profile, "Redis Sentinel") + "\n".join(lines) + "\n"
+    return generated_header(profile, "Redis Sentinel") + "\n".join(lines) + "\n"
 
 
 def api_environment(
@@ -360,23 +206,26 @@ def api_environment(
     database_proxy: str,
     sentinels: Sequence[Node],
     front: str,
-    extra: Mapping[str, str] | None = None,
+    with_owner: bool,
 ) -> dict[str, str]:
     """The TR_* settings of an API node: the database roles through HAProxy's ports, the
-    cache through the Sentinels, the front as the only proxy whose X-Forwarded-For counts."""
+    cache through the Sentinels, the front as the only proxy whose X-Forwarded-For counts.
+    `with_owner`: also the schema owner's URL (the lab's; real hosts keep it to the release
+    step that runs `travel-recharge migrate`)."""
     environment = {
         "TR_DATABASE_URL": database_url(database_proxy, APP_ROLE, WRITE_PORT),
         "TR_DATABASE_REPLICA_URL": database_url(database_proxy, APP_ROLE, READ_PORT),
-        "TR_DATABASE_MIGRATION_URL": database_url(database_proxy, SUPERUSER, WRITE_PORT),
-        "TR_REDIS_SENTINELS": json.dumps([f"{s.address}:{SENTINEL_PORT}" for s in sentinels]),
+        "TR_REDIS_SENTINELS": _json([f"{s.address}:{SENTINEL_PORT}" for s in sentinels]),
         "TR_REDIS_MASTER_NAME": MASTER_NAME,
-        "TR_TRUSTED_PROXIES": json.dumps([front]),
+        "TR_TRUSTED_PROXIES": _json([front]),
     }
-    return environment | dict(extra or {})
+    if with_owner:
+        environment["TR_DATABASE_MIGRATION_URL"] = database_url(
+            database_proxy, SUPERUSER, WRITE_PORT
+        )
+    return environment
 
 
-def _header(profile: Profile, what: str) -> str:
-    return (
-        f"# {what} configuration written by `travel-recharge cluster` ({profile.name} profile).\n"
-        "# Generated: edit the renderer (travel_recharge/cluster/render.py), not this file.\n"
-    )
+def _json(values: list[str]) -> str:
+    # Compact: an environment file's value is the rest of its line, spaces and all.
+    return json.dumps(values, separators=(",", ":"))

@@ -2,29 +2,40 @@
 
 Debian's binaries (packages patroni, etcd-server, haproxy, redis-server/redis-sentinel and
 postgresql-15, which `make cluster-deps` installs); the configuration comes from render.py
-with the lab profile. API nodes are `travel-recharge serve` run by this same interpreter,
-with the TR_* settings of render.api_environment.
+and haproxy.py with the lab profile. API nodes are `travel-recharge serve` run by this same
+interpreter, with the TR_* settings of render.api_environment.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import shutil
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from travel_recharge.accounts.demo import CREDENTIALS_FILE
+from travel_recharge.cluster.haproxy import haproxy_config
 from travel_recharge.cluster.processes import Account, Command
+from travel_recharge.cluster.profiles import LAB
 from travel_recharge.cluster.render import (
-    LAB,
     PostgresPaths,
     api_environment,
     etcd_settings,
-    haproxy_config,
     patroni_config,
     redis_config,
     sentinel_config,
 )
-from travel_recharge.cluster.topology import API_PORT, REDIS_PORT, Kind, Node, Topology
+from travel_recharge.cluster.topology import (
+    API_PORT,
+    REDIS_PORT,
+    TOPOLOGY_FILE,
+    Kind,
+    Node,
+    Topology,
+)
 from travel_recharge.kit.embedded import minimal_environment
 from travel_recharge.security.keys import new_signing_key
 
@@ -34,9 +45,13 @@ HAPROXY = "/usr/sbin/haproxy"
 REDIS_SERVER = "/usr/bin/redis-server"
 POSTGRES_BIN = "/usr/lib/postgresql/15/bin"
 REQUIRED_BINARIES = (PATRONI, ETCD, HAPROXY, REDIS_SERVER, f"{POSTGRES_BIN}/postgres")
-# The loopback network: every host of the lab (see render.LAB on why it is trusted).
+# The loopback network: every host of the lab (see profiles.LAB on why it is trusted).
 LAB_NETWORK = "127.0.0.0/8"
 SIGNING_KEY_FILE = "signing-key"
+API_SETTINGS_FILE = "api-settings.json"
+# What a cluster writes in its state directory (and the next `up` removes).
+_NODE_DIRECTORY = re.compile(r"^((pg|redis|sentinel|api)\d+|etcd|haproxy|run)$")
+_STATE_FILES = {API_SETTINGS_FILE, TOPOLOGY_FILE, CREDENTIALS_FILE}
 # Settings the cluster decides for its API nodes; the launcher's own values are not passed.
 _DECIDED_HERE = (
     "TR_DATABASE_",
@@ -110,19 +125,20 @@ def _files(topology: Topology, node: Node) -> dict[str, str]:
             return {}
 
 
-def command(
-    topology: Topology, node: Node, *, settings: Mapping[str, str], signing_key: str
-) -> Command:
-    """How `node` starts; `settings`: the TR_* an API node takes from the launcher."""
+def command(topology: Topology, node: Node, *, settings: Mapping[str, str]) -> Command:
+    """How `node` starts; `settings`: the TR_* an API node gets (load_api_settings)."""
     directory = topology.node_dir(node)
     environment = minimal_environment(dict(os.environ)) | {"HOME": str(directory)}
     log = directory / f"{'patroni' if node.kind is Kind.postgres else node.kind}.log"
     match node.kind:
         case Kind.etcd:
             flags = etcd_settings(
-                node, members=[node], data_dir=f"{directory}/data", token=f"lab-{topology.site}"
+                node,
+                members=[node],
+                data_dir=f"{directory}/data",
+                cluster_id=f"lab-{topology.site}",
             )
-            argv = [ETCD, *(f"--{name}={value}" for name, value in flags.items()), "--logger=zap"]
+            argv = [ETCD, *(f"--{name}={value}" for name, value in flags.items())]
         case Kind.postgres:
             argv = [PATRONI, str(directory / "patroni.yml")]
         case Kind.haproxy:
@@ -132,7 +148,7 @@ def command(
         case Kind.sentinel:
             argv = [REDIS_SERVER, str(directory / "sentinel.conf"), "--sentinel"]
         case Kind.api:
-            environment |= _api_settings(topology, node, settings, signing_key)
+            environment |= _api_settings(topology, node, settings)
             argv = [sys.executable, "-m", "travel_recharge.cli", "serve"]
             argv += [
                 "--host",
@@ -145,9 +161,7 @@ def command(
     return Command(argv, environment, directory, log, unprivileged=node.kind is not Kind.api)
 
 
-def _api_settings(
-    topology: Topology, node: Node, settings: Mapping[str, str], signing_key: str
-) -> dict[str, str]:
+def _api_settings(topology: Topology, node: Node, settings: Mapping[str, str]) -> dict[str, str]:
     passed = {
         name: value
         for name, value in settings.items()
@@ -157,10 +171,11 @@ def _api_settings(
         database_proxy=topology.database_proxy_address,
         sentinels=topology.sentinels,
         front=topology.front_address,
+        with_owner=True,
     )
     environment |= {
         "TR_DATA_DIR": str(topology.node_dir(node)),
-        "TR_AUTH_SIGNING_KEY": signing_key,
+        "TR_AUTH_SIGNING_KEY": settings["TR_AUTH_SIGNING_KEY"],
         # Until `serve` follows the Sentinels itself, the cache URL keeps it from starting an
         # embedded Valkey; remove this once infrastructure() knows TR_REDIS_SENTINELS.
         "TR_REDIS_URL": f"redis://{topology.initial_redis_master.address}:{REDIS_PORT}/0",
@@ -169,6 +184,34 @@ def _api_settings(
     if "PYTHONPATH" in os.environ:
         environment["PYTHONPATH"] = os.environ["PYTHONPATH"]
     return environment
+
+
+def save_api_settings(topology: Topology, environment: Mapping[str, str]) -> None:
+    """What API nodes start with, kept for a later `cluster start api<i>` from another
+    process: the launcher's TR_* settings and the shared signing key (so: mode 0600)."""
+    settings = {k: v for k, v in environment.items() if k.startswith("TR_")}
+    settings["TR_AUTH_SIGNING_KEY"] = shared_signing_key(topology, environment)
+    path = topology.state_dir / API_SETTINGS_FILE
+    path.unlink(missing_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        json.dump(settings, file)
+
+
+def load_api_settings(topology: Topology) -> dict[str, str]:
+    return dict(json.loads((topology.state_dir / API_SETTINGS_FILE).read_text()))
+
+
+def wipe_state(topology: Topology) -> None:
+    """A fresh cluster each `up`: the files a previous cluster made go (its nodes'
+    directories, pid files, settings), the signing key stays, and nothing else in the
+    directory is touched (a --state-dir may hold other things)."""
+    topology.state_dir.mkdir(parents=True, exist_ok=True)
+    for path in topology.state_dir.iterdir():
+        if path.is_dir() and not path.is_symlink() and _NODE_DIRECTORY.match(path.name):
+            shutil.rmtree(path)
+        elif path.name in _STATE_FILES:
+            path.unlink()
 
 
 def shared_signing_key(topology: Topology, settings: Mapping[str, str]) -> str:

@@ -3,32 +3,20 @@
 Patroni's REST API for the database roles (GET /cluster: leader, sync standby, replicas,
 lag; the leader's GET /patroni: which replicas stream and which is synchronous), each Redis
 server's INFO replication, each Sentinel's idea of the master, each API node's database
-health, HAProxy's own view of its servers (its stats page as CSV) and etcd's /health.
-Every question has a short timeout: a dead server is reported as such, never waited on.
+health, HAProxy's own view of its servers and etcd's /health (the questions: probes.py).
+`ClusterStatus.problems()` says what keeps the cluster from being whole.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-import redis
 
-from travel_recharge.cluster.render import API_BACKEND, HEALTH_PATH, READ_BACKEND, WRITE_BACKEND
-from travel_recharge.cluster.topology import (
-    ETCD_CLIENT_PORT,
-    MASTER_NAME,
-    READ_PORT,
-    REDIS_PORT,
-    SENTINEL_PORT,
-    Node,
-    Topology,
-)
-
-TIMEOUT_S = 1.5
+from travel_recharge.cluster import probes
+from travel_recharge.cluster.haproxy import API_BACKEND, HEALTH_PATH, READ_BACKEND, WRITE_BACKEND
+from travel_recharge.cluster.topology import REDIS_PORT, Node, Topology
 
 
 @dataclass(frozen=True)
@@ -158,14 +146,14 @@ class ClusterStatus:
 
 def collect(topology: Topology, running: set[str]) -> ClusterStatus:
     """Ask every server; `running`: the names whose process is alive (from the pid files)."""
-    with httpx.Client(timeout=TIMEOUT_S) as http:
+    with httpx.Client(timeout=probes.TIMEOUT_S) as http:
         return ClusterStatus(
             site=topology.site,
             state_dir=str(topology.state_dir),
             etcd_running="etcd" in running,
-            etcd_healthy=_etcd_healthy(http, topology.etcd),
+            etcd_healthy=probes.etcd_healthy(http, topology.etcd),
             haproxy_running="haproxy" in running,
-            front_health=_status_code(http, topology.front_url + HEALTH_PATH),
+            front_health=probes.status_code(http, topology.front_url + HEALTH_PATH),
             postgres=_postgres(http, topology, running),
             redis=[_redis(node, node.name in running) for node in topology.redis],
             sentinels=[_sentinel(node, node.name in running) for node in topology.sentinels],
@@ -174,62 +162,23 @@ def collect(topology: Topology, running: set[str]) -> ClusterStatus:
                     node.name,
                     topology.api_url(node),
                     node.name in running,
-                    _status_code(http, topology.api_url(node) + HEALTH_PATH),
+                    probes.status_code(http, topology.api_url(node) + HEALTH_PATH),
                 )
                 for node in topology.api
             ],
-            haproxy_servers=_haproxy_servers(http, topology.stats_url),
-            urls=urls(topology),
+            haproxy_servers=probes.haproxy_servers(http, topology.stats_url),
+            urls=topology.urls,
         )
 
 
-def urls(topology: Topology) -> dict[str, str]:
-    return {
-        "front": topology.front_url,
-        "database_write": topology.database_url("postgres"),
-        "database_read": topology.database_url("postgres", port=READ_PORT),
-        "haproxy_stats": topology.stats_url,
-        "sentinels": ",".join(topology.sentinel_addresses),
-        "patroni": ",".join(topology.patroni_url(node) for node in topology.postgres),
-    }
-
-
-def _get_json(http: httpx.Client, url: str) -> Any:
-    try:
-        response = http.get(url)
-        return response.json() if response.status_code < 500 else None
-    except (httpx.HTTPError, ValueError):
-        return None
-
-
-def _status_code(http: httpx.Client, url: str) -> int | None:
-    try:
-        return http.get(url).status_code
-    except httpx.HTTPError:
-        return None
-
-
-def _etcd_healthy(http: httpx.Client, etcd: Node) -> bool:
-    body = _get_json(http, f"http://{etcd.address}:{ETCD_CLIENT_PORT}/health")
-    return isinstance(body, dict) and body.get("health") == "true"
-
-
-def patroni_members(http: httpx.Client, topology: Topology) -> list[dict[str, Any]]:
-    """Patroni's members as the first node that answers sees them (from etcd)."""
-    for node in topology.postgres:
-        body = _get_json(http, topology.patroni_url(node) + "/cluster")
-        if isinstance(body, dict) and body.get("members"):
-            return list(body["members"])
-    return []
-
-
 def _postgres(http: httpx.Client, topology: Topology, running: set[str]) -> list[PostgresNode]:
-    members = {member["name"]: member for member in patroni_members(http, topology)}
+    listed = probes.patroni_members(http, topology) or probes.members_from_nodes(http, topology)
+    members = {member["name"]: member for member in listed}
     leader = next((m for m in members.values() if m.get("role") == "leader"), None)
     replication: dict[str, dict[str, Any]] = {}
     if leader is not None:
         # Only the leader knows which replicas stream to it right now, and which is sync.
-        body = _get_json(http, str(leader["api_url"]))  # the leader's own /patroni
+        body = probes.get_json(http, str(leader["api_url"]))  # the leader's own /patroni
         for connection in (body or {}).get("replication", []):
             replication[str(connection.get("application_name"))] = connection
     nodes = []
@@ -253,20 +202,10 @@ def _postgres(http: httpx.Client, topology: Topology, running: set[str]) -> list
     return nodes
 
 
-def _redis_client(address: str, port: int) -> redis.Redis:
-    return redis.Redis(
-        host=address, port=port, socket_timeout=TIMEOUT_S, socket_connect_timeout=TIMEOUT_S
-    )
-
-
 def _redis(node: Node, running: bool) -> RedisNode:
-    client = _redis_client(node.address, REDIS_PORT)
-    try:
-        info: dict[str, Any] = client.info("replication")
-    except (redis.RedisError, OSError):
+    info = probes.redis_replication(node.address)
+    if info is None:
         return RedisNode(node.name, node.address, running, None, None, False, 0)
-    finally:
-        client.close()
     role = str(info.get("role"))
     master = f"{info['master_host']}:{info['master_port']}" if role == "slave" else None
     return RedisNode(
@@ -281,30 +220,4 @@ def _redis(node: Node, running: bool) -> RedisNode:
 
 
 def _sentinel(node: Node, running: bool) -> SentinelNode:
-    client = _redis_client(node.address, SENTINEL_PORT)
-    try:
-        answer = client.sentinel_get_master_addr_by_name(MASTER_NAME)
-    except (redis.RedisError, OSError):
-        return SentinelNode(node.name, node.address, running, None)
-    finally:
-        client.close()
-    if not isinstance(answer, tuple):  # no master known (yet)
-        return SentinelNode(node.name, node.address, running, None)
-    host, port = answer
-    host = host.decode() if isinstance(host, bytes) else host
-    return SentinelNode(node.name, node.address, running, f"{host}:{port}")
-
-
-def _haproxy_servers(http: httpx.Client, stats_url: str) -> dict[str, str]:
-    try:
-        response = http.get(stats_url + ";csv")
-    except httpx.HTTPError:
-        return {}
-    if response.status_code != 200:
-        return {}
-    rows = csv.DictReader(io.StringIO(response.text.lstrip("# ")))
-    return {
-        f"{row['pxname']}/{row['svname']}": row["status"]
-        for row in rows
-        if row["svname"] not in ("FRONTEND", "BACKEND")
-    }
+    return SentinelNode(node.name, node.address, running, probes.sentinel_master(node.address))

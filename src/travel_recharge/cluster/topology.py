@@ -72,13 +72,6 @@ class Topology:
         if not 1 <= self.workers <= 64:
             raise ValueError(f"workers: {self.workers} is not 1-64")
 
-    @classmethod
-    def for_site(
-        cls, site: int = 0, *, data_dir: Path, api_nodes: int = 3, workers: int = 1
-    ) -> Topology:
-        """A site's cluster with its state in <data_dir>/cluster/site-<S>."""
-        return cls(site, api_nodes, workers, default_state_dir(data_dir, site))
-
     # Addresses.
     def host(self, subnet: int, index: int) -> str:
         return f"127.{self.site}.{subnet}.{index}"
@@ -163,6 +156,18 @@ class Topology:
     @property
     def sentinel_addresses(self) -> list[str]:
         return [f"{node.address}:{SENTINEL_PORT}" for node in self.sentinels]
+
+    @property
+    def urls(self) -> dict[str, str]:
+        """Where a person or a tool reaches the cluster (what `cluster status` prints)."""
+        return {
+            "front": self.front_url,
+            "database_write": self.database_url(SUPERUSER),
+            "database_read": self.database_url(SUPERUSER, port=READ_PORT),
+            "haproxy_stats": self.stats_url,
+            "sentinels": ",".join(self.sentinel_addresses),
+            "patroni": ",".join(self.patroni_url(node) for node in self.postgres),
+        }
 
     def patroni_url(self, node: Node) -> str:
         return f"http://{node.address}:{PATRONI_PORT}"
