@@ -37,7 +37,7 @@ from tests.cluster.faults import (
 )
 from travel_recharge.cluster.drill import running
 from travel_recharge.cluster.launcher import Cluster
-from travel_recharge.cluster.render import LAB
+from travel_recharge.cluster.profiles import LAB
 from travel_recharge.security.roles import Role
 
 pytestmark = pytest.mark.cluster

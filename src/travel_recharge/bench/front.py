@@ -30,7 +30,7 @@ import uvloop
 
 from travel_recharge.bench.http_load import get_request, post_request, run_load
 from travel_recharge.cluster.drill import RECHARGE_AMOUNTS, DrillCards, prepare_drill
-from travel_recharge.cluster.launcher import API_SETTINGS_FILE
+from travel_recharge.cluster.servers import API_SETTINGS_FILE
 from travel_recharge.cluster.topology import Topology
 from travel_recharge.kit.config import Settings
 from travel_recharge.security.roles import Role

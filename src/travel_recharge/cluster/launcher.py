@@ -190,10 +190,15 @@ class Cluster:
     def kill(self, name: str) -> Node:
         """kill -9 every process of a node at once, as a host that loses power; returns it."""
         node = self.resolve(name)
-        victims = self.node_processes(node)
-        if not victims:
+        servers_of_node = self.node_processes(node)
+        if not servers_of_node:
             raise ClusterError(f"{node.name} is not running")
-        kill_groups(victims, signal.SIGKILL)
+        # PostgreSQL's backends (WAL senders among them) each open a session of their own
+        # (setsid), out of the postmaster's process group: found first, killed with it. A
+        # backend left alive would still ship the dead primary's WAL and hold its memory.
+        victims = servers_of_node + processes.descendants(servers_of_node)
+        kill_groups(servers_of_node, signal.SIGKILL)
+        processes.kill_each(victims)
         # Waited for (and reaped, when they are our children) before saying it is done.
         processes.wait_gone(victims, processes.STOP_TIMEOUT_S)
         self.table.forget(node.name)

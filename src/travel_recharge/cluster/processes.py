@@ -14,6 +14,7 @@ minimal environment, so no server inherits the launcher's TR_* secrets
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import signal
@@ -174,9 +175,26 @@ def postmaster(data_dir: Path) -> psutil.Process | None:
         return None
 
 
+def descendants(processes: Iterable[psutil.Process]) -> list[psutil.Process]:
+    """Every live descendant of these processes, found now (before a kill orphans them)."""
+    found: list[psutil.Process] = []
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            found += process.children(recursive=True)
+    return found
+
+
+def kill_each(processes: Iterable[psutil.Process]) -> None:
+    """SIGKILL each process itself: for those outside their parent's process group."""
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            process.kill()
+
+
 def kill_groups(processes: Iterable[psutil.Process], sig: signal.Signals) -> None:
-    """Signal each process's whole process group: a server and everything it forked (a
-    postmaster's backends, uvicorn's workers) go together, as on a host that loses power."""
+    """Signal each process's whole process group: a server and what it forked into its group
+    (uvicorn's workers) go together. PostgreSQL's backends are not in it (they call setsid):
+    a kill that must reach them finds them with `descendants`."""
     own_group = os.getpgrp()
     for process in processes:
         try:

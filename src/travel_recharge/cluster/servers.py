@@ -30,7 +30,6 @@ from travel_recharge.cluster.render import (
 )
 from travel_recharge.cluster.topology import (
     API_PORT,
-    REDIS_PORT,
     TOPOLOGY_FILE,
     Kind,
     Node,
@@ -176,9 +175,6 @@ def _api_settings(topology: Topology, node: Node, settings: Mapping[str, str]) -
     environment |= {
         "TR_DATA_DIR": str(topology.node_dir(node)),
         "TR_AUTH_SIGNING_KEY": settings["TR_AUTH_SIGNING_KEY"],
-        # Until `serve` follows the Sentinels itself, the cache URL keeps it from starting an
-        # embedded Valkey; remove this once infrastructure() knows TR_REDIS_SENTINELS.
-        "TR_REDIS_URL": f"redis://{topology.initial_redis_master.address}:{REDIS_PORT}/0",
     }
     # The API nodes run our code from wherever this launcher found it (a source checkout).
     if "PYTHONPATH" in os.environ:
