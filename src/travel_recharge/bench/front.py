@@ -29,7 +29,9 @@ from urllib.parse import urlsplit
 import uvloop
 
 from travel_recharge.bench.http_load import get_request, post_request, run_load
+from travel_recharge.cluster.cpu import cpu_seconds_by_role
 from travel_recharge.cluster.drill import RECHARGE_AMOUNTS, DrillCards, prepare_drill
+from travel_recharge.cluster.launcher import Cluster
 from travel_recharge.cluster.servers import API_SETTINGS_FILE
 from travel_recharge.cluster.topology import Topology
 from travel_recharge.kit.config import Settings
@@ -44,6 +46,7 @@ class Front:
     url: str
     signing_key: str
     database_url: str  # the schema owner, through HAProxy's write port
+    state_dir: Path
 
     @classmethod
     def of_cluster(cls, state_dir: Path, url: str | None = None) -> Front:
@@ -54,6 +57,7 @@ class Front:
             url=url or topology.front_url,
             signing_key=settings["TR_AUTH_SIGNING_KEY"],
             database_url=topology.database_url("postgres"),
+            state_dir=state_dir,
         )
 
     @property
@@ -127,16 +131,31 @@ def measure_front(
     cards: int,
 ) -> dict[str, Any]:
     """Each workload through the front, with its ratio to the single node's (`single`:
-    the suite's workloads of the same run)."""
+    the suite's workloads of the same run) and the CPU a request cost each role of server."""
     # Recharge cards take ~70 recharges each before the maximum balance.
+    cluster = Cluster.attach(front.state_dir)
     made = asyncio.run(prepare_drill(front.database_url, cards, max(10, cards // 4)))
     found: dict[str, Any] = {}
     for name, (kind, request) in front_workloads(front, made).items():
         _load(front, request, clients, warmup_seconds)
+        before = cpu_seconds_by_role(cluster)
         figures = _load(front, request, clients, seconds).figures()
+        after = cpu_seconds_by_role(cluster)
         one_node = single.get(name, {}).get("throughput_per_s")
         ratio = round(figures["throughput_per_s"] / one_node, 3) if one_node else None
-        found[name] = figures | {"kind": kind, "vs_single_node": ratio}
+        per_request = (
+            {
+                role: round((after[role] - before.get(role, 0.0)) * 1000 / figures["requests"], 3)
+                for role in after
+            }
+            if figures["requests"]
+            else {}
+        )
+        found[name] = figures | {
+            "kind": kind,
+            "vs_single_node": ratio,
+            "cpu_ms_per_request": per_request,
+        }
     return {"url": front.url, "workloads": found}
 
 

@@ -193,8 +193,9 @@ def _front(report: dict[str, Any]) -> list[str]:
         f"Through the cluster's front ({front['url']}: HAProxy, API nodes, Patroni leader with "
         "a synchronous standby, Redis through Sentinel), same clients and seconds:",
         "",
-        "| workload | per second | p50 ms | p90 ms | p99 ms | non-2xx | vs one node |",
-        "|---|---|---|---|---|---|---|",
+        "| workload | per second | p50 ms | p90 ms | p99 ms | non-2xx | vs one node "
+        "| CPU ms per request, by role |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, w in front["workloads"].items():
         lines.append(
@@ -206,6 +207,7 @@ def _front(report: dict[str, Any]) -> list[str]:
                 w["p99_ms"],
                 w["non_2xx"],
                 w["vs_single_node"],
+                ", ".join(f"{role} {ms}" for role, ms in w["cpu_ms_per_request"].items()),
             )
         )
     return lines
