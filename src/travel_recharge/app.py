@@ -22,6 +22,7 @@ from travel_recharge.finance.router import router as finance_router
 from travel_recharge.kit.cache import Cache
 from travel_recharge.kit.config import Settings, get_settings
 from travel_recharge.kit.db import Database
+from travel_recharge.kit.db_http import document_database_unavailable
 from travel_recharge.kit.errors import install_error_handlers
 from travel_recharge.kit.hardening import install_hardening
 from travel_recharge.kit.logs import configure_logging, log_event
@@ -145,6 +146,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     app.mount("/static", static_files(), name="static")
     install_docs(app)
+    # Every route that reaches the database may answer its 503 (kit.db_http).
+    document_database_unavailable(app)
     # Every route must say who may call it (security.access), or the app does not start.
     app.state.access_rules = secure_routes(
         app, limited_groups=[group for group, rules in limits.items() if rules]

@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     # primary answers during a failover) is a 503 telling the client to retry this many
     # seconds later with the same Idempotency-Key or tap_id.
     db_unavailable_retry_after_s: int = Field(default=1, ge=1, le=60)
+    # A replica that does not answer within the connect timeout sends the reads to the
+    # primary for db_replica_down_s; then one read tries it again (kit.db_replica).
+    db_replica_connect_timeout_s: float = Field(default=1.0, gt=0)
+    db_replica_down_s: float = Field(default=5.0, gt=0)
 
     # Redis is an accelerator: short timeouts and a circuit breaker keep a sick Redis
     # from slowing down answers that PostgreSQL can give on its own.

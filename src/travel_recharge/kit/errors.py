@@ -5,13 +5,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from travel_recharge.kit.config import Settings
+from travel_recharge.kit.db_failures import database_unavailable
 from travel_recharge.kit.logs import log_event
 
 logger = logging.getLogger("travel_recharge.errors")
@@ -76,6 +79,20 @@ class Unprocessable(AppError):
 class ServiceUnavailable(AppError):
     status_code = 503
     code = "service_unavailable"
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    """The database did not answer, or a write's outcome is unknown: retry after Retry-After
+    seconds with the same Idempotency-Key or tap_id (the write applies at most once)."""
+
+    code = "database_unavailable"
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(
+            "the database is not reachable or did not confirm the write; retry later "
+            "(with the same Idempotency-Key or tap_id: a write applies at most once)",
+            {"Retry-After": str(retry_after_s)},
+        )
 
 
 def error_body(code: str, detail: str, **extra: Any) -> dict[str, Any]:
@@ -152,20 +169,19 @@ def install_error_handlers(app: FastAPI) -> None:
             headers=getattr(exc, "headers", None),
         )
 
-    @app.exception_handler(OperationalError)
+    # The database's failures arrive as SQLAlchemy's wrappers (ORM sessions) or bare from
+    # asyncpg (the tap and recharge path): the same test sorts both. The classes are named
+    # so that they are answered here, not by the outermost middleware, which would re-raise.
+    @app.exception_handler(DBAPIError)
     @app.exception_handler(PoolTimeoutError)
     @app.exception_handler(OSError)
-    async def _database_down(request: Request, exc: Exception) -> JSONResponse:
-        log_event(logger, "database.unavailable", path=request.url.path, error=type(exc).__name__)
-        return JSONResponse(
-            error_body("database_unavailable", "the database is not reachable; retry later"),
-            status_code=503,
-            headers={"Retry-After": "1"},
-        )
-
-    @app.exception_handler(DBAPIError)
+    @app.exception_handler(asyncpg.PostgresError)
+    @app.exception_handler(asyncpg.InterfaceError)
+    @app.exception_handler(asyncpg.InternalClientError)
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if database_unavailable(exc):
+            return _database_unavailable(request, exc)
         logger.exception(
             "request.failed",
             extra={"fields": {"path": request.url.path, "error": type(exc).__name__}},
@@ -174,3 +190,21 @@ def install_error_handlers(app: FastAPI) -> None:
             error_body("internal_error", "the request could not be completed"),
             status_code=500,
         )
+
+
+def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    log_event(
+        logger,
+        "database.unavailable",
+        logging.WARNING,
+        path=request.url.path,
+        method=request.method,
+        error=type(exc).__name__,
+    )
+    settings: Settings = request.app.state.settings
+    unavailable = DatabaseUnavailable(settings.db_unavailable_retry_after_s)
+    return JSONResponse(
+        error_body(unavailable.code, unavailable.detail),
+        status_code=unavailable.status_code,
+        headers=unavailable.headers,
+    )

@@ -17,6 +17,7 @@ from fastapi.routing import APIRoute
 from starlette.middleware.cors import CORSMiddleware
 
 from travel_recharge.kit.config import Settings
+from travel_recharge.kit.db_http import retry_reads_once
 from travel_recharge.kit.edge import EdgeMiddleware, Observe
 from travel_recharge.kit.storable_text import TextGuard
 
@@ -68,10 +69,11 @@ class StrictJSONRequest(Request):
 class StrictJSONRoute(APIRoute):
     """Route class for APIRouter(route_class=...): bodies with NaN or Infinity never reach the
     endpoint, so a float field cannot smuggle a non-number into validation or arithmetic;
-    nor does any string PostgreSQL cannot store (storable_text), whichever field carries it."""
+    nor does any string PostgreSQL cannot store (storable_text), whichever field carries it.
+    A read whose database connection was lost runs once more on a fresh one (db_http)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
+        handler = retry_reads_once(super().get_route_handler())
         guard = TextGuard.of(self)
 
         async def strict_handler(request: Request) -> Response:

@@ -13,11 +13,10 @@ from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request, Response
 from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from travel_recharge.kit.cache import Cache
 from travel_recharge.kit.config import Settings
-from travel_recharge.kit.db import ReadSession
+from travel_recharge.kit.db import ReadSession, SessionFactory, uses_database
 
 T = TypeVar("T")
 Produce = Callable[[ReadSession], Awaitable[BaseModel]]
@@ -30,7 +29,7 @@ class Reads:
     One per worker for each kind of read (replica or primary), made at start-up.
     """
 
-    sessions: async_sessionmaker[AsyncSession]
+    sessions: SessionFactory
     cache: Cache
     settings: Settings
 
@@ -94,11 +93,13 @@ def _read_paths(request: Request) -> ReadPaths:
     return paths
 
 
+@uses_database
 async def _replica_reads(request: Request) -> Reads:
     # async: FastAPI runs plain-def dependencies in a thread pool, a costly hop per request.
     return _read_paths(request).replica
 
 
+@uses_database
 async def _primary_reads(request: Request) -> Reads:
     return _read_paths(request).primary
 
@@ -113,8 +114,8 @@ def json_response(body: bytes) -> Response:
 
 
 def read_paths(
-    replica_sessions: async_sessionmaker[AsyncSession],
-    primary_sessions: async_sessionmaker[AsyncSession],
+    replica_sessions: SessionFactory,
+    primary_sessions: SessionFactory,
     cache: Cache,
     settings: Settings,
 ) -> ReadPaths:

@@ -9,7 +9,8 @@ from travel_recharge.kit.config import SettingsDep
 from travel_recharge.kit.db import DatabaseDep
 from travel_recharge.kit.hardening import StrictJSONRoute
 from travel_recharge.ops import service
-from travel_recharge.ops.schemas import CacheHealth, ComponentHealth, ServiceHealth
+from travel_recharge.ops.database_health import check_database
+from travel_recharge.ops.schemas import CacheHealth, DatabaseHealth, ServiceHealth
 from travel_recharge.security import public
 
 router = APIRouter(
@@ -31,12 +32,12 @@ async def overall_health(
     return health
 
 
-@router.get("/db", response_model=ComponentHealth, responses={503: {"model": ComponentHealth}})
+@router.get("/db", response_model=DatabaseHealth, responses={503: {"model": DatabaseHealth}})
 async def database_health(
     database: DatabaseDep, settings: SettingsDep, response: Response
-) -> ComponentHealth:
-    """PostgreSQL connectivity and round-trip latency."""
-    health = await service.check_database(database, settings.db_health_timeout_s)
+) -> DatabaseHealth:
+    """PostgreSQL: 200 while the primary answers; its role, and the replica's role and lag."""
+    health = await check_database(database, settings.db_health_timeout_s)
     if health.status == "down":
         response.status_code = 503
     return health

@@ -30,8 +30,46 @@ class CacheHealth(ComponentHealth):
     )
 
 
+DatabaseRole = Literal["primary", "replica"]
+
+
+class ReplicaHealth(BaseModel):
+    """The read replica (TR_DATABASE_REPLICA_URL), as this worker sees it."""
+
+    status: ComponentState
+    latency_ms: float | None = Field(description="Round-trip time of the check; null when down")
+    role: DatabaseRole | None = Field(
+        description="replica while it is in recovery (pg_is_in_recovery()); primary if the "
+        "replica URL reaches a server that accepts writes; null when down"
+    )
+    lag_bytes: int | None = Field(
+        description="WAL the replica has yet to replay: the primary's current WAL position "
+        "minus the replica's replay position (0: caught up); null when either is unknown"
+    )
+    lag_s: float | None = Field(
+        description="0 when caught up (lag_bytes 0); else how long ago the newest transaction "
+        "the replica replayed was committed; null when unknown"
+    )
+    reads_on_primary: bool = Field(
+        description="Read-only queries are sent to the primary because the replica did not "
+        "answer a moment ago (TR_DB_REPLICA_DOWN_S)"
+    )
+    detail: str | None = Field(default=None, description="Why the replica is down")
+
+
+class DatabaseHealth(ComponentHealth):
+    role: DatabaseRole | None = Field(
+        default=None,
+        description="What the primary URL reaches (pg_is_in_recovery()): primary, or replica "
+        "(a server in recovery, which refuses writes, e.g. mid-failover); null when down",
+    )
+    replica: ReplicaHealth | None = Field(
+        default=None, description="The read replica; null when none is configured"
+    )
+
+
 class HealthComponents(BaseModel):
-    db: ComponentHealth
+    db: DatabaseHealth
     cache: CacheHealth
 
 

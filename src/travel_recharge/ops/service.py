@@ -3,33 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import time
-
-from sqlalchemy import text
 
 from travel_recharge.kit.cache import Cache, CacheUnavailable
 from travel_recharge.kit.db import Database
-from travel_recharge.ops.schemas import (
-    CacheHealth,
-    ComponentHealth,
-    HealthComponents,
-    ServiceHealth,
-)
+from travel_recharge.ops.database_health import check_database
+from travel_recharge.ops.schemas import CacheHealth, HealthComponents, ServiceHealth
 
 VERSION = "0.1.0"
-
-
-async def check_database(database: Database, timeout_s: float) -> ComponentHealth:
-    started = time.perf_counter()
-    try:
-        engine = database.health or database.primary
-        async with asyncio.timeout(timeout_s), engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
-    except TimeoutError:
-        return ComponentHealth(status="down", latency_ms=None, detail="timed out")
-    except Exception as exc:  # any driver or network failure means "down", with its kind
-        return ComponentHealth(status="down", latency_ms=None, detail=type(exc).__name__)
-    return ComponentHealth(status="ok", latency_ms=_elapsed_ms(started))
 
 
 async def check_cache(cache: Cache) -> CacheHealth:
@@ -59,7 +39,3 @@ async def check_service(database: Database, cache: Cache, db_timeout_s: float) -
     return ServiceHealth(
         status=status, version=VERSION, components=HealthComponents(db=db, cache=cache_health)
     )
-
-
-def _elapsed_ms(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 3)

@@ -1,0 +1,169 @@
+"""A PostgreSQL server of the database-failure tests' own, its database, and the app served
+over a socket against it (the shared servers of tests/conftest.py are never disturbed)."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import asyncpg
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import event
+
+from tests.conftest import (
+    TEST_ACCOUNT_ID,
+    TEST_ACCOUNT_LOGIN,
+    ServerUrls,
+    bearer,
+    drop_keys,
+    drop_namespace,
+    make_settings,
+)
+from tests.faults.checker import Verdict, check, check_answers
+from tests.faults.load import ClientLog
+from tests.faults.postgres import LocalPostgres, available, scratch_root
+from tests.faults.world import create_database
+from tests.threaded_server import threaded_server
+from travel_recharge.app import create_app
+from travel_recharge.kit.config import Settings
+from travel_recharge.kit.embedded import free_port
+from travel_recharge.kit.scratch import libpq_url
+from travel_recharge.security.roles import Role
+
+DATABASE_NAME = "travel_recharge"
+
+
+@dataclass(frozen=True)
+class Served:
+    """The app served over a socket, and how to reach it as an administrator."""
+
+    app: FastAPI
+    base_url: str
+    headers: dict[str, str]
+    settings: Settings
+
+    @property
+    def database_url(self) -> str:
+        assert self.settings.database_url is not None
+        return self.settings.database_url
+
+
+@pytest.fixture(scope="session")
+def own_postgres() -> Iterator[LocalPostgres]:
+    """A PostgreSQL 15 server on 127.20.1.1 that tests may restart, stop and start."""
+    if not available():
+        pytest.skip("needs Debian's postgresql-15 binaries (and its postgres account as root)")
+    root = scratch_root()
+    server = LocalPostgres.create(root)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.remove()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def own_database(own_postgres: LocalPostgres) -> str:
+    return create_database(own_postgres.url(), DATABASE_NAME, (TEST_ACCOUNT_ID, TEST_ACCOUNT_LOGIN))
+
+
+@pytest.fixture(scope="session")
+def own_namespace(test_servers: ServerUrls) -> Iterator[str]:
+    """A cache namespace apart from the suite's: card ids of this database repeat theirs."""
+    namespace = f"{test_servers.namespace}dbf"
+    yield namespace
+    asyncio.run(drop_namespace(test_servers.redis_url, namespace))
+    asyncio.run(drop_keys(test_servers.redis_url, f"rl:{namespace}*"))
+
+
+def own_settings(
+    test_servers: ServerUrls, database_url: str, namespace: str, **overrides: object
+) -> Settings:
+    values: dict[str, object] = {
+        "database_url": database_url,
+        "cache_namespace": namespace,
+        "db_pool_size": 5,
+        "db_max_overflow": 5,
+        "db_pool_timeout_s": 2.0,
+        # Each logical tap of the load has its own validator; a bad retry (a new tap_id)
+        # must reach the checker, not be absorbed by the double-tap rule.
+        "double_tap_window_s": 0,
+    }
+    values.update(overrides)
+    return make_settings(test_servers, **values)
+
+
+@contextmanager
+def serve(settings: Settings, name: str) -> Iterator[Served]:
+    """The app with `settings` served by uvicorn on a free port of 127.0.0.1."""
+    app = create_app(settings)
+    port = free_port()
+    with threaded_server(app, port, name):
+        yield Served(app, f"http://127.0.0.1:{port}", bearer(app, Role.admin), settings)
+
+
+@pytest.fixture(scope="session")
+def served(test_servers: ServerUrls, own_database: str, own_namespace: str) -> Iterator[Served]:
+    with serve(own_settings(test_servers, own_database, own_namespace), "fault server") as app:
+        yield app
+
+
+@contextmanager
+def invalidations(served: Served) -> Iterator[list[str]]:
+    """The kinds of failure for which the app's primary pool invalidated a connection
+    inside the block (observed through SQLAlchemy's pool events)."""
+    seen: list[str] = []
+    pool = served.app.state.database.primary.sync_engine.pool
+
+    def invalidated(_: object, __: object, exception: BaseException | None) -> None:
+        seen.append(type(exception).__name__)
+
+    event.listen(pool, "invalidate", invalidated)
+    try:
+        yield seen
+    finally:
+        event.remove(pool, "invalidate", invalidated)
+
+
+def judged(served: Served, log: ClientLog) -> Verdict:
+    """The answers' and the database's verdict on a run; fails the test on any problem."""
+    answers = check_answers(log, served.settings.db_unavailable_retry_after_s)
+    assert answers == [], answers
+    verdict = asyncio.run(check(served.database_url, log))
+    assert verdict.problems == [], verdict.problems
+    # Every device got its answer in the end: the database came back.
+    unanswered = [op for op in log.operations if op.acknowledged is None]
+    assert unanswered == []
+    return verdict
+
+
+async def app_connections(database_url: str, *, waiting_on_a_lock: bool = False) -> list[int]:
+    """The server pids of the app's connections (application_name travel-recharge)."""
+    connection = await asyncpg.connect(libpq_url(database_url))
+    try:
+        rows = await connection.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = 'travel-recharge'"
+            " AND pid <> pg_backend_pid() AND (NOT $1 OR wait_event_type = 'Lock')",
+            waiting_on_a_lock,
+        )
+    finally:
+        await connection.close()
+    return [int(row["pid"]) for row in rows]
+
+
+async def terminate_app_connections(database_url: str, *, waiting_on_a_lock: bool = False) -> int:
+    """End the app's connections (as a restart does: 57P01 to each); how many there were."""
+    pids = await app_connections(database_url, waiting_on_a_lock=waiting_on_a_lock)
+    connection = await asyncpg.connect(libpq_url(database_url))
+    try:
+        await connection.execute(
+            "SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) pid", pids
+        )
+    finally:
+        await connection.close()
+    return len(pids)

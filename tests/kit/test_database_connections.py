@@ -1,0 +1,127 @@
+"""Connections the server ends (pg_terminate_backend: the same FATAL 57P01 a restart sends
+every session) between requests, or while a read or a write waits inside the server.
+
+- Between requests: the pool never hands the dead connections out; the next read, tap and
+  recharge succeed at their first attempt.
+- During a read: the read runs again on a fresh connection and answers 200.
+- During a tap: 503 with Retry-After (the service cannot know whether it committed); the
+  device's retry with the same tap_id applies it exactly once.
+
+The reads and writes are held inside the server by a lock another session takes, so the
+connection dies exactly while they wait: no timing is guessed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import asyncpg
+
+from tests.faults.load import Answer, ClientLog, Device, Operation
+from tests.faults.polling import eventually
+from tests.faults.world import POINT_ID, STATION_ID, funded_workload
+from tests.kit.conftest import (
+    Served,
+    app_connections,
+    invalidations,
+    judged,
+    terminate_app_connections,
+)
+from travel_recharge.kit.scratch import libpq_url
+
+
+@asynccontextmanager
+async def cards_locked(database_url: str) -> AsyncIterator[None]:
+    """Every statement on the cards table waits inside the server during the block."""
+    blocker = await asyncpg.connect(libpq_url(database_url))
+    try:
+        async with blocker.transaction():
+            await blocker.execute("LOCK TABLE cards IN ACCESS EXCLUSIVE MODE")
+            yield
+    finally:
+        await blocker.close()
+
+
+async def waiting_on_the_lock(served: Served, work: asyncio.Task[object]) -> bool:
+    assert not work.done(), f"finished instead of waiting: {work.result()!r}"
+    return bool(await app_connections(served.database_url, waiting_on_a_lock=True))
+
+
+def test_no_request_meets_a_pooled_connection_its_server_closed(served: Served) -> None:
+    log = ClientLog()
+    card = funded_workload(served.base_url, served.headers, log, 1).cards[0]
+    device = Device(served.base_url, served.headers, log)
+    try:
+        for _ in range(3):
+            assert asyncio.run(terminate_app_connections(served.database_url)) >= 1
+            assert device.read(f"/api/v1/cards/{card}/ledger?limit=5").status == 200
+            for operation in (
+                device.tap(card, STATION_ID),
+                device.recharge(card, 1_000, POINT_ID),
+            ):
+                assert [a.answer.status for a in operation.attempts] == [201], operation
+    finally:
+        device.close()
+    judged(served, log)
+
+
+async def test_a_read_whose_connection_dies_in_the_server_runs_again_on_a_fresh_one(
+    served: Served,
+) -> None:
+    log = ClientLog()
+    workload = await asyncio.to_thread(funded_workload, served.base_url, served.headers, log, 1)
+    device = Device(served.base_url, served.headers, log)
+    path = f"/api/v1/cards/{workload.cards[0]}/ledger?limit=5"  # never cached
+    try:
+        with invalidations(served) as discarded:
+            async with cards_locked(served.database_url):
+                read: asyncio.Task[Answer] = asyncio.create_task(
+                    asyncio.to_thread(device.read, path)
+                )
+                await eventually(lambda: waiting_on_the_lock(served, read), "the read waits")
+                killed = await terminate_app_connections(
+                    served.database_url, waiting_on_a_lock=True
+                )
+                assert killed == 1
+                # The same read, again, on a fresh connection: it waits for the lock too.
+                await eventually(lambda: waiting_on_the_lock(served, read), "the retry waits")
+            answer = await read
+    finally:
+        device.close()
+
+    assert answer.status == 200, answer
+    assert discarded, "the dead connection was not invalidated"
+    assert [a.status for a in log.answers if a.path == path] == [200]
+
+
+async def test_a_tap_whose_connection_dies_in_the_server_is_503_and_its_retry_applies_once(
+    served: Served,
+) -> None:
+    log = ClientLog()
+    workload = await asyncio.to_thread(funded_workload, served.base_url, served.headers, log, 1)
+    device = Device(served.base_url, served.headers, log)
+    try:
+        async with cards_locked(served.database_url):
+            tap: asyncio.Task[Operation] = asyncio.create_task(
+                asyncio.to_thread(device.tap, workload.cards[0], STATION_ID)
+            )
+            await eventually(lambda: waiting_on_the_lock(served, tap), "the tap waits")
+            assert await terminate_app_connections(served.database_url, waiting_on_a_lock=True)
+
+            async def retried_and_waiting() -> bool:
+                attempts = log.operations[-1].attempts
+                return bool(attempts) and await waiting_on_the_lock(served, tap)
+
+            await eventually(retried_and_waiting, "told 503, the device retries and waits")
+        operation = await tap
+    finally:
+        device.close()
+
+    first, *_, last = operation.attempts
+    assert (first.answer.status, first.answer.error) == (503, "database_unavailable")
+    assert first.answer.retry_after == str(served.settings.db_unavailable_retry_after_s)
+    assert last.answer.status == 201
+    assert len(operation.keys) == 1
+    await asyncio.to_thread(judged, served, log)
