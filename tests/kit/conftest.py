@@ -159,11 +159,16 @@ async def app_connections(database_url: str, *, waiting_on_a_lock: bool = False)
 async def terminate_app_connections(database_url: str, *, waiting_on_a_lock: bool = False) -> int:
     """End the app's connections (as a restart does: 57P01 to each); how many there were."""
     pids = await app_connections(database_url, waiting_on_a_lock=waiting_on_a_lock)
+    await terminate(database_url, pids)
+    return len(pids)
+
+
+async def terminate(database_url: str, pids: list[int]) -> None:
+    """End these server processes' sessions (pg_terminate_backend)."""
     connection = await asyncpg.connect(libpq_url(database_url))
     try:
         await connection.execute(
-            "SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) pid", pids
+            "SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid", pids
         )
     finally:
         await connection.close()
-    return len(pids)

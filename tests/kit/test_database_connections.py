@@ -6,6 +6,7 @@ every session) between requests, or while a read or a write waits inside the ser
 - During a read: the read runs again on a fresh connection and answers 200.
 - During a tap: 503 with Retry-After (the service cannot know whether it committed); the
   device's retry with the same tap_id applies it exactly once.
+- A lost connection's pool generation goes with it (the kit's discard()).
 
 The reads and writes are held inside the server by a lock another session takes, so the
 connection dies exactly while they wait: no timing is guessed.
@@ -15,10 +16,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 import asyncpg
+import pytest
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from tests.conftest import ServerUrls
 from tests.faults.load import Answer, ClientLog, Device, Operation
 from tests.faults.polling import eventually
 from tests.faults.world import POINT_ID, STATION_ID, funded_workload
@@ -27,8 +31,13 @@ from tests.kit.conftest import (
     app_connections,
     invalidations,
     judged,
+    own_settings,
+    terminate,
     terminate_app_connections,
 )
+from travel_recharge.kit.db import Database
+from travel_recharge.kit.db_connections import discard
+from travel_recharge.kit.db_failures import connection_lost
 from travel_recharge.kit.scratch import libpq_url
 
 
@@ -125,3 +134,42 @@ async def test_a_tap_whose_connection_dies_in_the_server_is_503_and_its_retry_ap
     assert last.answer.status == 201
     assert len(operation.keys) == 1
     await asyncio.to_thread(judged, served, log)
+
+
+async def test_a_lost_connection_takes_the_pool_connections_older_than_it_along(
+    test_servers: ServerUrls, own_database: str, own_namespace: str
+) -> None:
+    """discard() (the tap path's disconnect handling) recycles every pooled connection
+    opened before the lost one, as SQLAlchemy does for a disconnect it sees itself: they
+    reached the same server, which is presumed gone (restarted, or no longer primary)."""
+    database = Database.from_settings(own_settings(test_servers, own_database, own_namespace))
+    engine = database.primary
+    try:
+        before = await _pids_of_pooled(engine, 3)
+        async with engine.connect() as connection:
+            lost_pid = await _backend_pid(connection)
+            await terminate(own_database, [lost_pid])  # this one only: the others live on
+            driver = (await connection.get_raw_connection()).driver_connection
+            # Closed, or its goodbye not yet read: either is a lost connection.
+            gone = (asyncpg.InterfaceError, asyncpg.InternalClientError, asyncpg.PostgresError)
+            with pytest.raises(gone) as failure:
+                await driver.execute("SELECT 1")
+            assert connection_lost(failure.value)
+            await discard(connection, failure.value)
+        after = await _pids_of_pooled(engine, 3)
+    finally:
+        await database.dispose()
+    assert lost_pid in before
+    # Alive, yet never handed out again: they belonged to the lost one's generation.
+    assert not before & after, "connections of the lost generation were handed out again"
+
+
+async def _pids_of_pooled(engine: AsyncEngine, count: int) -> set[int]:
+    """The server pids of `count` connections checked out together, then returned."""
+    async with AsyncExitStack() as held:
+        connections = [await held.enter_async_context(engine.connect()) for _ in range(count)]
+        return {await _backend_pid(connection) for connection in connections}
+
+
+async def _backend_pid(connection: AsyncConnection) -> int:
+    return int((await connection.exec_driver_sql("SELECT pg_backend_pid()")).scalar_one())

@@ -6,9 +6,10 @@ import httpx
 import pytest
 
 # (method, path, statuses the operation documents besides its success). Public reads may
-# be refused by the rate limit; alert writes also need an operator token.
-READ = {"429"}
-WRITE = {"401", "403", "429"}
+# be refused by the rate limit; alert writes also need an operator token. All of them
+# reach the database, which may be unavailable (503).
+READ = {"429", "503"}
+WRITE = {"401", "403", "429", "503"}
 OPERATIONS = [
     ("get", "/api/v1/stations", READ | {"304", "422"}),
     ("get", "/api/v1/stations/identifiers", READ | {"304"}),
