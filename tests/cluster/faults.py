@@ -7,6 +7,7 @@
   nothing was lost.
 - set_replication: Patroni's dynamic configuration (PATCH /config at the leader, what
   `patronictl edit-config` does), for the control drill's asynchronous replication.
+- score: the checker's verdicts on the database and on the answers (cluster.checker).
 - record: each fault's figures, in test-artifacts/cluster-faults.json for the README.
 """
 
@@ -16,7 +17,6 @@ import asyncio
 import json
 import os
 import signal
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -28,23 +28,28 @@ import psutil
 
 from tests.cluster.conftest import authorization
 from travel_recharge.cluster import servers
-from travel_recharge.cluster.checker import Verdict, check_drill
-from travel_recharge.cluster.drill import DrillCards, DrillLog, DrillPlan, prepare_drill
+from travel_recharge.cluster.checker import Verdict, check_answers, check_drill
+from travel_recharge.cluster.drill.cards import DrillCards, DrillPlan, prepare_drill
+from travel_recharge.cluster.drill.log import DrillLog
 from travel_recharge.cluster.launcher import Cluster
 from travel_recharge.cluster.processes import postmaster
-from travel_recharge.security.roles import Role
+from travel_recharge.kit.config import Settings
 
 ARTIFACT = Path("test-artifacts") / "cluster-faults.json"
 # Patroni's default: a replica further behind than this is never promoted automatically.
 DEFAULT_MAXIMUM_LAG = 1_048_576
+# How long a fault test waits for the cluster to do something (generous: the machine is
+# shared, and only the outcome is the verdict).
+PATIENCE_S = 120.0
 
 
 @dataclass
 class Scored:
-    """A drill's log and the checker's verdict on it."""
+    """A drill's log and the checker's verdicts on it: the database's and the answers'."""
 
     log: DrillLog
     verdict: Verdict
+    answer_problems: list[str]
 
 
 def superuser_url(cluster: Cluster) -> str:
@@ -54,38 +59,19 @@ def superuser_url(cluster: Cluster) -> str:
 
 def drill_plan(cluster: Cluster, *, tap_cards: int = 400, recharge_cards: int = 100) -> DrillPlan:
     cards = asyncio.run(prepare_drill(superuser_url(cluster), tap_cards, recharge_cards))
-    return DrillPlan(
-        front_url=cluster.topology.front_url,
-        cards=cards,
-        tap_headers=authorization(Role.admin, account_id=cards.account_id),
-        recharge_headers=authorization(
-            Role.recharge_point,
-            account_id=cards.account_id,
-            recharge_point_id=cards.recharge_point_id,
-        ),
-    )
+    return DrillPlan.authorized(cluster.topology.front_url, cards, authorization)
+
+
+def retry_after_s(cluster: Cluster) -> int:
+    """The Retry-After the API nodes put on a 503 (their settings, else the default)."""
+    settings = servers.load_api_settings(cluster.topology)
+    default = Settings.model_fields["db_unavailable_retry_after_s"].default
+    return int(settings.get("TR_DB_UNAVAILABLE_RETRY_AFTER_S", default))
 
 
 def score(cluster: Cluster, log: DrillLog, cards: DrillCards) -> Scored:
-    return Scored(log, asyncio.run(check_drill(superuser_url(cluster), log, cards)))
-
-
-def wait_until(what: str, condition: Any, timeout_s: float = 120.0) -> Any:
-    """Poll `condition` until it returns something truthy; fail naming `what` past the
-    deadline (generous: the machine is shared, and only the outcome is the verdict)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.2)
-    raise AssertionError(f"{what}: not within {timeout_s:.0f} s")
-
-
-def wait_for_acknowledgements(drill_count: Any, more: int, timeout_s: float = 120.0) -> None:
-    """Until `more` writes beyond those acknowledged now are acknowledged."""
-    target = drill_count() + more
-    wait_until(f"{more} more acknowledged writes", lambda: drill_count() >= target, timeout_s)
+    verdict = asyncio.run(check_drill(superuser_url(cluster), log, cards))
+    return Scored(log, verdict, check_answers(log, retry_after_s(cluster), behind_proxy=True))
 
 
 def _wal_senders(cluster: Cluster) -> list[psutil.Process]:
@@ -123,25 +109,16 @@ def set_replication(cluster: Cluster, *, synchronous: bool, maximum_lag: int) ->
     assert response.status_code == 200, response.text
 
 
-def acknowledged_between(log: DrillLog, start: float, end: float) -> int:
-    """Writes acknowledged within [start, end] (time.monotonic())."""
-    return sum(
-        1
-        for op in log.operations
-        if op.acknowledged_at is not None and start <= op.acknowledged_at <= end
-    )
-
-
 def record(fault: str, scored: Scored, cluster: Cluster, **extra: Any) -> dict[str, Any]:
     """The fault's row of the README's table, kept in test-artifacts/cluster-faults.json."""
     log, verdict = scored.log, scored.verdict
     row = {
         "fault": fault,
-        "writes_acknowledged": verdict.acknowledged_taps + verdict.acknowledged_recharges,
+        "writes_acknowledged": verdict.acknowledged,
         "longest_gap_without_writes_s": round(log.longest_gap(), 2),
         "longest_wait_of_one_write_s": round(log.longest_write_wait(), 2),
         "acknowledged_writes_lost": len(verdict.lost),
-        "applied_twice": len(verdict.applied_twice) + len(verdict.unexpected_rows),
+        "applied_twice": len(verdict.applied_twice) + len(verdict.unexplained),
         "failed_requests": log.failed_requests,
         "answers_500": log.server_errors,
         "in_doubt": verdict.in_doubt,

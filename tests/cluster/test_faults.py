@@ -24,20 +24,19 @@ import pytest
 from tests.cluster.conftest import authorization
 from tests.cluster.faults import (
     DEFAULT_MAXIMUM_LAG,
+    PATIENCE_S,
     Scored,
-    acknowledged_between,
     drill_plan,
     record,
     replication_stalled,
     score,
     set_replication,
     superuser_url,
-    wait_for_acknowledgements,
-    wait_until,
 )
-from travel_recharge.cluster.drill import running
+from travel_recharge.cluster.drill.fleet import running
 from travel_recharge.cluster.launcher import Cluster
 from travel_recharge.cluster.profiles import LAB
+from travel_recharge.cluster.waiting import wait_until
 from travel_recharge.security.roles import Role
 
 pytestmark = pytest.mark.cluster
@@ -54,9 +53,11 @@ def assert_nothing_lost(scored: Scored) -> None:
     verdict = scored.verdict
     assert verdict.lost == [], verdict.summary()
     assert verdict.applied_twice == [], verdict.summary()
-    assert verdict.unexpected_rows == [], verdict.summary()
+    assert verdict.unexplained == [], verdict.summary()
+    assert verdict.wrong_answer == [], verdict.summary()
     assert verdict.ledger_mismatches == [], verdict.summary()
     assert scored.log.server_errors == 0, scored.log.statuses()
+    assert scored.answer_problems == [], scored.answer_problems
     assert verdict.acknowledged_taps > 0
     assert verdict.acknowledged_recharges > 0
 
@@ -75,21 +76,21 @@ def lose_the_leader_with_replication_stalled(
     plan = drill_plan(cluster)
     old = cluster.resolve("pg-leader").name
     with running(plan) as drill:
-        wait_for_acknowledgements(drill.acknowledged_count, WARM)
+        drill.wait_for_acknowledged(WARM)
         with replication_stalled(cluster):
             if acknowledged_during_stall:
-                wait_for_acknowledgements(drill.acknowledged_count, acknowledged_during_stall)
+                drill.wait_for_acknowledged(acknowledged_during_stall)
             else:
                 time.sleep(STALL_S)
             killed_at = time.monotonic()
             cluster.kill(old)
-        new = wait_until("a new leader", lambda: other_leader(cluster, old))
-        wait_for_acknowledgements(drill.acknowledged_count, AFTER)
+        new = wait_until("a new leader", PATIENCE_S, lambda: other_leader(cluster, old))
+        drill.wait_for_acknowledged(AFTER)
     scored = score(cluster, drill.log, plan.cards)
     figures: dict[str, object] = {
         "old_leader": old,
         "new_leader": new,
-        "acknowledged_after_the_kill": acknowledged_between(drill.log, killed_at, time.monotonic()),
+        "acknowledged_after_the_kill": drill.log.acknowledged_between(killed_at, time.monotonic()),
     }
     return scored, figures
 
@@ -116,7 +117,7 @@ def test_the_leader_lost_loses_no_acknowledged_write_and_rejoins_as_a_replica(
             and node.timeline == leader.timeline
         )
 
-    wait_until(f"{old} streaming from the new leader on its timeline", rejoined)
+    wait_until(f"{old} streaming from the new leader on its timeline", PATIENCE_S, rejoined)
     record("PostgreSQL leader killed (kill -9, replicas stalled at that instant)", scored, cluster)
 
 
@@ -131,11 +132,12 @@ def test_control_with_asynchronous_replication_the_checker_finds_lost_writes(
     try:
         wait_until(
             "no synchronous standby",
+            PATIENCE_S,
             lambda: not cluster.status().postgres_with_role("sync_standby"),
         )
         scored, _ = lose_the_leader_with_replication_stalled(cluster, acknowledged_during_stall=30)
     finally:
-        wait_until("a leader to configure", lambda: cluster.status().leader)
+        wait_until("a leader to configure", PATIENCE_S, lambda: cluster.status().leader)
         set_replication(cluster, synchronous=True, maximum_lag=DEFAULT_MAXIMUM_LAG)
     assert len(scored.verdict.lost) > 0, (scored.verdict.summary(), scored.log.statuses())
     assert scored.verdict.ledger_mismatches == []  # lost whole: the survivors still add up
@@ -147,7 +149,7 @@ def test_the_synchronous_standby_lost_writes_go_on(healthy_cluster: Cluster) -> 
     cluster = healthy_cluster
     plan = drill_plan(cluster)
     with running(plan) as drill:
-        wait_for_acknowledgements(drill.acknowledged_count, WARM)
+        drill.wait_for_acknowledged(WARM)
         standby = cluster.kill("pg-sync").name
         killed_at = time.monotonic()
 
@@ -155,9 +157,9 @@ def test_the_synchronous_standby_lost_writes_go_on(healthy_cluster: Cluster) -> 
             found = cluster.status().postgres_with_role("sync_standby")
             return found[0].name if found and found[0].name != standby else None
 
-        wait_until("another synchronous standby", other_standby)
-        wait_for_acknowledgements(drill.acknowledged_count, AFTER)
-        while_down = acknowledged_between(drill.log, killed_at, time.monotonic())
+        wait_until("another synchronous standby", PATIENCE_S, other_standby)
+        drill.wait_for_acknowledged(AFTER)
+        while_down = drill.log.acknowledged_between(killed_at, time.monotonic())
     scored = score(cluster, drill.log, plan.cards)
     assert_nothing_lost(scored)
     assert while_down >= AFTER
@@ -170,9 +172,9 @@ def test_a_switchover_loses_nothing(healthy_cluster: Cluster) -> None:
     plan = drill_plan(cluster)
     old = cluster.resolve("pg-leader").name
     with running(plan) as drill:
-        wait_for_acknowledgements(drill.acknowledged_count, WARM)
+        drill.wait_for_acknowledged(WARM)
         new = cluster.switchover()
-        wait_for_acknowledgements(drill.acknowledged_count, AFTER)
+        drill.wait_for_acknowledged(AFTER)
     assert new != old
     scored = score(cluster, drill.log, plan.cards)
     assert_nothing_lost(scored)
@@ -187,13 +189,14 @@ def test_the_redis_master_lost_no_request_fails_and_no_card_view_is_stale(
     plan = drill_plan(cluster)
     old = cluster.resolve("redis-master")
     with running(plan) as drill:
-        wait_for_acknowledgements(drill.acknowledged_count, WARM)
+        drill.wait_for_acknowledged(WARM)
         cluster.kill(old.name)
         wait_until(
             "the Sentinels naming another master",
+            PATIENCE_S,
             lambda: (master := cluster.status().sentinel_master) and old.address not in master,
         )
-        wait_for_acknowledgements(drill.acknowledged_count, AFTER)
+        drill.wait_for_acknowledged(AFTER)
     scored = score(cluster, drill.log, plan.cards)
     assert_nothing_lost(scored)
     assert scored.log.failed_requests == 0, scored.log.statuses()
@@ -232,9 +235,9 @@ def test_an_api_node_lost_no_tap_fails_or_is_charged_twice(healthy_cluster: Clus
     cluster = healthy_cluster
     plan = drill_plan(cluster)
     with running(plan) as drill:
-        wait_for_acknowledgements(drill.acknowledged_count, WARM)
+        drill.wait_for_acknowledged(WARM)
         cluster.kill("api1")
-        wait_for_acknowledgements(drill.acknowledged_count, AFTER)
+        drill.wait_for_acknowledged(AFTER)
     scored = score(cluster, drill.log, plan.cards)
     assert_nothing_lost(scored)
     assert scored.verdict.in_doubt == 0, scored.verdict.summary()
@@ -248,13 +251,13 @@ def test_etcd_lost_the_leader_keeps_accepting_writes(healthy_cluster: Cluster) -
     plan = drill_plan(cluster)
     leader = cluster.resolve("pg-leader").name
     with running(plan) as drill:
-        wait_for_acknowledgements(drill.acknowledged_count, WARM)
+        drill.wait_for_acknowledged(WARM)
         cluster.kill("etcd")
         # Twice the leader key's lifetime: the behaviour under test is what happens after it.
         past_ttl = time.monotonic() + 2 * LAB.ttl
-        wait_until("the leader key's ttl to pass", lambda: time.monotonic() > past_ttl, 4 * LAB.ttl)
-        wait_for_acknowledgements(drill.acknowledged_count, AFTER)
-        after_ttl = acknowledged_between(drill.log, past_ttl, time.monotonic())
+        wait_until("the leader key's ttl to pass", 4 * LAB.ttl, lambda: time.monotonic() > past_ttl)
+        drill.wait_for_acknowledged(AFTER)
+        after_ttl = drill.log.acknowledged_between(past_ttl, time.monotonic())
         still_leader = cluster.status().leader
     scored = score(cluster, drill.log, plan.cards)
     assert_nothing_lost(scored)

@@ -1,3 +1,3 @@
-"""Fault-test support: servers of a test's own to break (postgres, silent), devices that
-load and retry (load), the smallest world they need (world), and the checker that compares
-what clients were told with what the database holds (checker)."""
+"""Fault-test support: servers of a test's own to break — a PostgreSQL to restart, stop and
+replicate (postgres), a server that never answers (silent). The load and its checker are the
+package's own (travel_recharge.cluster.drill, cluster.checker), shared with the cluster."""

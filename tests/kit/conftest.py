@@ -1,37 +1,33 @@
 """A PostgreSQL server of the database-failure tests' own, its database, and the app served
-over a socket against it (the shared servers of tests/conftest.py are never disturbed)."""
+over a socket against it (the shared servers of tests/conftest.py are never disturbed);
+the drills those tests run on it (cluster.drill) and the checker's verdict (cluster.checker),
+the same as the cluster's fault tests use."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import asyncpg
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import event
 
-from tests.conftest import (
-    TEST_ACCOUNT_ID,
-    TEST_ACCOUNT_LOGIN,
-    ServerUrls,
-    bearer,
-    drop_keys,
-    drop_namespace,
-    make_settings,
-)
-from tests.faults.checker import Verdict, check, check_answers
-from tests.faults.load import ClientLog
+from tests.conftest import ServerUrls, bearer, drop_keys, drop_namespace, make_settings
 from tests.faults.postgres import LocalPostgres, available, scratch_root
-from tests.faults.world import create_database
 from tests.threaded_server import threaded_server
 from travel_recharge.app import create_app
+from travel_recharge.cluster.checker import Verdict, check_answers, check_drill
+from travel_recharge.cluster.drill.cards import DrillCards, DrillPlan, prepare_drill
+from travel_recharge.cluster.drill.log import DrillLog
 from travel_recharge.kit.config import Settings
 from travel_recharge.kit.embedded import free_port
-from travel_recharge.kit.scratch import libpq_url
+from travel_recharge.kit.scratch import admin_execute, libpq_url, with_database
+from travel_recharge.migrations import upgrade_to_head
 from travel_recharge.security.roles import Role
 
 DATABASE_NAME = "travel_recharge"
@@ -39,7 +35,8 @@ DATABASE_NAME = "travel_recharge"
 
 @dataclass(frozen=True)
 class Served:
-    """The app served over a socket, and how to reach it as an administrator."""
+    """The app served over a socket, and how to read through it as an administrator
+    (drills write with their plan's tokens, which name the drill's account)."""
 
     app: FastAPI
     base_url: str
@@ -69,7 +66,11 @@ def own_postgres() -> Iterator[LocalPostgres]:
 
 @pytest.fixture(scope="session")
 def own_database(own_postgres: LocalPostgres) -> str:
-    return create_database(own_postgres.url(), DATABASE_NAME, (TEST_ACCOUNT_ID, TEST_ACCOUNT_LOGIN))
+    """A migrated database; each drill makes the cards, station and counter it uses."""
+    asyncio.run(admin_execute(own_postgres.url(), f'CREATE DATABASE "{DATABASE_NAME}"'))
+    url = with_database(own_postgres.url(), DATABASE_NAME)
+    upgrade_to_head(url)
+    return url
 
 
 @pytest.fixture(scope="session")
@@ -130,14 +131,22 @@ def invalidations(served: Served) -> Iterator[list[str]]:
         event.remove(pool, "invalidate", invalidated)
 
 
-def judged(served: Served, log: ClientLog) -> Verdict:
-    """The answers' and the database's verdict on a run; fails the test on any problem."""
+async def drill_plan(served: Served, tap_cards: int, recharge_cards: int) -> DrillPlan:
+    """A drill on cards of its own, through the served app: two tappers, a point of sale
+    and two readers, whose devices wait up to 10 s for an answer."""
+    cards = await prepare_drill(served.database_url, tap_cards, recharge_cards)
+    plan = DrillPlan.authorized(served.base_url, cards, functools.partial(bearer, served.app))
+    return replace(plan, tappers=2, points_of_sale=1, readers=2, request_timeout_s=10.0)
+
+
+def judged(served: Served, log: DrillLog, cards: DrillCards) -> Verdict:
+    """The answers' and the database's verdict on a drill; fails the test on any problem."""
     answers = check_answers(log, served.settings.db_unavailable_retry_after_s)
     assert answers == [], answers
-    verdict = asyncio.run(check(served.database_url, log))
+    verdict = asyncio.run(check_drill(served.database_url, log, cards))
     assert verdict.problems == [], verdict.problems
     # Every device got its answer in the end: the database came back.
-    unanswered = [op for op in log.operations if op.acknowledged is None]
+    unanswered = log.in_doubt()
     assert unanswered == []
     return verdict
 

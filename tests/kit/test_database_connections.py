@@ -23,22 +23,25 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tests.conftest import ServerUrls
-from tests.faults.load import Answer, ClientLog, Device, Operation
-from tests.faults.polling import eventually
-from tests.faults.world import POINT_ID, STATION_ID, funded_workload
 from tests.kit.conftest import (
     Served,
     app_connections,
+    drill_plan,
     invalidations,
     judged,
     own_settings,
     terminate,
     terminate_app_connections,
 )
+from travel_recharge.cluster.drill.devices import Device
+from travel_recharge.cluster.drill.log import Answer, DrillLog, Operation
+from travel_recharge.cluster.waiting import wait_until_async
 from travel_recharge.kit.db import Database
 from travel_recharge.kit.db_connections import discard
 from travel_recharge.kit.db_failures import connection_lost
 from travel_recharge.kit.scratch import libpq_url
+
+PATIENCE_S = 60.0  # how long a test waits for the server to reach a state: never a verdict
 
 
 @asynccontextmanager
@@ -59,43 +62,44 @@ async def waiting_on_the_lock(served: Served, work: asyncio.Task[object]) -> boo
 
 
 def test_no_request_meets_a_pooled_connection_its_server_closed(served: Served) -> None:
-    log = ClientLog()
-    card = funded_workload(served.base_url, served.headers, log, 1).cards[0]
-    device = Device(served.base_url, served.headers, log)
-    try:
+    plan = asyncio.run(drill_plan(served, 1, 1))
+    (tapped,), (recharged,) = plan.cards.tap_cards, plan.cards.recharge_cards
+    log = DrillLog()
+    with Device(plan, log) as device:
+        # The service answers once, so the app holds a connection to end.
+        assert device.read(f"/api/v1/cards/{tapped}/ledger?limit=5").status == 200
         for _ in range(3):
             assert asyncio.run(terminate_app_connections(served.database_url)) >= 1
-            assert device.read(f"/api/v1/cards/{card}/ledger?limit=5").status == 200
-            for operation in (
-                device.tap(card, STATION_ID),
-                device.recharge(card, 1_000, POINT_ID),
-            ):
+            assert device.read(f"/api/v1/cards/{tapped}/ledger?limit=5").status == 200
+            for operation in (device.tap(tapped), device.recharge(recharged, 1_000)):
                 assert [a.answer.status for a in operation.attempts] == [201], operation
-    finally:
-        device.close()
-    judged(served, log)
+    judged(served, log, plan.cards)
 
 
 async def test_a_read_whose_connection_dies_in_the_server_runs_again_on_a_fresh_one(
     served: Served,
 ) -> None:
-    log = ClientLog()
-    workload = await asyncio.to_thread(funded_workload, served.base_url, served.headers, log, 1)
-    device = Device(served.base_url, served.headers, log)
-    path = f"/api/v1/cards/{workload.cards[0]}/ledger?limit=5"  # never cached
+    plan = await drill_plan(served, 1, 0)
+    log = DrillLog()
+    device = Device(plan, log)
+    path = f"/api/v1/cards/{plan.cards.tap_cards[0]}/ledger?limit=5"  # never cached
     try:
         with invalidations(served) as discarded:
             async with cards_locked(served.database_url):
                 read: asyncio.Task[Answer] = asyncio.create_task(
                     asyncio.to_thread(device.read, path)
                 )
-                await eventually(lambda: waiting_on_the_lock(served, read), "the read waits")
+                await wait_until_async(
+                    "the read waits", PATIENCE_S, lambda: waiting_on_the_lock(served, read)
+                )
                 killed = await terminate_app_connections(
                     served.database_url, waiting_on_a_lock=True
                 )
                 assert killed == 1
                 # The same read, again, on a fresh connection: it waits for the lock too.
-                await eventually(lambda: waiting_on_the_lock(served, read), "the retry waits")
+                await wait_until_async(
+                    "the retry waits", PATIENCE_S, lambda: waiting_on_the_lock(served, read)
+                )
             answer = await read
     finally:
         device.close()
@@ -108,22 +112,26 @@ async def test_a_read_whose_connection_dies_in_the_server_runs_again_on_a_fresh_
 async def test_a_tap_whose_connection_dies_in_the_server_is_503_and_its_retry_applies_once(
     served: Served,
 ) -> None:
-    log = ClientLog()
-    workload = await asyncio.to_thread(funded_workload, served.base_url, served.headers, log, 1)
-    device = Device(served.base_url, served.headers, log)
+    plan = await drill_plan(served, 1, 0)
+    log = DrillLog()
+    device = Device(plan, log)
     try:
         async with cards_locked(served.database_url):
             tap: asyncio.Task[Operation] = asyncio.create_task(
-                asyncio.to_thread(device.tap, workload.cards[0], STATION_ID)
+                asyncio.to_thread(device.tap, plan.cards.tap_cards[0])
             )
-            await eventually(lambda: waiting_on_the_lock(served, tap), "the tap waits")
+            await wait_until_async(
+                "the tap waits", PATIENCE_S, lambda: waiting_on_the_lock(served, tap)
+            )
             assert await terminate_app_connections(served.database_url, waiting_on_a_lock=True)
 
             async def retried_and_waiting() -> bool:
                 attempts = log.operations[-1].attempts
                 return bool(attempts) and await waiting_on_the_lock(served, tap)
 
-            await eventually(retried_and_waiting, "told 503, the device retries and waits")
+            await wait_until_async(
+                "told 503, the device retries and waits", PATIENCE_S, retried_and_waiting
+            )
         operation = await tap
     finally:
         device.close()
@@ -133,7 +141,7 @@ async def test_a_tap_whose_connection_dies_in_the_server_is_503_and_its_retry_ap
     assert first.answer.retry_after == str(served.settings.db_unavailable_retry_after_s)
     assert last.answer.status == 201
     assert len(operation.keys) == 1
-    await asyncio.to_thread(judged, served, log)
+    await asyncio.to_thread(judged, served, log, plan.cards)
 
 
 async def test_a_lost_connection_takes_the_pool_connections_older_than_it_along(

@@ -8,7 +8,7 @@ device that retries with a new key after an unknown outcome is caught double-cha
 an acknowledged write the database does not hold is reported lost.
 
 A server of these tests' own (tests/kit/conftest.py), the app served by uvicorn over a
-socket, devices on threads (tests.faults.load), the verdict by tests.faults.checker.
+socket, a drill's devices on threads (cluster.drill), the verdict by cluster.checker.
 """
 
 from __future__ import annotations
@@ -19,21 +19,33 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 
 import asyncpg
 import httpx
 import pytest
 
 from tests.conftest import ServerUrls, make_settings, start_app
-from tests.faults.checker import check, check_answers
-from tests.faults.load import Answer, Attempt, ClientLog, Device, Load, Operation, running
-from tests.faults.polling import eventually, wait_until
 from tests.faults.postgres import LocalPostgres
-from tests.faults.world import POINT_ID, STATION_ID, funded_workload
-from tests.kit.conftest import Served, invalidations, judged, terminate_app_connections
+from tests.kit.conftest import (
+    Served,
+    drill_plan,
+    invalidations,
+    judged,
+    terminate_app_connections,
+)
+from travel_recharge.cluster.checker import check_answers, check_drill
+from travel_recharge.cluster.drill.cards import DrillPlan
+from travel_recharge.cluster.drill.devices import TAP_PATH, Device
+from travel_recharge.cluster.drill.fleet import running
+from travel_recharge.cluster.drill.log import Answer, Attempt, DrillLog, Operation
+from travel_recharge.cluster.waiting import wait_until, wait_until_async
 from travel_recharge.kit.scratch import libpq_url
 
-CARDS = 6
+# The drill's cards: tapped, and recharged (the two never share a card).
+TAP_CARDS, RECHARGE_CARDS = 4, 2
+# How long a test waits for the service to do something: generous, never a verdict.
+PATIENCE_S = 60.0
 # Acknowledged operations to see before a fault, and again after it (the service is back).
 BEFORE, AFTER = 25, 25
 OUTAGE_S = 5.0
@@ -42,74 +54,74 @@ OUTAGE_S = 5.0
 def test_a_restart_under_load_answers_no_500_and_loses_no_acknowledged_write(
     served: Served, own_postgres: LocalPostgres
 ) -> None:
-    log = ClientLog()
-    load = Load(funded_workload(served.base_url, served.headers, log, CARDS), log)
-    with invalidations(served) as discarded, running(load):
-        load.wait_for_acknowledged(log.acknowledged() + BEFORE)
+    plan = asyncio.run(drill_plan(served, TAP_CARDS, RECHARGE_CARDS))
+    with invalidations(served) as discarded, running(plan) as drill:
+        drill.wait_for_acknowledged(BEFORE)
         server_before = own_postgres.postmaster_pid()
         own_postgres.restart()
-        load.wait_for_acknowledged(log.acknowledged() + AFTER)
+        drill.wait_for_acknowledged(AFTER)
 
     assert own_postgres.postmaster_pid() != server_before
     # The restart was met: connections it killed were found and thrown away.
     assert discarded, "no pooled connection was invalidated: the restart went unnoticed"
-    judged(served, log)
+    judged(served, drill.log, plan.cards)
 
 
 def test_a_stop_of_five_seconds_answers_503_with_retry_after_and_loses_nothing(
     served: Served, own_postgres: LocalPostgres
 ) -> None:
-    log = ClientLog()
-    load = Load(funded_workload(served.base_url, served.headers, log, CARDS), log)
-    with running(load), httpx.Client(base_url=served.base_url, timeout=10) as probe:
-        load.wait_for_acknowledged(log.acknowledged() + BEFORE)
+    plan = asyncio.run(drill_plan(served, TAP_CARDS, RECHARGE_CARDS))
+    with running(plan) as drill, httpx.Client(base_url=served.base_url, timeout=10) as probe:
+        log = drill.log
+        drill.wait_for_acknowledged(BEFORE)
         own_postgres.stop()
         stopped_at = time.monotonic()
-        wait_until(lambda: log.statuses()[503] > 0, "a device is told 503")
+        wait_until("a device is told 503", PATIENCE_S, lambda: log.statuses()[503] > 0)
         health = probe.get("/api/v1/health/db")
         assert (health.status_code, health.json()["status"]) == (503, "down")
         # The fault lasts 5 s (a duration of the outage, not a verdict).
         time.sleep(max(0.0, OUTAGE_S - (time.monotonic() - stopped_at)))
         own_postgres.start()
-        load.wait_for_acknowledged(log.acknowledged() + AFTER)
+        drill.wait_for_acknowledged(AFTER)
         wait_until(
-            lambda: probe.get("/api/v1/health/db").status_code == 200, "health says 200 again"
+            "health says 200 again",
+            PATIENCE_S,
+            lambda: probe.get("/api/v1/health/db").status_code == 200,
         )
 
     told_503 = [answer for answer in log.answers if answer.status == 503]
     assert {(a.error, a.retry_after) for a in told_503} == {
         ("database_unavailable", str(served.settings.db_unavailable_retry_after_s))
     }
-    retried = [op for op in log.operations if len(op.attempts) > 1]
+    retried = [op for op in log.operations if op.retried]
     assert retried, "no write was retried across the outage"
     assert all(len(op.keys) == 1 for op in retried)
-    judged(served, log)
+    judged(served, log, plan.cards)
 
 
 def test_a_read_only_primary_answers_503_and_the_retried_tap_applies_once(
     served: Served, own_postgres: LocalPostgres
 ) -> None:
     """25006 read_only_sql_transaction, as a demoted primary answers during a failover."""
-    log = ClientLog()
-    workload = funded_workload(served.base_url, served.headers, log, 1)
-    first = len(log.operations)
-    device = Device(served.base_url, served.headers, log)
+    plan = asyncio.run(drill_plan(served, 1, 0))
+    log = DrillLog()
+    device = Device(plan, log)
     asyncio.run(_read_only(own_postgres, served.database_url, True))
     try:
-        with _in_thread(lambda: device.tap(workload.cards[0], STATION_ID)) as done:
-            wait_until(lambda: log.statuses()[503] > 0, "the tap is told 503")
+        with _in_thread(lambda: device.tap(plan.cards.tap_cards[0])) as done:
+            wait_until("the tap is told 503", PATIENCE_S, lambda: log.statuses()[503] > 0)
             asyncio.run(_read_only(own_postgres, served.database_url, False))
-            wait_until(done.is_set, "the retried tap is acknowledged")
+            wait_until("the retried tap is acknowledged", PATIENCE_S, done.is_set)
     finally:
         asyncio.run(_read_only(own_postgres, served.database_url, False))
         device.close()
 
-    (tap,) = log.operations[first:]
+    (tap,) = log.operations
     statuses = [attempt.answer.status for attempt in tap.attempts]
     assert statuses[0] == 503, statuses
     assert statuses[-1] == 201, statuses
     assert len(tap.keys) == 1
-    judged(served, log)
+    judged(served, log, plan.cards)
 
 
 @pytest.mark.parametrize("new_key_on_retry", [False, True], ids=["same key", "new key (a bug)"])
@@ -119,16 +131,18 @@ def test_a_write_with_an_unknown_outcome_applies_once_when_retried_with_its_key(
     """The device times out while its tap and recharge wait on a locked card (their outcome
     is unknown to it) and retries. With the same key each applies once; with a new key
     both apply again, and the checker must say so."""
-    log = ClientLog()
-    workload = funded_workload(served.base_url, served.headers, log, 2)
-    first = len(log.operations)
-    asyncio.run(_unknown_outcomes(served, workload.cards, log, first, new_key_on_retry))
-    tap, recharge = log.operations[first:]
+    plan = asyncio.run(drill_plan(served, 1, 1))
+    # Devices that wait 1 s for an answer, then retry (with a new key: the bug).
+    plan = replace(plan, request_timeout_s=1.0, new_key_on_retry=new_key_on_retry)
+    log = DrillLog()
+    asyncio.run(_unknown_outcomes(served, plan, log))
+    (tap,) = [op for op in log.operations if op.kind == "tap"]
+    (recharge,) = [op for op in log.operations if op.kind == "recharge"]
     for operation in (tap, recharge):
         assert operation.attempts[0].answer.status is None  # timed out: outcome unknown
-        assert operation.acknowledged is not None
+        assert operation.acknowledged
     assert check_answers(log, served.settings.db_unavailable_retry_after_s) == []
-    verdict = asyncio.run(check(served.database_url, log))
+    verdict = asyncio.run(check_drill(served.database_url, log, plan.cards))
 
     if not new_key_on_retry:
         assert verdict.problems == []
@@ -140,28 +154,30 @@ def test_a_write_with_an_unknown_outcome_applies_once_when_retried_with_its_key(
 
 
 def test_the_checker_reports_a_lost_write_and_a_write_nobody_sent(served: Served) -> None:
-    log = ClientLog()
-    workload = funded_workload(served.base_url, served.headers, log, 1)
-    card = workload.cards[0]
+    plan = asyncio.run(drill_plan(served, 1, 0))
+    log = DrillLog()
+    card = plan.cards.tap_cards[0]
     # Told 201, never in the database (as a write lost in a failover would be).
-    ghost = log.new_operation("tap", card, None)
-    ghost.attempts.append(Attempt(str(uuid.uuid4()), Answer("POST", "/api/v1/trips/start", 201)))
-    ghost.acknowledged = {"trip_id": 2**40}
+    ghost = log.new_operation("tap", card, 0, time.monotonic())
+    ghost.attempts.append(
+        Attempt(str(uuid.uuid4()), Answer("POST", TAP_PATH, 201), time.monotonic())
+    )
+    ghost.acknowledge({"trip_id": 2**40}, time.monotonic())
     # In the database, sent by no device of the log.
     stranger = httpx.post(
-        f"{served.base_url}/api/v1/trips/start",
-        headers=served.headers,
+        f"{served.base_url}{TAP_PATH}",
+        headers=dict(plan.tap_headers),
         json={
             "card_id": card,
-            "station_id": STATION_ID,
+            "station_id": plan.cards.station_id,
             "validator_id": "V-stranger",
             "tap_id": str(uuid.uuid4()),
         },
     )
     assert stranger.status_code == 201
 
-    verdict = asyncio.run(check(served.database_url, log))
-    assert verdict.lost == [f"tap #{ghost.op_id} card {card} keys {ghost.keys}"]
+    verdict = asyncio.run(check_drill(served.database_url, log, plan.cards))
+    assert verdict.lost == [f"tap #{ghost.op_id} card {card} keys {ghost.keys} (trip_id {2**40})"]
     assert verdict.unexplained == [
         f"trip {stranger.json()['trip_id']} (key {stranger.json()['tap_id']})"
     ]
@@ -249,31 +265,26 @@ async def _read_only(server: LocalPostgres, database_url: str, read_only: bool) 
     await terminate_app_connections(database_url)
 
 
-async def _unknown_outcomes(
-    served: Served, cards: list[int], log: ClientLog, first: int, new_key_on_retry: bool
-) -> None:
-    tap_card, recharge_card = cards
+async def _unknown_outcomes(served: Served, plan: DrillPlan, log: DrillLog) -> None:
+    """A tap and a recharge sent while their cards are locked, so their devices time out;
+    the lock is let go once both have retried."""
+    cards = plan.cards.all_cards
     blocker = await asyncpg.connect(libpq_url(served.database_url))
-    devices = [
-        Device(
-            served.base_url, served.headers, log, timeout_s=1.0, new_key_on_retry=new_key_on_retry
-        )
-        for _ in cards
-    ]
+    devices = [Device(plan, log) for _ in cards]
     try:
         locked = blocker.transaction()
         await locked.start()
         await blocker.execute("SELECT 1 FROM cards WHERE id = ANY($1::bigint[]) FOR UPDATE", cards)
         operations = asyncio.gather(
-            asyncio.to_thread(devices[0].tap, tap_card, STATION_ID),
-            asyncio.to_thread(devices[1].recharge, recharge_card, 5_000, POINT_ID),
+            asyncio.to_thread(devices[0].tap, plan.cards.tap_cards[0]),
+            asyncio.to_thread(devices[1].recharge, plan.cards.recharge_cards[0], 5_000),
         )
 
         async def both_retried() -> bool:
-            started = log.operations[first:]
-            return len(started) == 2 and all(len(op.attempts) >= 2 for op in started)
+            started = log.operations
+            return len(started) == 2 and all(op.retried for op in started)
 
-        await eventually(both_retried, "both devices timed out and retried")
+        await wait_until_async("both devices timed out and retried", PATIENCE_S, both_retried)
         await locked.rollback()
         await operations
     finally:

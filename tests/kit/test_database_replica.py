@@ -18,15 +18,16 @@ import pytest
 from sqlalchemy import text
 
 from tests.conftest import ServerUrls
-from tests.faults.polling import eventually
 from tests.faults.postgres import SITE_HOST, LocalPostgres
 from tests.faults.silent import silent_server
 from tests.kit.conftest import DATABASE_NAME, Served, own_settings, serve
+from travel_recharge.cluster.waiting import wait_until_async
 from travel_recharge.kit.config import Settings
 from travel_recharge.kit.db import Database
 from travel_recharge.ops.database_health import check_database, parse_lsn
 
 DOWN_S = 0.5  # how long reads stay on the primary after the replica failed (short, for tests)
+PATIENCE_S = 60.0  # how long a test waits for the servers to reach a state: never a verdict
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +111,9 @@ async def test_health_reports_each_role_and_the_replica_catching_up(
         replica = (await health_of(served_with_replica))["replica"]
         return bool(replica["lag_bytes"] == 0 and replica["lag_s"] == 0.0)
 
-    await eventually(caught_up, "the replica has replayed everything the primary wrote")
+    await wait_until_async(
+        "the replica has replayed everything the primary wrote", PATIENCE_S, caught_up
+    )
 
 
 async def test_reads_fall_back_to_the_primary_while_the_replica_is_down_and_come_back(
@@ -138,7 +141,7 @@ async def test_reads_fall_back_to_the_primary_while_the_replica_is_down_and_come
         async def on_replica() -> bool:
             return await read_reaches_replica(database)
 
-        await eventually(on_replica, "reads reach the replica again")
+        await wait_until_async("reads reach the replica again", PATIENCE_S, on_replica)
         assert database.read_sessions.replica_down is False
 
         async def served_from_replica() -> bool:
@@ -146,7 +149,9 @@ async def test_reads_fall_back_to_the_primary_while_the_replica_is_down_and_come
             replica = (await health_of(served_with_replica))["replica"]
             return bool(replica["status"] == "ok" and not replica["reads_on_primary"])
 
-        await eventually(served_from_replica, "the service reads from the replica again")
+        await wait_until_async(
+            "the service reads from the replica again", PATIENCE_S, served_from_replica
+        )
 
 
 async def test_a_replica_that_never_answers_costs_one_connect_timeout(

@@ -3,7 +3,7 @@
 The front is HAProxy in front of the API nodes of a running `travel-recharge cluster`; its
 state directory gives what a benchmark needs besides the address: the key the nodes sign
 tokens with and the schema owner's URL through HAProxy's write port, where the benchmark
-makes cards of its own (cluster.drill.prepare_drill: nothing it writes touches other
+makes cards of its own (cluster.drill.cards.prepare_drill: nothing it writes touches other
 cards). Reads, taps and recharges run with the suite's clients and seconds; each figure is
 reported beside the single node's figure for the same workload in the same run.
 
@@ -30,7 +30,7 @@ import uvloop
 
 from travel_recharge.bench.http_load import get_request, post_request, run_load
 from travel_recharge.cluster.cpu import cpu_seconds_by_role
-from travel_recharge.cluster.drill import RECHARGE_AMOUNTS, DrillCards, prepare_drill
+from travel_recharge.cluster.drill.cards import RECHARGE_AMOUNTS, DrillCards, prepare_drill
 from travel_recharge.cluster.launcher import Cluster
 from travel_recharge.cluster.servers import API_SETTINGS_FILE
 from travel_recharge.cluster.topology import Topology

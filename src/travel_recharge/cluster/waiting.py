@@ -2,13 +2,15 @@
 
 Servers take their own time to elect, replicate and answer (more on a loaded 2-core
 machine); every wait here asks again until the answer is right or a generous deadline
-passes, and then says what it was waiting for.
+passes, and then says what it was waiting for. The one polling helper of the drills and
+the fault tests too (wait_until_async for a probe that awaits).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -29,3 +31,17 @@ def wait_until(what: str, timeout_s: float, probe: Callable[[], T | None]) -> T:
         if time.monotonic() >= deadline:
             raise ClusterError(f"gave up waiting {timeout_s:.0f} s for {what}")
         time.sleep(POLL_INTERVAL_S)
+
+
+async def wait_until_async(
+    what: str, timeout_s: float, probe: Callable[[], Awaitable[T | None]]
+) -> T:
+    """wait_until for a probe that awaits, without blocking the event loop between asks."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        answer = await probe()
+        if answer:
+            return answer
+        if time.monotonic() >= deadline:
+            raise ClusterError(f"gave up waiting {timeout_s:.0f} s for {what}")
+        await asyncio.sleep(POLL_INTERVAL_S)
