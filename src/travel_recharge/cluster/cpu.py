@@ -4,8 +4,7 @@ A benchmark reads it before and after a workload through the front: the differen
 by the requests served is the CPU one request costs each role (an API node, the PostgreSQL
 leader, its replicas, HAProxy, Redis), which is what the README's capacity model for N real
 hosts rests on. Each server counts with everything it forked (a postmaster's backends, an
-API node's workers); a process that exited takes its CPU time with it, so pooled
-connections and long-lived workers (as under load) are what make the figure whole.
+API node's workers), live or ended (the kernel adds an ended child's time to its parent's).
 """
 
 from __future__ import annotations
@@ -43,5 +42,7 @@ def _tree_cpu(process: psutil.Process) -> float:
         for member in [process, *process.children(recursive=True)]:
             with contextlib.suppress(psutil.Error):
                 times = member.cpu_times()
-                total += times.user + times.system
+                # With what its children that ended used (a backend that closed, counted
+                # by the postmaster that reaped it): else the figure could go down.
+                total += times.user + times.system + times.children_user + times.children_system
     return total
