@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
+from redis.asyncio import Redis
 
 
 async def new_user(client: httpx.AsyncClient, document: str | None = None) -> int:
@@ -69,3 +75,54 @@ async def balance(client: httpx.AsyncClient, card_id: int) -> int:
     response = await client.get(f"/api/v1/cards/{card_id}/balance")
     assert response.status_code == 200, response.text
     return int(response.json()["balance"])
+
+
+async def plant_cached_balance(redis_url: str, namespace: str, card_id: int, wrong: int) -> None:
+    """Overwrite the card's cached balance view with a wrong balance, keeping its generation
+    token and expiry (key layout in kit.cache.scripts), so the cache serves it as current.
+    The view must have been read once, so that it is cached."""
+    redis = Redis.from_url(redis_url)
+    try:
+        pattern = f"{namespace}:*:cards:{card_id}:f:balance"
+        keys = [key async for key in redis.scan_iter(match=pattern, count=500)]
+        assert len(keys) == 1, keys
+        stored = await redis.get(keys[0])
+        assert isinstance(stored, bytes)
+        token, expires, payload = stored.decode().split("|", 2)
+        view = json.loads(payload)
+        view["balance"] = wrong
+        planted = "|".join([token, expires, json.dumps(view)])
+        assert await redis.set(keys[0], planted, keepttl=True)
+    finally:
+        await redis.aclose()
+
+
+@asynccontextmanager
+async def cards_held(app: FastAPI, *card_ids: int) -> AsyncIterator[None]:
+    """Hold the cards' row locks on a connection of our own until the block ends, so the
+    requests started inside it queue on them and then run at once: a race that does not
+    depend on how the event loop happens to interleave them."""
+    async with app.state.database.primary.begin() as connection:
+        await connection.exec_driver_sql(
+            "SELECT id FROM cards WHERE id = ANY($1::bigint[]) FOR UPDATE", (list(card_ids),)
+        )
+        yield
+
+
+async def wait_for_lock_waiters(app: FastAPI, count: int, deadline_s: float = 60.0) -> None:
+    """Poll until `count` backends of this database wait on a lock (a generous deadline: the
+    verdict is the requests' answers, not how long they took to queue)."""
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + deadline_s
+    waiting = 0
+    while loop.time() < give_up:
+        async with app.state.database.primary.connect() as connection:
+            result = await connection.exec_driver_sql(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            waiting = int(result.scalar_one())
+        if waiting >= count:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{waiting} requests waited on a lock, not {count}")

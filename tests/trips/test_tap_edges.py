@@ -18,7 +18,7 @@ import pytest
 from fastapi import FastAPI
 
 from tests.conftest import Network, count_rows
-from tests.money import balance, new_card, recharge, tap
+from tests.money import balance, cards_held, new_card, recharge, tap, wait_for_lock_waiters
 
 pytestmark = pytest.mark.usefixtures("network")
 
@@ -183,12 +183,17 @@ async def test_one_tap_id_sent_for_two_cards_at_once_charges_one_card(
     for _ in range(rounds):
         cards = [await funded_card(client, 10000), await funded_card(client, 10000)]
         tap_id = str(uuid.uuid4())
-        answers = await asyncio.gather(
-            *(
-                tap(client, card_id, station_id=network.trunk_station, tap_id=tap_id)
+        # Both taps queue behind the cards' locks, then run at once: each finds the tap_id
+        # free, and the second insert meets the first on the unique tap_id.
+        async with cards_held(app, *cards):
+            pending = [
+                asyncio.create_task(
+                    tap(client, card_id, station_id=network.trunk_station, tap_id=tap_id)
+                )
                 for card_id in cards
-            )
-        )
+            ]
+            await wait_for_lock_waiters(app, len(cards))
+        answers = await asyncio.gather(*pending)
         assert sorted(a.status_code for a in answers) == [201, 409], [a.text for a in answers]
         winner, loser = sorted(answers, key=lambda a: a.status_code)
         assert loser.json() == {
