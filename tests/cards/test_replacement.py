@@ -1,0 +1,162 @@
+"""The lost-card flow: a blocked personalized card replaced, its debt moved with its balance,
+one Idempotency-Key per replacement, and concurrent replacements of one card."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from tests.conftest import Network, count_rows
+from tests.money import cards_held, new_card, recharge, tap, wait_for_lock_waiters
+
+pytestmark = pytest.mark.usefixtures("network")
+
+FARE_2026 = 3550
+
+
+async def replace(client: httpx.AsyncClient, card_id: int, key: str) -> httpx.Response:
+    return await client.post(f"/api/v1/cards/{card_id}/replace", headers={"Idempotency-Key": key})
+
+
+async def replace_at_once(
+    client: httpx.AsyncClient, app: FastAPI, card_id: int, keys: list[str]
+) -> list[httpx.Response]:
+    """One replacement request per key, all queued behind a lock on the card (each on its own
+    pool connection) and then let go together."""
+    async with cards_held(app, card_id):
+        pending = [asyncio.create_task(replace(client, card_id, key)) for key in keys]
+        await wait_for_lock_waiters(app, len(keys))
+    return list(await asyncio.gather(*pending))
+
+
+async def entries(client: httpx.AsyncClient, card_id: int) -> list[tuple[str, int, int]]:
+    """The card's ledger as (kind, amount, balance after), newest first."""
+    response = await client.get(f"/api/v1/cards/{card_id}/ledger")
+    assert response.status_code == 200, response.text
+    return [(e["kind"], e["amount"], e["balance_after"]) for e in response.json()["entries"]]
+
+
+async def view(client: httpx.AsyncClient, card_id: int) -> dict[str, object]:
+    response = await client.get(f"/api/v1/cards/{card_id}/balance")
+    assert response.status_code == 200, response.text
+    found: dict[str, object] = response.json()
+    return found
+
+
+async def lost_card(client: httpx.AsyncClient, amount: int) -> int:
+    """A personalized card holding `amount`, reported lost (blocked)."""
+    card_id = await new_card(client, "personalized")
+    if amount:
+        assert (await recharge(client, card_id, amount)).status_code == 201
+    blocked = await client.post(f"/api/v1/cards/{card_id}/block", json={"reason": "lost"})
+    assert blocked.status_code == 200, blocked.text
+    return card_id
+
+
+async def test_a_card_owing_a_credit_trip_passes_its_debt_to_the_replacement(
+    client: httpx.AsyncClient, network: Network
+) -> None:
+    card_id = await new_card(client, "personalized")
+    on_credit = await tap(client, card_id, station_id=network.trunk_station)
+    assert on_credit.status_code == 201, on_credit.text
+    assert (on_credit.json()["fare_kind"], on_credit.json()["balance_after"]) == (
+        "credit",
+        -FARE_2026,
+    )
+    assert (await client.post(f"/api/v1/cards/{card_id}/block", json={"reason": "lost"})).is_success
+
+    response = await replace(client, card_id, uuid.uuid4().hex)
+    assert response.status_code == 201, response.text
+    body = response.json()
+    new_id = body["new_card"]["card_id"]
+    assert body["balance_moved"] == -FARE_2026
+    assert (body["new_card"]["balance"], body["new_card"]["credit_trips_in_use"]) == (-FARE_2026, 1)
+    assert body["new_card"]["status"] == "active"
+    old = await view(client, card_id)
+    assert (old["status"], old["balance"], old["credit_trips_in_use"]) == ("replaced", 0, 0)
+    new = await view(client, new_id)
+    assert (new["balance"], new["credit_trips_in_use"], new["credit_trips_available"]) == (
+        -FARE_2026,
+        1,
+        1,
+    )
+    assert await entries(client, card_id) == [
+        ("balance_transfer", FARE_2026, 0),
+        ("fare", -FARE_2026, -FARE_2026),
+    ]
+    assert await entries(client, new_id) == [("balance_transfer", -FARE_2026, -FARE_2026)]
+    # The next recharge of the new card repays the debt first and restores the credit.
+    repaid = await recharge(client, new_id, 10000)
+    assert repaid.status_code == 201, repaid.text
+    assert (repaid.json()["credit_repaid"], repaid.json()["new_balance"]) == (
+        FARE_2026,
+        10000 - FARE_2026,
+    )
+    after = await view(client, new_id)
+    assert (after["balance"], after["credit_trips_in_use"]) == (10000 - FARE_2026, 0)
+    assert await entries(client, new_id) == [
+        ("recharge", 10000 - FARE_2026, 10000 - FARE_2026),
+        ("credit_repayment", FARE_2026, 0),
+        ("balance_transfer", -FARE_2026, -FARE_2026),
+    ]
+
+
+async def test_one_key_for_another_card_is_409_and_replaces_nothing(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    first, second = await lost_card(client, 20000), await lost_card(client, 7000)
+    key = uuid.uuid4().hex
+    assert (await replace(client, first, key)).status_code == 201
+    reused = await replace(client, second, key)
+    assert reused.status_code == 409
+    assert reused.json() == {
+        "error": "conflict",
+        "detail": "Idempotency-Key was already used with a different request body; use a new key",
+    }
+    assert "idempotent-replayed" not in reused.headers
+    assert await count_rows(app, "cards") == 3
+    still = await view(client, second)
+    assert (still["status"], still["balance"]) == ("blocked", 7000)
+    assert await entries(client, second) == [("recharge", 7000, 7000)]
+
+
+async def test_concurrent_replacements_with_their_own_keys_replace_once(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    card_id = await lost_card(client, 20000)
+    answers = await replace_at_once(client, app, card_id, [uuid.uuid4().hex for _ in range(5)])
+    assert sorted(a.status_code for a in answers) == [201] + [409] * 4, [a.text for a in answers]
+    for refused in (a for a in answers if a.status_code == 409):
+        assert refused.json() == {
+            "error": "conflict",
+            "detail": f"card {card_id} is replaced and cannot be replaced",
+        }
+    (made,) = [a.json() for a in answers if a.status_code == 201]
+    new_id = made["new_card"]["card_id"]
+    assert await count_rows(app, "cards") == 2
+    assert (await view(client, new_id))["balance"] == 20000
+    assert await entries(client, card_id) == [
+        ("balance_transfer", -20000, 0),
+        ("recharge", 20000, 20000),
+    ]
+    assert await entries(client, new_id) == [("balance_transfer", 20000, 20000)]
+
+
+async def test_concurrent_retries_of_one_replacement_replace_once(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    card_id = await lost_card(client, 20000)
+    key = uuid.uuid4().hex
+    answers = await replace_at_once(client, app, card_id, [key] * 5)
+    assert [a.status_code for a in answers] == [201] * 5, [a.text for a in answers]
+    replayed = sorted(a.headers.get("idempotent-replayed", "no") for a in answers)
+    assert replayed == ["no"] + ["true"] * 4
+    # One answer and four replays of it (a replay's keys come in the stored JSONB's order).
+    assert all(a.json() == answers[0].json() for a in answers)
+    new_id = answers[0].json()["new_card"]["card_id"]
+    assert await count_rows(app, "cards") == 2
+    assert await entries(client, new_id) == [("balance_transfer", 20000, 20000)]
