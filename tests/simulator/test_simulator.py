@@ -85,6 +85,13 @@ async def _wait_for(
         await asyncio.sleep(0.2)
 
 
+async def _until_it_has_charged_taps(client: httpx.AsyncClient) -> None:
+    """Wait (by counts, generous deadline) until the run has charged some taps."""
+    status = await _wait_for(client, lambda s: s["counters"]["taps_charged"] > 0, timeout_s=30)
+    assert status["counters"]["taps_charged"] > 0, status
+    assert status["state"] == "running", status
+
+
 @pytest.fixture
 async def operator(app: FastAPI) -> httpx.AsyncClient:
     """The session app (another instance than the live server, sharing Redis), as an operator."""
@@ -99,6 +106,7 @@ async def test_a_run_taps_and_recharges_through_the_api_and_counts_what_it_did(
     riders: Riders,
 ) -> None:
     real_before = await real_cards_state(app)
+    asked_to_start = time.monotonic()
     started = await live.post(START, json={"rate": 20, "minutes": 1})
     assert started.status_code == 202, started.text
     run = started.json()
@@ -127,17 +135,22 @@ async def test_a_run_taps_and_recharges_through_the_api_and_counts_what_it_did(
     assert again.json()["error"] == "conflict"
     assert f"already running (run {run['run_id']}" in again.json()["detail"]
 
-    await asyncio.sleep(4.5)
+    # Let the run work until it has done what the checks below need (by counts, however
+    # long a loaded machine takes; the run itself lasts a minute).
+    def enough(status: dict[str, Any]) -> bool:
+        c = status["counters"]
+        return bool(c["taps_charged"] > 40 and c["transfers"] > 0 and c["recharges"] >= 1)
+
+    assert enough(await _wait_for(live, enough, timeout_s=45)), "the run did too little"
     # Another app instance (another worker, as far as Redis can tell) sees the same run.
     here, there = (await live.get(STATUS)).json(), (await operator.get(STATUS)).json()
     assert here["run_id"] == there["run_id"] == run["run_id"]
     assert here["state"] == there["state"] == "running"
     assert here["counters"]["taps_sent"] > 0
 
-    # ...and stops it: the runner, in the live server, hears it within a second.
-    asked = time.monotonic()
+    # ...and stops it: the runner, in the live server, hears it while the stop call waits
+    # for it (STOP_WAIT_S): the answer says "stopped", not "is stopping".
     stopped = await operator.post(STOP)
-    assert time.monotonic() - asked < 2.5
     assert stopped.status_code == 200
     final = stopped.json()
     assert final["state"] == "stopped"
@@ -182,7 +195,12 @@ async def test_a_run_taps_and_recharges_through_the_api_and_counts_what_it_did(
     assert counters["taps_duplicate"] == 0
     assert counters["taps_sent"] == trips + counters["taps_refused_no_balance"]
     assert counters["recharges_sent"] == recharges
-    assert 10 < final["achieved_rate"] < 35
+    # The pacer never sends faster than asked (20 events/s), whatever the machine's load
+    # (which only slows it): a bound on counts over the time the test saw the run live,
+    # with a second's worth of slack for the pacer's first burst.
+    events = counters["taps_sent"] + counters["recharges_sent"]
+    assert events <= 20 * (time.monotonic() - asked_to_start) + 20
+    assert 0 < final["achieved_rate"] < 35
     assert 0 < final["latency_p50_ms"] <= final["latency_p95_ms"]
 
     # Each trip names the validator its account is bound to, and records that account; each
@@ -264,7 +282,7 @@ async def test_a_runner_that_loses_its_lease_stops_and_shows_stopped_at_once(
 ) -> None:
     started = await live.post(START, json={"rate": 10, "minutes": 1})
     assert started.status_code == 202, started.text
-    await asyncio.sleep(1.5)
+    await _until_it_has_charged_taps(live)
     simulator: Simulator = app.state.simulator
     # As if the runner's worker had died and its lease lapsed.
     await app.state.cache.redis.delete(simulator.control.lease_key)
@@ -272,7 +290,7 @@ async def test_a_runner_that_loses_its_lease_stops_and_shows_stopped_at_once(
     assert gone["state"] == "stopped"
     assert gone["end_reason"] == "lease_expired"
     # The runner itself finds out at its next heartbeat, ends and records why.
-    final = await _wait_for(live, lambda s: s["end_reason"] == "lease_lost", timeout_s=5)
+    final = await _wait_for(live, lambda s: s["end_reason"] == "lease_lost", timeout_s=30)
     assert final["end_reason"] == "lease_lost"
     assert final["counters"]["taps_charged"] == await _scalar(app, "SELECT count(*) FROM trips")
     assert not any(active for _, active in await _device_accounts(app))
@@ -316,8 +334,7 @@ async def test_the_shutdown_of_the_worker_running_it_ends_the_run_cleanly(
     admin = client_for(other_app, bearer(other_app, Role.admin, account_id=account_id))
     started = await admin.post(START, json={"rate": 10, "minutes": 1})
     assert started.status_code == 202, started.text
-    await asyncio.sleep(1.5)
-    assert (await live.get(STATUS)).json()["state"] == "running"
+    await _until_it_has_charged_taps(live)
     await instance.aclose()  # the lifespan's shutdown
     final = (await live.get(STATUS)).json()
     assert (final["state"], final["end_reason"], final["started_by"]) == (
@@ -497,7 +514,7 @@ async def test_device_accounts_made_before_bindings_are_bound_when_a_run_takes_t
     assert bound["sim-validator-1"] == "SIM-V1"
     assert bound["sim-recharge-point-1"] == str((await _simulated_points(app))[0])
     assert all(on for _, on in await _device_accounts(app))
-    await asyncio.sleep(2)
+    await _until_it_has_charged_taps(live)
     final = (await live.post(STOP)).json()
     assert final["counters"]["errors"] == 0
     assert final["counters"]["taps_charged"] > 0

@@ -80,18 +80,26 @@ async def test_personalized_transfers_are_free_inside_the_window(
 
 async def test_basic_cards_pay_every_boarding(client: httpx.AsyncClient, network: Network) -> None:
     card_id = await funded_card(client, 20000)
-    await tap(client, card_id, route_code=network.zonal_route, at=minutes_ago(20))
-    second = (
-        await tap(client, card_id, station_id=network.trunk_station, at=minutes_ago(5))
-    ).json()
-    assert (second["fare_charged"], second["is_transfer"]) == (FARE_2026, False)
+    first = await tap(client, card_id, route_code=network.zonal_route, at=minutes_ago(20))
+    assert first.status_code == 201, first.text
+    assert (first.json()["fare_charged"], first.json()["is_transfer"]) == (FARE_2026, False)
+    second = await tap(client, card_id, station_id=network.trunk_station, at=minutes_ago(5))
+    assert second.status_code == 201, second.text
+    assert (second.json()["fare_charged"], second.json()["is_transfer"]) == (FARE_2026, False)
+    assert await balance(client, card_id) == 20000 - 2 * FARE_2026
 
 
 async def test_same_route_again_is_a_new_fare(client: httpx.AsyncClient, network: Network) -> None:
     card_id = await funded_card(client, 20000, "personalized")
-    await tap(client, card_id, route_code=network.zonal_route, at=minutes_ago(30))
-    again = (await tap(client, card_id, route_code=network.zonal_route, at=minutes_ago(10))).json()
-    assert (again["fare_charged"], again["is_transfer"]) == (FARE_2026, False)
+    first = await tap(client, card_id, route_code=network.zonal_route, at=minutes_ago(30))
+    assert first.status_code == 201, first.text
+    assert (first.json()["fare_charged"], first.json()["fare_kind"]) == (FARE_2026, "full")
+    # The window the first tap opened is still running: only the route makes this a new fare.
+    assert first.json()["transfer_window_left_seconds"] == 125 * 60
+    again = await tap(client, card_id, route_code=network.zonal_route, at=minutes_ago(10))
+    assert again.status_code == 201, again.text
+    assert (again.json()["fare_charged"], again.json()["is_transfer"]) == (FARE_2026, False)
+    assert await balance(client, card_id) == 20000 - 2 * FARE_2026
 
 
 async def test_a_retried_tap_is_charged_once(
