@@ -17,18 +17,17 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
 import pytest
 
 from tests.conftest import TEST_ACCOUNT_ID, TEST_SIGNING_KEY
+from travel_recharge.bench.server import signed_authorization
 from travel_recharge.cluster.launcher import Cluster
 from travel_recharge.cluster.topology import Topology
-from travel_recharge.kit.config import Settings
 from travel_recharge.security.roles import Role
-from travel_recharge.security.tokens import Principal, TokenSigner
+from travel_recharge.security.tokens import Principal
 
 # TR_TEST_CLUSTER_SITE: another site, for a second suite running beside this one.
 SITE = int(os.environ.get("TR_TEST_CLUSTER_SITE", "50"))
@@ -106,11 +105,7 @@ def authorization(
     role: Role, *, account_id: int = TEST_ACCOUNT_ID, recharge_point_id: int | None = None
 ) -> dict[str, str]:
     """An Authorization header the cluster's API nodes accept (they share the test key)."""
-    defaults = Settings.model_fields
-    signer = TokenSigner(
-        TEST_SIGNING_KEY, defaults["auth_issuer"].default, defaults["auth_audience"].default, 900
-    )
     principal = Principal(
         account_id, f"cluster-test-{role}", role, recharge_point_id=recharge_point_id
     )
-    return {"Authorization": f"Bearer {signer.issue(principal, datetime.now(UTC)).token}"}
+    return signed_authorization(TEST_SIGNING_KEY, principal, 900)

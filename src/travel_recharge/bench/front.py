@@ -18,25 +18,25 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import uvloop
 
-from travel_recharge.bench.http_load import get_request, post_request, run_load
+from travel_recharge.bench.http_load import get_request, run_load
+from travel_recharge.bench.server import signed_authorization
+from travel_recharge.bench.taps import tap_on
+from travel_recharge.bench.workloads import recharge_on
 from travel_recharge.cluster.cpu import cpu_seconds_by_role
-from travel_recharge.cluster.drill.cards import RECHARGE_AMOUNTS, DrillCards, prepare_drill
+from travel_recharge.cluster.drill.cards import DrillCards, prepare_drill
 from travel_recharge.cluster.launcher import Cluster
 from travel_recharge.cluster.servers import API_SETTINGS_FILE
 from travel_recharge.cluster.topology import Topology
-from travel_recharge.kit.config import Settings
 from travel_recharge.security.roles import Role
-from travel_recharge.security.tokens import Principal, TokenSigner
+from travel_recharge.security.tokens import Principal
 
 MakeRequest = Callable[[], bytes]
 
@@ -69,15 +69,8 @@ class Front:
         return urlsplit(self.url).port or 80
 
     def authorization(self, role: Role, account_id: int, **binding: Any) -> dict[str, str]:
-        defaults = Settings.model_fields
-        signer = TokenSigner(
-            self.signing_key,
-            defaults["auth_issuer"].default,
-            defaults["auth_audience"].default,
-            3_600,
-        )
         principal = Principal(account_id, f"bench-{role}", role, **binding)
-        return {"Authorization": f"Bearer {signer.issue(principal, datetime.now(UTC)).token}"}
+        return signed_authorization(self.signing_key, principal, 3_600)
 
 
 def front_workloads(front: Front, cards: DrillCards) -> dict[str, tuple[str, MakeRequest]]:
@@ -95,29 +88,17 @@ def front_workloads(front: Front, cards: DrillCards) -> dict[str, tuple[str, Mak
 
     stations = get_request(host, "/api/v1/stations", {})
 
-    def tap() -> bytes:
-        body = {
-            "card_id": random.choice(cards.tap_cards),
-            "station_id": cards.station_id,
-            "validator_id": f"BENCH-{random.getrandbits(40):x}",
-            "tap_id": str(uuid.uuid4()),
-        }
-        return post_request(host, "/api/v1/trips/start", json.dumps(body).encode(), tapper)
-
-    def recharge() -> bytes:
-        body = {
-            "card_id": random.choice(cards.recharge_cards),
-            "amount": random.choice(RECHARGE_AMOUNTS),
-            "recharge_point_id": cards.recharge_point_id,
-        }
-        key = {"Idempotency-Key": f"bench-{uuid.uuid4().hex}"}
-        return post_request(host, "/api/v1/cards/recharge", json.dumps(body).encode(), point | key)
-
     return {
         "GET /api/v1/cards/{card_id}/balance": ("read", balance),
         "GET /api/v1/stations": ("read", lambda: stations),
-        "POST /api/v1/trips/start": ("tap", tap),
-        "POST /api/v1/cards/recharge": ("recharge", recharge),
+        "POST /api/v1/trips/start": (
+            "tap",
+            tap_on(cards.tap_cards, cards.station_id, tapper, host),
+        ),
+        "POST /api/v1/cards/recharge": (
+            "recharge",
+            recharge_on(cards.recharge_cards, cards.recharge_point_id, point, host),
+        ),
     }
 
 

@@ -39,17 +39,25 @@ class RunningServer:
     pid: int  # the launcher: with several workers, they are its children
 
 
+def signed_authorization(
+    signing_key: str, principal: Principal, ttl_s: int = 86_400
+) -> dict[str, str]:
+    """The Authorization header of `principal`'s token, signed with `signing_key` for the
+    issuer and audience a service with default settings checks."""
+    defaults = Settings.model_fields
+    signer = TokenSigner(
+        signing_key, defaults["auth_issuer"].default, defaults["auth_audience"].default, ttl_s
+    )
+    return {"Authorization": f"Bearer {signer.issue(principal, datetime.now(UTC)).token}"}
+
+
 def authorization(role: Role, *, recharge_point_id: int | None = None) -> dict[str, str]:
     """The Authorization header of a token for `role` that the benchmark's servers accept
     (a recharge point's bound to `recharge_point_id`)."""
-    defaults = Settings.model_fields
-    signer = TokenSigner(
-        _SIGNING_KEY, defaults["auth_issuer"].default, defaults["auth_audience"].default, 86_400
-    )
     principal = Principal(
         BENCH_ACCOUNT_ID, f"bench-{role}", role, recharge_point_id=recharge_point_id
     )
-    return {"Authorization": f"Bearer {signer.issue(principal, datetime.now(UTC)).token}"}
+    return signed_authorization(_SIGNING_KEY, principal)
 
 
 @contextmanager

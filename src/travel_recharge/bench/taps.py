@@ -12,7 +12,7 @@ import asyncio
 import json
 import random
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from importlib.resources import files
 from pathlib import Path
@@ -100,18 +100,22 @@ def tap_request(first_card: int, last_card: int) -> Callable[[], bytes]:
     its own, so that no tap is a double tap of another. An admin sends them: a validator
     account may only name the one validator it is bound to (the same access rule and code
     path otherwise)."""
-    validator = authorization(Role.admin)
+    return tap_on(range(first_card, last_card + 1), 1, authorization(Role.admin))
+
+
+def tap_on(
+    cards: Sequence[int], station_id: int, headers: Mapping[str, str], host: str = "127.0.0.1"
+) -> Callable[[], bytes]:
+    """A tap-in on a random card of `cards` at `station_id`, by a validator id of its own."""
 
     def request() -> bytes:
         body = {
-            "card_id": random.randint(first_card, last_card),
-            "station_id": 1,
+            "card_id": random.choice(cards),
+            "station_id": station_id,
             "validator_id": f"BENCH-{random.getrandbits(40):x}",
             "tap_id": str(uuid.uuid4()),
         }
-        return post_request(
-            "127.0.0.1", "/api/v1/trips/start", json.dumps(body).encode(), validator
-        )
+        return post_request(host, "/api/v1/trips/start", json.dumps(body).encode(), headers)
 
     return request
 

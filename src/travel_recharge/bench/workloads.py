@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import random
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from travel_recharge.bench.http_load import get_request, post_request
@@ -86,15 +86,22 @@ def recharge_request(ranges: CardRanges) -> MakeRequest:
     """A counter recharge of a random empty card, each with its own Idempotency-Key."""
     headers = authorization(Role.recharge_point, recharge_point_id=RECHARGE_POINT_ID)
     first, last = ranges.recharges
+    return recharge_on(range(first, last + 1), RECHARGE_POINT_ID, headers)
+
+
+def recharge_on(
+    cards: Sequence[int], point_id: int, headers: Mapping[str, str], host: str = HOST
+) -> MakeRequest:
+    """A recharge of a random card of `cards` at `point_id`, each with its own key."""
 
     def request() -> bytes:
         body = {
-            "card_id": random.randint(first, last),
+            "card_id": random.choice(cards),
             "amount": random.choice(RECHARGE_AMOUNTS),
-            "recharge_point_id": RECHARGE_POINT_ID,
+            "recharge_point_id": point_id,
         }
         key = {"Idempotency-Key": f"bench-{uuid.uuid4().hex}"}
-        return post_request(HOST, RECHARGE_PATH, json.dumps(body).encode(), headers | key)
+        return post_request(host, RECHARGE_PATH, json.dumps(body).encode(), dict(headers) | key)
 
     return request
 

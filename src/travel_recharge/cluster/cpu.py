@@ -14,6 +14,7 @@ import contextlib
 import psutil
 
 from travel_recharge.cluster.launcher import Cluster
+from travel_recharge.cluster.memory import process_tree
 from travel_recharge.cluster.topology import Kind
 
 
@@ -38,11 +39,10 @@ def cpu_seconds_by_role(cluster: Cluster) -> dict[str, float]:
 
 def _tree_cpu(process: psutil.Process) -> float:
     total = 0.0
-    with contextlib.suppress(psutil.Error):
-        for member in [process, *process.children(recursive=True)]:
-            with contextlib.suppress(psutil.Error):
-                times = member.cpu_times()
-                # With what its children that ended used (a backend that closed, counted
-                # by the postmaster that reaped it): else the figure could go down.
-                total += times.user + times.system + times.children_user + times.children_system
+    for member in process_tree(process):
+        with contextlib.suppress(psutil.Error):
+            times = member.cpu_times()
+            # With what its children that ended used (a backend that closed, counted
+            # by the postmaster that reaped it): else the figure could go down.
+            total += times.user + times.system + times.children_user + times.children_system
     return total

@@ -38,13 +38,17 @@ def _kind(node: Node, process: psutil.Process) -> str:
     return str(node.kind)
 
 
-def _tree_rss(process: psutil.Process) -> int:
+def process_tree(process: psutil.Process) -> list[psutil.Process]:
+    """A server with everything it forked (empty when it is gone)."""
     try:
-        tree = [process, *process.children(recursive=True)]
+        return [process, *process.children(recursive=True)]
     except psutil.Error:
-        return 0
+        return []
+
+
+def _tree_rss(process: psutil.Process) -> int:
     total = 0
-    for member in tree:
+    for member in process_tree(process):
         try:
             total += member.memory_info().rss
         except psutil.Error:
