@@ -213,10 +213,14 @@ async def driver_in(session: AsyncSession) -> DriverTransaction:
     """A DriverTransaction inside the session's own transaction, on its connection: for work
     that mixes the ORM with a hot path written for the driver (the simulator funding its
     riders). The session's commit commits both; the caller then runs the unit's hooks."""
-    connection = await session.connection()
+    return DriverTransaction(await _driver_of(await session.connection()))
+
+
+async def _driver_of(connection: AsyncConnection) -> asyncpg.Connection:
+    """The asyncpg connection under a pooled SQLAlchemy connection."""
     raw = await connection.get_raw_connection()
     driver: asyncpg.Connection = raw.driver_connection
-    return DriverTransaction(driver)
+    return driver
 
 
 # The dependencies that reach the database: the routes that take one (directly or through
@@ -261,8 +265,7 @@ async def _begin_on_driver(engine: AsyncEngine) -> tuple[AsyncConnection, asyncp
     for attempt in (1, 2):
         connection = await engine.connect()
         try:
-            raw = await connection.get_raw_connection()
-            driver: asyncpg.Connection = raw.driver_connection
+            driver = await _driver_of(connection)
             await driver.execute("BEGIN")
         except BaseException as exc:
             if connection_lost(exc):
