@@ -176,6 +176,22 @@ async def test_a_double_tap_with_a_slightly_earlier_event_time_is_the_same_tap(
     assert await balance(client, card_id) == 10000 - FARE_2026
 
 
+async def test_a_tap_sent_with_a_local_offset_is_answered_alike_the_first_time_and_on_retry(
+    client: httpx.AsyncClient, network: Network
+) -> None:
+    """Found by the model-based test: the first answer echoed the validator's offset while a
+    retry, read back from the database, answered in UTC. Both answer in UTC now."""
+    card_id = await funded_card(client, 10000)
+    at = (datetime.now(UTC) - timedelta(minutes=10)).replace(microsecond=0).astimezone(BOGOTA)
+    tap_id = str(uuid.uuid4())
+    first = await tap(client, card_id, station_id=network.trunk_station, at=at, tap_id=tap_id)
+    assert first.status_code == 201, first.text
+    assert first.json()["event_time"] == at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    retry = await tap(client, card_id, station_id=network.trunk_station, at=at, tap_id=tap_id)
+    assert retry.status_code == 200, retry.text
+    assert retry.json() == {**first.json(), "duplicate": True}
+
+
 async def test_one_tap_id_sent_for_two_cards_at_once_charges_one_card(
     client: httpx.AsyncClient, app: FastAPI, network: Network
 ) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from travel_recharge.cards import service as cards
@@ -60,7 +60,8 @@ async def tap(
 
     account_id is the account that sent it, recorded on the trip and its ledger entry."""
     connection = unit.connection
-    event_time = request.event_time or now
+    # Answered in UTC, as stored: a retry, read back from the database, answers the same.
+    event_time = (request.event_time or now).astimezone(UTC)
     if event_time > now + timedelta(seconds=settings.tap_future_tolerance_s):
         raise Unprocessable("event_time: is in the future")
     if request.station_id is None and request.route_code is None:
