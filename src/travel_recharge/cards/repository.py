@@ -75,6 +75,17 @@ SELECT id FROM recharge
 """  # noqa: S608
 
 
+def charge_for_tap_sql(*, card_id: str, balance: str, credit_trips_added: str, used_at: str) -> str:
+    """The card's side of a tap as a CTE body for the trips feature's one-statement post: the
+    balance after the fare, one more credit trip when the tap rode on credit, the last use.
+    The arguments are SQL expressions of that statement (bind parameters), never values."""
+    return (
+        f"UPDATE cards SET balance = {balance},"  # noqa: S608
+        f" credit_trips_in_use = credit_trips_in_use + {credit_trips_added},"
+        f" last_used_at = greatest(last_used_at, {used_at}) WHERE id = {card_id}"
+    )
+
+
 async def insert_card(
     session: AsyncSession,
     *,

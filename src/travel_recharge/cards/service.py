@@ -38,6 +38,10 @@ from travel_recharge.users import service as users
 logger = logging.getLogger("travel_recharge.cards")
 
 
+# The card's side of a tap, for the trips feature's one-statement post (see its repository).
+charge_for_tap_sql = repository.charge_for_tap_sql
+
+
 def cache_group(card_id: int) -> str:
     """The cache group holding every cached view of one card (balance, history, trips)."""
     return f"cards:{card_id}"

@@ -50,17 +50,19 @@ def append_entries_sql(
     amounts: str,
     balances_after: str,
     recharge_id: str = "NULL",
+    trip_id: str = "NULL",
     account_id: str = "NULL",
 ) -> str:
     """One card's ledger entries as a CTE body for a driver-level statement that also writes
-    the balance they explain (the recharge). kinds/amounts/balances_after are parallel arrays;
+    the balance they explain (a recharge, a tap). kinds/amounts/balances_after are parallel arrays;
     entries get their ids in array order, so the last one carries the card's balance. The
     arguments are SQL expressions of that statement (bind parameters, CTE columns), never
     values."""
     return (
         "INSERT INTO ledger_entries (card_id, kind, amount, balance_after, recharge_id,"  # noqa: S608
-        " account_id)"
-        f" SELECT {card_id}, e.kind, e.amount, e.balance_after, {recharge_id}, {account_id}"
+        " trip_id, account_id)"
+        f" SELECT {card_id}, e.kind, e.amount, e.balance_after, {recharge_id}, {trip_id},"
+        f" {account_id}"
         f" FROM unnest({kinds}::text[], {amounts}::bigint[], {balances_after}::bigint[])"
         " WITH ORDINALITY AS e(kind, amount, balance_after, n) ORDER BY e.n"
     )

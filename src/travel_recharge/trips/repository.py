@@ -11,6 +11,9 @@ import asyncpg
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from travel_recharge.cards import service as cards
+from travel_recharge.fares import service as fares
+from travel_recharge.finance import service as ledger
 from travel_recharge.kit.db import ReadSession
 from travel_recharge.models import Route, Trip
 
@@ -45,26 +48,35 @@ SELECT
       WHERE t.card_id = $2 AND t.validator_id = $3
         AND t.event_time BETWEEN $4::timestamptz - $5::interval AND $4::timestamptz + $5::interval
       ORDER BY t.event_time DESC LIMIT 1) x) AS double_tap,
-  p.id AS policy_id, p.xmin::text AS policy_version, p.document::text AS policy_document,
+  p.id AS policy_id, p.version AS policy_version, p.document AS policy_document,
   (SELECT json_agg(h ORDER BY h.event_time)::text FROM (
       SELECT event_time, service_kind, route_id, station_id, fare_kind, fare_charged
       FROM trips
       WHERE card_id = $2 AND event_time <= $4::timestamptz
         AND event_time >= $4::timestamptz
-            - (p.document->>'transfer_window_seconds')::int * interval '1 second') h
+            - (p.document::jsonb->>'transfer_window_seconds')::int * interval '1 second') h
   ) AS history,
   CASE WHEN $6::boolean THEN (
       SELECT count(*) FROM trips
       WHERE card_id = $2 AND benefit_trip_used AND event_time >= $7 AND event_time < $8)
   ELSE 0 END AS benefit_trips
 FROM (SELECT 1) AS one
-LEFT JOIN LATERAL (
-    SELECT id, xmin, document FROM fare_policies
-    WHERE effective_from <= $4::timestamptz ORDER BY effective_from DESC LIMIT 1
-) p ON true
+LEFT JOIN LATERAL ({fares.policy_in_force_sql("$4::timestamptz")}) p ON true
 """  # noqa: S608
 
-_POST_TAP = """
+# The tables other features own (the ledger, the card) are written by their fragments.
+_FARE_ENTRY = ledger.append_entries_sql(
+    card_id="$2",
+    kinds="ARRAY['fare']",
+    amounts="ARRAY[-$9::bigint]",
+    balances_after="ARRAY[$17::bigint]",
+    trip_id="(SELECT id FROM trip)",
+    account_id="$19",
+)
+_CARD_CHARGE = cards.charge_for_tap_sql(
+    card_id="$2", balance="$17", credit_trips_added="$18::int", used_at="$7"
+)
+_POST_TAP = f"""
 WITH trip AS (
     INSERT INTO trips (tap_id, card_id, validator_id, station_id, route_id, service_kind,
         event_time, received_at, fare_policy_id, fare_charged, fare_kind, is_transfer,
@@ -74,15 +86,12 @@ WITH trip AS (
         $19)
     RETURNING id
 ), entry AS (
-    INSERT INTO ledger_entries (card_id, kind, amount, balance_after, trip_id, account_id)
-    SELECT $2, 'fare', -$9::bigint, $17, id, $19 FROM trip
+    {_FARE_ENTRY}
 ), card AS (
-    UPDATE cards SET balance = $17, credit_trips_in_use = credit_trips_in_use + $18::int,
-        last_used_at = greatest(last_used_at, $7)
-    WHERE id = $2
+    {_CARD_CHARGE}
 )
 SELECT id FROM trip
-"""
+"""  # noqa: S608
 
 
 @dataclass(frozen=True)
