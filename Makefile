@@ -17,6 +17,10 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CLUSTER_DEPS := $(VENV)/.cluster-deps
 CLUSTER_PACKAGES := patroni etcd-server haproxy redis-server redis-sentinel
 POSTGRES_BIN := /usr/lib/postgresql/15/bin
+# The alert rules are checked by Debian's promtool and amtool, and one test scrapes the
+# service with a real Prometheus (tests/observability/test_alerting.py).
+PROMTOOL ?= /usr/bin/promtool
+AMTOOL ?= /usr/bin/amtool
 
 .PHONY: run test lint typecheck unit assets clean cluster-deps cluster cluster-down
 
@@ -56,6 +60,18 @@ $(CLUSTER_DEPS): | $(BIN)/python
 	     $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$packages; }
 	touch $@
 
+$(PROMTOOL):
+	@echo "installing Debian's prometheus (promtool) for the alert rule tests"
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus \
+	|| { $(SUDO) apt-get update -q && \
+	     $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus; }
+
+$(AMTOOL):
+	@echo "installing Debian's prometheus-alertmanager (amtool) for the Alertmanager configuration test"
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus-alertmanager \
+	|| { $(SUDO) apt-get update -q && \
+	     $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus-alertmanager; }
+
 cluster-deps: $(CLUSTER_DEPS)
 
 # Patroni + etcd, HAProxy, Redis Sentinel and three API nodes on this machine, with the demo
@@ -77,7 +93,7 @@ lint: $(VENV)/.dev
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy
 
-unit: $(VENV)/.dev $(ASSETS) $(CHROMIUM) $(CLUSTER_DEPS)
+unit: $(VENV)/.dev $(ASSETS) $(CHROMIUM) $(CLUSTER_DEPS) $(PROMTOOL) $(AMTOOL)
 	$(BIN)/pytest
 
 test: lint typecheck unit

@@ -99,6 +99,8 @@ def make_settings(servers: ServerUrls, **overrides: object) -> Settings:
         # Tests fold rollup deltas explicitly (analytics.folder.fold_deltas), so the figures
         # they check do not depend on the background loop's timing.
         "rollup_fold_interval_s": 0,
+        # The same for the database figures behind the alert rules (ops.probes).
+        "metrics_probe_interval_s": 0,
         "auth_signing_key": TEST_SIGNING_KEY,
         "rate_limits": UNREACHABLE_LIMITS,
     }

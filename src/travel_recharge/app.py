@@ -33,6 +33,7 @@ from travel_recharge.observability.middleware import HttpMetrics
 from travel_recharge.observability.router import router as metrics_router
 from travel_recharge.observability.summary.router import router as metrics_summary_router
 from travel_recharge.ops.cache.router import router as cache_router
+from travel_recharge.ops.probes import probe_forever
 from travel_recharge.ops.router import router as health_router
 from travel_recharge.ops.service import VERSION
 from travel_recharge.security.keys import signing_key
@@ -87,6 +88,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if settings.rollup_fold_interval_s > 0
             else None
         )
+        prober = (
+            asyncio.create_task(probe_forever(app.state.database, settings))
+            if settings.metrics_probe_interval_s > 0
+            else None
+        )
         log_event(
             logger, "service.started", env=settings.env, replica=bool(settings.database_replica_url)
         )
@@ -101,10 +107,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             # First: a running simulation still needs the database and Redis to end cleanly.
             await app.state.simulator.shutdown()
-            if folder is not None:
-                folder.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await folder
+            for task in (folder, prober):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             await app.state.cache.close()
             await app.state.database.dispose()
             log_event(logger, "service.stopped")

@@ -1,4 +1,5 @@
-"""Cache hits and misses by namespace, and database connections in use, as exported."""
+"""Cache hits and misses by namespace, the breaker, and database connections (in use, at
+most), as exported."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import asyncio
 import httpx
 from fastapi import FastAPI
 
-from tests.conftest import Network
+from tests.conftest import Network, ServerUrls, make_settings
 from tests.money import new_card
 from tests.observability.samples import value
-from travel_recharge.kit.cache import Cache
+from travel_recharge.kit.cache import Cache, CircuitBreaker
+from travel_recharge.kit.db import Database
+from travel_recharge.kit.metrics import CACHE_BREAKER_OPEN
 
 
 def exported(namespace: str) -> tuple[float, float]:
@@ -66,3 +69,47 @@ async def test_connections_in_use_return_to_their_baseline(
     reads = [client.get(f"/api/v1/cards/{card_id}/balance") for _ in range(20)]
     assert {r.status_code for r in await asyncio.gather(*reads)} == {200}
     assert in_use() == baseline
+
+
+async def test_pool_capacity_is_published_for_the_saturation_alert(
+    test_servers: ServerUrls,
+) -> None:
+    database = Database.from_settings(
+        make_settings(test_servers, db_pool_size=3, db_max_overflow=2)
+    )
+    try:
+        assert value("db_pool_connections_max", pool="primary") == 5
+    finally:
+        await database.dispose()
+
+
+def test_the_breaker_reports_only_its_changes() -> None:
+    changes: list[bool] = []
+    breaker = CircuitBreaker(failures=2, reset_s=5.0, on_change=changes.append)
+    breaker.record_success()
+    breaker.record_failure()
+    assert changes == []
+    breaker.record_failure()  # opens
+    breaker.record_failure()  # stays open (a failed trial): no news
+    assert changes == [True]
+    breaker.record_success()
+    breaker.record_success()
+    assert changes == [True, False]
+
+
+async def test_an_open_breaker_shows_in_the_gauge(test_servers: ServerUrls) -> None:
+    # Nothing listens on port 1: every call fails at once.
+    settings = make_settings(
+        test_servers, redis_url="redis://127.0.0.1:1/0", redis_breaker_failures=2
+    )
+    cache = Cache.from_settings(settings)
+    try:
+        assert value("cache_breaker_open") == 0
+        assert await cache.get("cards:1") is None
+        assert value("cache_breaker_open") == 0
+        assert await cache.get("cards:1") is None
+        assert value("cache_breaker_open") == 1
+    finally:
+        await cache.close()
+        # The gauge is the process'; the session's own cache, which is healthy, shares it.
+        CACHE_BREAKER_OPEN.set(0)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from travel_recharge.kit.db import ReadSession
 from travel_recharge.models import (
     Locality,
+    RollupDelta,
     RollupHour,
     RollupStationDay,
     RollupTotal,
@@ -233,3 +234,8 @@ async def station_day_by_locality(
     ).subquery()
     query = _every_locality(sums, "trips", "revenue")
     return [(str(c), str(n), int(t), int(r)) for c, n, t, r in (await session.execute(query)).all()]
+
+
+async def oldest_pending_delta(session: ReadSession) -> int | None:
+    # min() of the primary key: one index probe, however long the backlog.
+    return await session.scalar(select(func.min(RollupDelta.id)))

@@ -195,3 +195,11 @@ async def shares(
         by_service_kind=[_shares(*row) for row in rows],
         overall=_shares("all", *overall),
     )
+
+
+async def oldest_pending_delta(session: ReadSession) -> int | None:
+    """The id of the oldest tap delta not yet folded into the rollups (None: all folded).
+
+    Ask the primary: a replica behind it would show deltas already folded as pending.
+    """
+    return await repository.oldest_pending_delta(session)

@@ -55,3 +55,8 @@ async def verify_ledger(session: ReadSession) -> LedgerVerification:
         cards_checked=await repository.count_cards(session),
         mismatches=mismatches,
     )
+
+
+async def count_ledger_mismatches(session: ReadSession) -> int:
+    """How many cards' stored balance differs from their ledger (the alerting gauge)."""
+    return len(await repository.mismatched_cards(session))

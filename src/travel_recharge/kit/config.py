@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     # Prometheus: each launcher gives its workers <metrics_dir>/<launcher pid> as
     # PROMETHEUS_MULTIPROC_DIR for their metric files; None: <data_dir>/metrics.
     metrics_dir: Path | None = None
+    # The database figures the alert rules watch (ops.probes): replica lag and rollup lag
+    # this often, the ledger check (a read of the whole ledger) less often. 0: never.
+    metrics_probe_interval_s: float = Field(default=15.0, ge=0)
+    ledger_check_interval_s: float = Field(default=300.0, ge=0)
 
     # Database pool per worker process; the statement timeout bounds any runaway query.
     db_pool_size: int = Field(default=10, ge=1)

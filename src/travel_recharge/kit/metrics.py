@@ -46,6 +46,48 @@ DB_POOL_IN_USE = Gauge(
     multiprocess_mode="livesum",
 )
 
+DB_POOL_CAPACITY = Gauge(
+    f"{PREFIX}_db_pool_connections_max",
+    "Connections the pool may hold at most (size + overflow), by pool: saturation's divisor.",
+    ["pool"],
+    multiprocess_mode="livesum",
+)
+# 1 per worker whose breaker is not closed (open, or half-open awaiting a trial call):
+# summed, the number of workers answering without Redis.
+CACHE_BREAKER_OPEN = Gauge(
+    f"{PREFIX}_cache_breaker_open",
+    "Workers whose Redis circuit breaker is open or half-open (0: Redis in use everywhere).",
+    multiprocess_mode="livesum",
+)
+
+# Figures only the database knows, measured by one worker per launcher (ops.probes); the
+# other workers keep 0, so the maximum over live workers is the measured value.
+LEDGER_MISMATCHED_CARDS = Gauge(
+    f"{PREFIX}_ledger_mismatched_cards",
+    "Cards whose stored balance differs from their ledger at the last check (expected: 0).",
+    multiprocess_mode="livemax",
+)
+ROLLUP_FOLD_LAG = Gauge(
+    f"{PREFIX}_rollup_fold_lag_seconds",
+    "How long the oldest tap delta not yet folded into the analytics rollups has waited.",
+    multiprocess_mode="livemax",
+)
+DB_REPLICA_LAG_BYTES = Gauge(
+    f"{PREFIX}_db_replica_lag_bytes",
+    "WAL bytes the replica has still to replay (0 without a replica or while it is down).",
+    multiprocess_mode="livemax",
+)
+DB_REPLICA_LAG_SECONDS = Gauge(
+    f"{PREFIX}_db_replica_lag_seconds",
+    "0 when the replica is caught up, else the age of the newest transaction it replayed.",
+    multiprocess_mode="livemax",
+)
+DB_REPLICA_DOWN = Gauge(
+    f"{PREFIX}_db_replica_down",
+    "1 while the configured replica does not answer (0 when it does, or none is configured).",
+    multiprocess_mode="livemax",
+)
+
 TAPS = Counter(
     f"{PREFIX}_taps",
     "Taps priced and committed (not replays or double taps), by service and fare kind.",

@@ -10,13 +10,19 @@ from __future__ import annotations
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import QueuePool
 
-from travel_recharge.kit.metrics import DB_POOL_IN_USE
+from travel_recharge.kit.metrics import DB_POOL_CAPACITY, DB_POOL_IN_USE
 
 
 def observe_pool(engine: AsyncEngine, name: str) -> None:
-    """Count `engine`'s checked-out connections in the in-use gauge labelled `name`."""
+    """Count `engine`'s checked-out connections in the in-use gauge labelled `name`, and
+    publish the most it may hold (the saturation alert divides one by the other)."""
     in_use = DB_POOL_IN_USE.labels(name)
+    pool = engine.sync_engine.pool
+    # max_overflow -1 means no bound: then there is no saturation to report.
+    if isinstance(pool, QueuePool) and pool._max_overflow >= 0:
+        DB_POOL_CAPACITY.labels(name).set(pool.size() + pool._max_overflow)
 
     def checked_out(*_: object) -> None:
         in_use.inc()

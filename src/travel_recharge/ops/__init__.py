@@ -1,1 +1,2 @@
-"""Operations: health of the service and its components."""
+"""Operations: health of the service and its components, and the database figures the
+alert rules watch (probes)."""

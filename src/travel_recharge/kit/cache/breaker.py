@@ -18,13 +18,21 @@ class CircuitBreaker:
     """
 
     def __init__(
-        self, failures: int, reset_s: float, clock: Callable[[], float] = time.monotonic
+        self,
+        failures: int,
+        reset_s: float,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        on_change: Callable[[bool], None] | None = None,
     ) -> None:
         self._threshold = failures
         self._reset_s = reset_s
         self._clock = clock
         self._consecutive_failures = 0
         self._opened_at: float | None = None
+        # Told True when the breaker opens and False when it closes again (the metric);
+        # only on a change, not on every call that reaches Redis.
+        self._on_change = on_change
 
     @property
     def state(self) -> str:
@@ -37,9 +45,17 @@ class CircuitBreaker:
 
     def record_success(self) -> None:
         self._consecutive_failures = 0
-        self._opened_at = None
+        if self._opened_at is not None:
+            self._opened_at = None
+            self._notify(False)
 
     def record_failure(self) -> None:
         self._consecutive_failures += 1
         if self._consecutive_failures >= self._threshold or self._opened_at is not None:
+            if self._opened_at is None:
+                self._notify(True)
             self._opened_at = self._clock()
+
+    def _notify(self, is_open: bool) -> None:
+        if self._on_change is not None:
+            self._on_change(is_open)

@@ -33,6 +33,7 @@ from travel_recharge.kit.cache.read_through import (
 from travel_recharge.kit.cache.stats import CacheStats
 from travel_recharge.kit.config import Settings
 from travel_recharge.kit.logs import log_event
+from travel_recharge.kit.metrics import CACHE_BREAKER_OPEN
 
 logger = logging.getLogger("travel_recharge.cache")
 
@@ -107,7 +108,11 @@ class Cache:
     @classmethod
     def from_settings(cls, settings: Settings) -> Cache:
         link = RedisLink.from_settings(settings, base_prefix(settings.cache_namespace))
-        breaker = CircuitBreaker(settings.redis_breaker_failures, settings.redis_breaker_reset_s)
+        breaker = CircuitBreaker(
+            settings.redis_breaker_failures,
+            settings.redis_breaker_reset_s,
+            on_change=lambda is_open: CACHE_BREAKER_OPEN.set(int(is_open)),
+        )
         budget = settings.redis_connect_timeout_s + settings.redis_socket_timeout_s
         stampede = StampedePolicy.from_settings(settings)
         return cls(link, settings.cache_namespace, breaker, budget, stampede)
