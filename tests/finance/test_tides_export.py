@@ -8,6 +8,7 @@ import csv
 import os
 import subprocess
 import sys
+import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -295,3 +296,74 @@ async def test_the_to_date_comes_before_the_from_date(
     assert done.returncode == 2
     assert "before --from" in done.stderr
     assert not (tmp_path / "fare_transactions.csv").exists()
+
+
+# Runs the command in this interpreter and reports the process's peak resident memory.
+PEAK_RSS_RUNNER = (
+    "import resource, sys\n"
+    "from travel_recharge.cli import main\n"
+    "code = main(sys.argv[1:])\n"
+    "print('peak_rss_kib', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+    "sys.exit(code)\n"
+)
+TAPS = 400_000
+
+
+async def export_peak_rss_kib(env: dict[str, str], directory: Path, first: date, last: date) -> int:
+    command = [sys.executable, "-c", PEAK_RSS_RUNNER, *export_command(directory, first, last)[3:]]
+    done = await run(command, env)
+    assert done.returncode == 0, done.stderr
+    return int(done.stderr.rsplit("peak_rss_kib ", 1)[1].split()[0])
+
+
+async def test_memory_does_not_grow_with_the_rows_exported(
+    app: Any, test_servers: ServerUrls, tmp_path: Path
+) -> None:
+    card_id = await new_card_row(app)
+    async with app.state.database.primary.begin() as connection:
+        # Rows for the export only: the rollup triggers are not what is measured here.
+        await connection.exec_driver_sql("SET LOCAL session_replication_role = replica")
+        await connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
+        await connection.exec_driver_sql(
+            "INSERT INTO trips (tap_id, card_id, validator_id, station_id, service_kind,"
+            " event_time, fare_policy_id, fare_charged, fare_kind, is_transfer, credit_used,"
+            " benefit_trip_used, transfers_in_window, balance_after)"
+            " SELECT gen_random_uuid(), $1, 'V-' || (g % 2000), 1 + g % 3, 'trunk',"
+            "  now() - (g % 3600) * interval '1 second',"
+            "  (SELECT id FROM fare_policies ORDER BY effective_from DESC LIMIT 1),"
+            "  0, 'free_trip', false, false, true, 0, 0"
+            " FROM generate_series(1, $2) AS g",
+            (card_id, TAPS),
+        )
+    env = command_env(test_servers)
+    today = datetime.now(BOGOTA).date()
+    empty_day = date(2020, 1, 1)
+    started = time.monotonic()
+    small = await export_peak_rss_kib(env, tmp_path / "small", empty_day, empty_day)
+    startup = time.monotonic() - started  # reported, never asserted
+    started = time.monotonic()
+    large = await export_peak_rss_kib(
+        env, tmp_path / "large", today - timedelta(days=1), today + timedelta(days=1)
+    )
+    seconds = time.monotonic() - started  # reported, never asserted
+    written = tmp_path / "large" / "fare_transactions.csv"
+    with written.open(encoding="utf-8") as file:
+        assert sum(1 for _ in file) == TAPS + 1
+    size_kib = written.stat().st_size // 1024
+    print(
+        f"peak RSS {small} KiB (0 rows), {large} KiB ({TAPS} rows, {size_kib} KiB of CSV,"
+        f" {seconds:.1f} s, of which about {startup:.1f} s start the command)"
+    )
+    # Holding the rows (or the file) would add at least the file's size; streaming adds a
+    # few chunks.
+    assert size_kib > 40_000
+    assert large - small < size_kib // 4
+
+
+async def new_card_row(app: Any) -> int:
+    async with app.state.database.primary.begin() as connection:
+        result = await connection.exec_driver_sql(
+            "INSERT INTO cards (card_number, card_type) VALUES ('9990000000000001', 'basic')"
+            " RETURNING id"
+        )
+        return int(result.scalar_one())
