@@ -11,15 +11,18 @@ import asyncio
 import sys
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from datetime import date
+from datetime import UTC, date, datetime, time
 from functools import partial
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
-from travel_recharge.fares.policy import CURRENCY
+from travel_recharge.fares.gtfs.service import export_gtfs_fares
+from travel_recharge.fares.policy import CURRENCY, FarePolicy
 from travel_recharge.finance.tides.schemas import TidesExport, TidesRequest
 from travel_recharge.finance.tides.service import export_tides, service_days
 from travel_recharge.kit.config import Settings, get_settings
 from travel_recharge.kit.db import Database, driver_in
+from travel_recharge.kit.errors import AppError
 
 Infrastructure = Callable[[Settings], AbstractContextManager[Settings]]
 
@@ -63,6 +66,33 @@ def cmd_export_tides(args: argparse.Namespace, *, infrastructure: Infrastructure
     return 0
 
 
+async def _export_gtfs_fares(settings: Settings, at: datetime, directory: Path) -> FarePolicy:
+    database = Database.from_settings(settings)
+    try:
+        async with database.read_sessions() as session:
+            return await export_gtfs_fares(session, at, DEFAULT_RIDER_CATEGORY, directory)
+    finally:
+        await database.dispose()
+
+
+def cmd_export_gtfs_fares(args: argparse.Namespace, *, infrastructure: Infrastructure) -> int:
+    """Exit 0 naming the policy written; 2 when no policy was in force at that date."""
+    settings = get_settings()
+    at = (
+        datetime.combine(args.at, time(), ZoneInfo(settings.timezone))
+        if args.at
+        else datetime.now(UTC)
+    )
+    with infrastructure(settings) as ready:
+        try:
+            policy = asyncio.run(_export_gtfs_fares(ready, at, Path(args.directory)))
+        except AppError as exc:
+            print(f"travel-recharge export gtfs-fares: {exc.detail}", file=sys.stderr)
+            return 2
+    print(f"wrote the policy in force from {policy.effective_from.isoformat()} to {args.directory}")
+    return 0
+
+
 def add_export_parser(
     commands: argparse._SubParsersAction[argparse.ArgumentParser], infrastructure: Infrastructure
 ) -> None:
@@ -96,3 +126,16 @@ def add_export_parser(
     )
     tides.add_argument("directory", help="where the files go (created if missing)")
     tides.set_defaults(handler=partial(cmd_export_tides, infrastructure=infrastructure))
+    gtfs_fares = exports.add_parser(
+        "gtfs-fares",
+        help="the fare policy in force as GTFS-Fares v2 (fare_media, rider_categories, "
+        "networks, fare_products, fare_leg_rules, fare_transfer_rules)",
+    )
+    gtfs_fares.add_argument(
+        "--at",
+        metavar="DATE",
+        type=date.fromisoformat,
+        help="the policy in force on this date, YYYY-MM-DD (default: now)",
+    )
+    gtfs_fares.add_argument("directory", help="where the files go (created if missing)")
+    gtfs_fares.set_defaults(handler=partial(cmd_export_gtfs_fares, infrastructure=infrastructure))
