@@ -1,4 +1,4 @@
-"""The `travel-recharge` command: serve, migrate, seed, ledger verify, bench, simulate."""
+"""The `travel-recharge` command: serve, migrate, seed, ledger verify, bench, simulate, export."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from travel_recharge.accounts import service as accounts
 from travel_recharge.accounts.demo import DemoCredentials, describe, ensure_demo_accounts
 from travel_recharge.accounts.schemas import AccountCreate, AccountCreated
 from travel_recharge.cluster.cli import add_cluster_parser
+from travel_recharge.export_cli import add_export_parser
 from travel_recharge.finance.schemas import LedgerVerification
 from travel_recharge.finance.service import verify_ledger
 from travel_recharge.kit.audit import SystemActor
@@ -502,6 +503,7 @@ def build_parser() -> argparse.ArgumentParser:
     reads.set_defaults(handler=cmd_bench_reads)
     _add_bench_suite_parser(bench_commands)
     add_cluster_parser(commands)
+    add_export_parser(commands, infrastructure)
     return parser
 
 

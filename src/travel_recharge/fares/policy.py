@@ -20,6 +20,11 @@ Json: TypeAlias = "str | int | list[Json] | dict[str, Json] | None"
 
 SHIPPED_POLICIES_FILE = "fare_policies.json"
 
+# The ISO 4217 currency of every amount in a policy, and its minor unit: Colombian pesos have
+# none, so a policy's integers are whole pesos and exports write them without decimals.
+CURRENCY = "COP"
+CURRENCY_DECIMALS = 0
+
 # Amounts in pesos and counts: the scalar fields a policy dict carries as plain integers.
 _WHOLE_NUMBER_FIELDS = (
     "max_transfers",

@@ -1,0 +1,1 @@
+"""GTFS-Fares v2: the fare policy in force, as the files journey planners read."""
