@@ -210,7 +210,7 @@ def read_feed(path: Path) -> FeedNetwork:
         frequencies = read_frequencies(feed, trips, problems)
     problems.raise_any()  # the checks below rely on every reference resolving
     checked: dict[str, _Trip] = {}
-    for trip in trips.values():
+    for trip in trips.checked.values():
         found = _checked(
             trip, calls.pop(trip.trip_id, None), stop_ids, stops.station_of_stop, problems
         )
@@ -220,7 +220,7 @@ def read_feed(path: Path) -> FeedNetwork:
     problems.raise_any()
 
     trips_of: dict[str, list[FeedTrip]] = {}
-    for trip in trips.values():
+    for trip in trips.checked.values():
         trips_of.setdefault(trip.route_id, []).append(trip)
     imported = tuple(
         _route(route, codes[route_id], trips_of[route_id], checked, frequencies, weekday)

@@ -117,15 +117,29 @@ def read_services(feed: FeedArchive, problems: Problems) -> tuple[set[str], set[
     return services, weekday
 
 
+@dataclass(frozen=True, slots=True)
+class Trips:
+    checked: dict[str, FeedTrip]
+    # Every trip_id of trips.txt: the rows of a trip refused there are not reported again.
+    named: set[str]
+
+    def knows(self, trip_id: str, file: str, line: int, problems: Problems) -> bool:
+        if trip_id not in self.named:
+            problems.add(file, line, f"trip_id {trip_id!r} is not in trips.txt")
+        return trip_id in self.checked
+
+
 def read_trips(
     feed: FeedArchive, routes: dict[str, FeedRoute], services: set[str], problems: Problems
-) -> dict[str, FeedTrip]:
+) -> Trips:
     trips: dict[str, FeedTrip] = {}
+    named: set[str] = set()
     for row in feed.rows("trips.txt", ("route_id", "service_id", "trip_id"), problems):
         trip_id = row["trip_id"]
-        if not trip_id or trip_id in trips:
+        if not trip_id or trip_id in named:
             problems.add(row.file, row.line, f"trip_id {trip_id!r} is empty or appears twice")
             continue
+        named.add(trip_id)
         if row["route_id"] not in routes:
             problems.add(row.file, row.line, f"route_id {row['route_id']!r} is not in routes.txt")
             continue
@@ -140,12 +154,12 @@ def read_trips(
         trips[trip_id] = FeedTrip(
             trip_id, row["route_id"], row["service_id"], row["direction_id"], row.line
         )
-    return trips
+    return Trips(trips, named)
 
 
 def read_stop_times(
     feed: FeedArchive,
-    trips: dict[str, FeedTrip],
+    trips: Trips,
     stops: FeedStops,
     stop_index: dict[str, int],
     problems: Problems,
@@ -155,8 +169,7 @@ def read_stop_times(
     required = ("trip_id", "stop_id", "stop_sequence", "arrival_time", "departure_time")
     for row in feed.rows(file, required, problems):
         trip_id, stop_id = row["trip_id"], row["stop_id"]
-        if trip_id not in trips:
-            problems.add(file, row.line, f"trip_id {trip_id!r} is not in trips.txt")
+        if not trips.knows(trip_id, file, row.line, problems):
             continue
         index = stop_index.get(stop_id)
         if index is None or stop_id not in stops.station_of_stop:
@@ -195,15 +208,14 @@ class Frequency:
 
 
 def read_frequencies(
-    feed: FeedArchive, trips: dict[str, FeedTrip], problems: Problems
+    feed: FeedArchive, trips: Trips, problems: Problems
 ) -> dict[str, list[Frequency]]:
     windows: dict[str, list[Frequency]] = {}
     if not feed.has("frequencies.txt"):
         return windows
     required = ("trip_id", "start_time", "end_time", "headway_secs")
     for row in feed.rows("frequencies.txt", required, problems):
-        if row["trip_id"] not in trips:
-            problems.add(row.file, row.line, f"trip_id {row['trip_id']!r} is not in trips.txt")
+        if not trips.knows(row["trip_id"], row.file, row.line, problems):
             continue
         start, end = parse_time(row["start_time"]), parse_time(row["end_time"])
         headway = int(row["headway_secs"]) if row["headway_secs"].isdigit() else 0
