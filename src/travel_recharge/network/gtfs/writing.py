@@ -12,6 +12,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
+import tempfile
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -71,10 +73,15 @@ class Agency:
 
 @contextmanager
 def _csv(archive: zipfile.ZipFile, name: str, header: Sequence[str]) -> Iterator[Writer]:
-    with archive.open(name, "w") as raw, io.TextIOWrapper(raw, "utf-8", newline="") as text:
-        writer = csv.writer(text, lineterminator="\n")
+    """A CSV member of the zip. Rows go to a temporary file first: a zip takes one member at
+    a time, and trips, stop_times and frequencies are written side by side."""
+    with tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as spool:
+        writer = csv.writer(spool, lineterminator="\n")
         writer.writerow(header)
         yield writer
+        spool.seek(0)
+        with archive.open(name, "w") as raw, io.TextIOWrapper(raw, "utf-8", newline="") as text:
+            shutil.copyfileobj(spool, text)
 
 
 def _departures(route: asyncpg.Record) -> list[int]:
