@@ -331,6 +331,21 @@ def cmd_network_export_gtfs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_gtfs_import(args: argparse.Namespace) -> int:
+    from travel_recharge.bench.gtfs_import import FeedSize, measure_import
+
+    size = FeedSize(args.stops, args.routes, args.trips_per_direction)
+    with infrastructure(get_settings()) as ready:
+        result = measure_import(ready.migration_url or "", size)
+    print(
+        f"feed: {size.stops} stops, {size.routes} routes, {result.stop_times} stop_times "
+        f"({result.feed_bytes / 1e6:.1f} MB zipped, generated in {result.generate_s:.1f} s); "
+        f"import: {result.import_s:.1f} s ({result.report.stations} stations, "
+        f"{result.report.routes} routes, {result.report.route_stops} route stops)"
+    )
+    return 0
+
+
 def cmd_bench_reads(args: argparse.Namespace) -> int:
     from travel_recharge.bench.reads import ReadBenchOptions, markdown, run_read_bench
 
@@ -549,6 +564,14 @@ def build_parser() -> argparse.ArgumentParser:
     reads.add_argument("--report-dir", default="bench-reports", help="where JSON/Markdown go")
     reads.set_defaults(handler=cmd_bench_reads)
     _add_bench_suite_parser(bench_commands)
+    gtfs = bench_commands.add_parser(
+        "gtfs-import",
+        help="generate a Bogotá-sized GTFS feed and time its import into a scratch database",
+    )
+    gtfs.add_argument("--stops", type=int, default=8300)
+    gtfs.add_argument("--routes", type=int, default=1000)
+    gtfs.add_argument("--trips-per-direction", type=int, default=60, help="per route, per day")
+    gtfs.set_defaults(handler=cmd_bench_gtfs_import)
     add_cluster_parser(commands)
     return parser
 

@@ -7,9 +7,10 @@ identical to the original export, file by file.
 
 from __future__ import annotations
 
+import json
 import zipfile
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -78,15 +79,13 @@ async def _network(url: str) -> tuple[dict[str, list[tuple[object, ...]]], list[
             for clock in SAMPLE_TIMES:
                 hours, minutes = map(int, clock.split(":"))
                 now = datetime(2025, 3, 10, hours, minutes, tzinfo=ZONE)
-                boards.append(next_arrivals(visits, now + timedelta(days=0), ZONE, 3))
+                boards.append(next_arrivals(visits, now, ZONE, 3))
         return tables, boards
     finally:
         await connection.close()
 
 
 def _json(value: str) -> dict[str, int]:
-    import json
-
     parsed: dict[str, int] = json.loads(value)
     return parsed
 
