@@ -25,7 +25,8 @@ class FeedRefused(Exception):
     def __init__(self, problems: list[FeedProblem]) -> None:
         self.problems = problems
         listed = "\n".join(f"  {problem}" for problem in problems)
-        super().__init__(f"the feed is refused ({len(problems)} problems):\n{listed}")
+        count = f"{len(problems)} problem" + ("s" if len(problems) > 1 else "")
+        super().__init__(f"the feed is refused ({count}):\n{listed}")
 
 
 class Problems:
