@@ -1,4 +1,4 @@
-"""The `travel-recharge` command: serve, migrate, seed, ledger verify, bench, simulate, export."""
+"""The `travel-recharge` command: serve, migrate, seed, network, ledger, bench, simulate, export."""
 
 from __future__ import annotations
 
@@ -9,14 +9,16 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+import asyncpg
 from pydantic import ValidationError
 
 from travel_recharge.accounts import service as accounts
@@ -32,6 +34,7 @@ from travel_recharge.kit.db import Database
 from travel_recharge.kit.embedded import APP_ROLE, EmbeddedError, EmbeddedServers, start_embedded
 from travel_recharge.kit.errors import AppError
 from travel_recharge.kit.logs import configure_logging, log_event
+from travel_recharge.kit.scratch import libpq_url
 from travel_recharge.migrations import upgrade_to_head
 from travel_recharge.migrations.grants import RoleProblem, grant_service_role, role_of
 from travel_recharge.observability.launcher import prepare_metrics_dir
@@ -40,6 +43,7 @@ from travel_recharge.security.keys import WeakSigningKey, new_signing_key, signi
 from travel_recharge.security.roles import Role
 
 logger = logging.getLogger("travel_recharge.cli")
+T = TypeVar("T")
 
 
 def _raise_exit(signum: int, _frame: FrameType | None) -> None:
@@ -285,6 +289,64 @@ def cmd_seed(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _on_network(settings: Settings, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+    connection = await asyncpg.connect(libpq_url(settings.migration_url or ""))
+    try:
+        return await work(connection)
+    finally:
+        await connection.close()
+
+
+def cmd_network_import_gtfs(args: argparse.Namespace) -> int:
+    """Exit 0 when the feed replaced the network; 2, writing nothing, when it is refused."""
+    from travel_recharge.network.gtfs.errors import FeedRefused
+    from travel_recharge.network.gtfs.service import import_gtfs
+
+    with infrastructure(get_settings()) as ready:
+        migrate(ready)
+        started = time.perf_counter()
+        try:
+            report = asyncio.run(_on_network(ready, lambda c: import_gtfs(c, Path(args.feed))))
+        except FeedRefused as exc:
+            print(f"travel-recharge network import-gtfs: {exc}", file=sys.stderr)
+            return 2
+    print(
+        f"imported {report.stations} stations, {report.routes} routes and "
+        f"{report.route_stops} route stops in {time.perf_counter() - started:.1f} s; "
+        f"{report.routes_without_trips} routes without trips skipped; "
+        f"{report.retired_stations} stations and {report.retired_routes} routes no longer "
+        "in the feed kept inactive"
+    )
+    return 0
+
+
+def cmd_network_export_gtfs(args: argparse.Namespace) -> int:
+    from travel_recharge.network.gtfs.service import export_gtfs
+    from travel_recharge.network.gtfs.writing import Agency
+
+    with infrastructure(get_settings()) as ready:
+        agency = Agency(args.agency_name, args.agency_url, ready.timezone)
+        out = Path(args.out)
+        asyncio.run(_on_network(ready, lambda c: export_gtfs(c, out, agency, _today(ready))))
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_bench_gtfs_import(args: argparse.Namespace) -> int:
+    from travel_recharge.bench.gtfs_import import FeedSize, measure_import
+
+    size = FeedSize(args.stops, args.routes, args.trips_per_direction)
+    with infrastructure(get_settings()) as ready:
+        result = measure_import(ready.migration_url or "", size)
+    print(
+        f"feed: {size.stops} stops, {size.routes} routes, {result.stop_times} stop_times "
+        f"({result.feed_bytes / 1e6:.1f} MB zipped, generated in {result.generate_s:.1f} s); "
+        f"import: {result.import_s:.1f} s ({result.report.stations} stations, "
+        f"{result.report.routes} routes, {result.report.route_stops} route stops)"
+    )
+    return 0
+
+
 def cmd_bench_reads(args: argparse.Namespace) -> int:
     from travel_recharge.bench.reads import ReadBenchOptions, markdown, run_read_bench
 
@@ -455,6 +517,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_seed_parser(commands)
     _add_simulate_parser(commands)
+    _add_network_parser(commands)
 
     ledger = commands.add_parser("ledger", help="ledger tools")
     ledger_commands = ledger.add_subparsers(dest="ledger_command", required=True)
@@ -502,6 +565,14 @@ def build_parser() -> argparse.ArgumentParser:
     reads.add_argument("--report-dir", default="bench-reports", help="where JSON/Markdown go")
     reads.set_defaults(handler=cmd_bench_reads)
     _add_bench_suite_parser(bench_commands)
+    gtfs = bench_commands.add_parser(
+        "gtfs-import",
+        help="generate a Bogotá-sized GTFS feed and time its import into a scratch database",
+    )
+    gtfs.add_argument("--stops", type=int, default=8300)
+    gtfs.add_argument("--routes", type=int, default=1000)
+    gtfs.add_argument("--trips-per-direction", type=int, default=60, help="per route, per day")
+    gtfs.set_defaults(handler=cmd_bench_gtfs_import)
     add_cluster_parser(commands)
     add_export_parser(commands, infrastructure)
     return parser
@@ -547,6 +618,26 @@ def _add_bench_suite_parser(
         help="that cluster's state directory (default: the one `cluster up` uses for site 0)",
     )
     suite.set_defaults(handler=cmd_bench_suite)
+
+
+def _add_network_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    network = commands.add_parser("network", help="the transit network: GTFS in and out")
+    network_commands = network.add_subparsers(dest="network_command", required=True)
+    feed_in = network_commands.add_parser(
+        "import-gtfs",
+        help="replace the network with a GTFS feed's (a broken feed is refused, nothing written)",
+    )
+    feed_in.add_argument("feed", help="the feed, a GTFS .zip")
+    feed_in.set_defaults(handler=cmd_network_import_gtfs)
+    feed_out = network_commands.add_parser(
+        "export-gtfs", help="write the network we serve as a GTFS feed"
+    )
+    feed_out.add_argument("out", help="the .zip to write")
+    feed_out.add_argument("--agency-name", default="TransMilenio S.A.", help="agency_name")
+    feed_out.add_argument(
+        "--agency-url", default="https://www.transmilenio.gov.co", help="agency_url"
+    )
+    feed_out.set_defaults(handler=cmd_network_export_gtfs)
 
 
 def _add_simulate_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

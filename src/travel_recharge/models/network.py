@@ -16,7 +16,7 @@ from sqlalchemy import (
     Text,
     func,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from travel_recharge.models.base import Base
@@ -49,6 +49,8 @@ class Station(Base):
     latitude: Mapped[float] = mapped_column(Double)
     longitude: Mapped[float] = mapped_column(Double)
     active: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    # The stop_id of the GTFS feed it was imported from (migration 0008), else NULL.
+    gtfs_stop_id: Mapped[str | None] = mapped_column(String(255), unique=True)
 
 
 class Route(Base):
@@ -64,6 +66,11 @@ class Route(Base):
     active: Mapped[bool] = mapped_column(Boolean, server_default="true")
     # Minutes between departures per time band, e.g. {"peak_am": 4, "midday": 8}.
     headways: Mapped[dict[str, int]] = mapped_column(JSONB)
+    # The route_id of the GTFS feed it was imported from (migration 0008), else NULL.
+    gtfs_route_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    # Departures from the first stop in seconds after the service day's start (GTFS time,
+    # may pass 24:00), from a feed's stop_times or frequencies; NULL: run by `headways`.
+    departures: Mapped[list[int] | None] = mapped_column(ARRAY(Integer))
 
 
 class RouteStop(Base):

@@ -1,9 +1,12 @@
-"""Scheduled arrivals at a station from route headways per time band. Pure: no I/O.
+"""Scheduled arrivals at a station from route timetables. Pure: no I/O.
 
-A route's vehicles leave its first stop every `headway` minutes, counted from the start of each
-time band the route has a headway for (network.reference.BANDS, 04:00-23:00 local; no
-departures overnight), and reach a stop `minutes_from_start` later. A vehicle that left at
-22:50 can still arrive after 23:00, or after midnight on a long route.
+A route imported from a GTFS feed has its departures from the first stop (seconds after the
+service day's start, as GTFS counts: from noon minus 12 h, past 24:00 after midnight); its
+vehicles leave then, every day, and reach a stop `minutes_from_start` later. Any other route
+runs by headways per time band: its vehicles leave its first stop every `headway` minutes,
+counted from the start of each time band the route has a headway for (network.reference.BANDS,
+04:00-23:00 local; no departures overnight), and reach a stop `minutes_from_start` later. A
+vehicle that left at 22:50 can still arrive after 23:00, or after midnight on a long route.
 
 Bands are wall-clock times in the city's zone; the arithmetic is done on UTC instants, so a
 city with daylight saving time would still count real minutes between departures.
@@ -11,9 +14,9 @@ city with daylight saving time would still count real minutes between departures
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from travel_recharge.network.reference import BANDS
@@ -33,6 +36,7 @@ class Visit:
     destination: str
     headways: Mapping[str, int]
     minutes_from_start: int
+    departures: Sequence[int] | None = None  # sorted; None: run by headways
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,9 +80,32 @@ def departures(
             departure += step
 
 
+def service_day_start(day: date, zone: ZoneInfo) -> datetime:
+    """GTFS time zero of a service day: noon minus 12 h (midnight but on DST change days)."""
+    return datetime.combine(day, time(12), zone).astimezone(UTC) - timedelta(hours=12)
+
+
+def _timetable_times(
+    departures: Sequence[int], offset: timedelta, not_before: datetime, zone: ZoneInfo, count: int
+) -> list[datetime]:
+    # A departure after 24:00 belongs to the previous service day: start the search there.
+    first_day = not_before.astimezone(zone).date() - timedelta(days=1)
+    found: list[datetime] = []
+    for days in range(SEARCH_DAYS + 1):
+        start = service_day_start(first_day + timedelta(days=days), zone)
+        found += (
+            instant
+            for seconds in departures
+            if (instant := start + timedelta(seconds=seconds)) >= not_before
+        )
+    return [instant + offset for instant in sorted(found)[:count]]
+
+
 def _arrival_times(visit: Visit, now: datetime, zone: ZoneInfo, count: int) -> list[datetime]:
     offset = visit.minutes_from_start * MINUTE
     earliest_departure = now - offset
+    if visit.departures is not None:
+        return _timetable_times(visit.departures, offset, earliest_departure, zone, count)
     first_day = earliest_departure.astimezone(zone).date()
     found: list[datetime] = []
     for days in range(SEARCH_DAYS):

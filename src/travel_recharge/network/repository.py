@@ -145,8 +145,9 @@ async def route_stops(
 
 async def calls_at_station(
     session: ReadSession, station_id: int
-) -> Sequence[Row[str, str, dict[str, int], int, str]]:
-    """Every call of an active route at the station: route, headways, offset, destination."""
+) -> Sequence[Row[str, str, dict[str, int], int, str, list[int] | None]]:
+    """Every call of an active route at the station: route, headways, offset, destination
+    and the route's departures (from a GTFS feed; None when it runs by headways)."""
     last_stop = aliased(RouteStop)
     terminus = aliased(Station)
     destination = (
@@ -159,7 +160,14 @@ async def calls_at_station(
         .scalar_subquery()
     )
     query = (
-        select(Route.code, Route.name, Route.headways, RouteStop.minutes_from_start, destination)
+        select(
+            Route.code,
+            Route.name,
+            Route.headways,
+            RouteStop.minutes_from_start,
+            destination,
+            Route.departures,
+        )
         .join(RouteStop, RouteStop.route_id == Route.id)
         .where(RouteStop.station_id == station_id, Route.active)
     )

@@ -111,7 +111,7 @@ async def station_arrivals(
     at: AtQuery = None,
     per_route: PerRouteQuery = 3,
 ) -> Response:
-    """Next scheduled arrivals per route at the station, from headways and stop offsets."""
+    """Next scheduled arrivals per route at the station, from the timetable and stop offsets."""
     now = datetime.now(UTC)
     body = await service.arrivals(reads, station_id, at=at or now, now=now, per_route=per_route)
     return _json(body)

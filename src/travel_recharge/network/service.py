@@ -242,8 +242,9 @@ async def arrivals(
                 destination=destination,
                 headways=headways,
                 minutes_from_start=minutes,
+                departures=departures,
             )
-            for code, name, headways, minutes, destination in (
+            for code, name, headways, minutes, destination, departures in (
                 await repository.calls_at_station(session, station_id) if station.active else []
             )
         ]
