@@ -24,6 +24,7 @@ from travel_recharge.kit.scratch import scratch_database
 from travel_recharge.migrations import upgrade_to_head
 from travel_recharge.network.gtfs.reading import format_time
 from travel_recharge.network.gtfs.service import ImportReport, import_gtfs
+from travel_recharge.network.gtfs.writing import CALENDAR
 
 FIRST_DEPARTURE = 4 * 3600 + 30 * 60
 SERVICE_HOURS = 18
@@ -88,18 +89,7 @@ def generate_feed(path: Path, size: FeedSize) -> int:
             archive,
             "calendar.txt",
             [
-                [
-                    "service_id",
-                    "monday",
-                    "tuesday",
-                    "wednesday",
-                    "thursday",
-                    "friday",
-                    "saturday",
-                    "sunday",
-                    "start_date",
-                    "end_date",
-                ],
+                list(CALENDAR),
                 ["WK", 1, 1, 1, 1, 1, 0, 0, "20250101", "20251231"],
             ],
         )
