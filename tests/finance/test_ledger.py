@@ -6,6 +6,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import httpx
@@ -18,6 +19,51 @@ from tests.conftest import Network, ServerUrls
 from tests.money import new_card, recharge, tap
 
 pytestmark = pytest.mark.usefixtures("network")
+
+FARE_2026 = 3550
+# What a ledger entry says about where its money came from or went.
+SOURCE_FIELDS = (
+    "kind",
+    "amount",
+    "balance_after",
+    "recharge_id",
+    "trip_id",
+    "counterpart_card_id",
+    "note",
+)
+
+
+def source(entry: dict[str, object]) -> tuple[object, ...]:
+    return tuple(entry[f] for f in SOURCE_FIELDS)
+
+
+async def test_a_cards_ledger_names_the_source_of_each_entry_newest_first_by_page(
+    client: httpx.AsyncClient, network: Network
+) -> None:
+    card_id = await new_card(client, "personalized")
+    recharged = await recharge(client, card_id, 10_000)
+    tapped = await tap(client, card_id, station_id=network.trunk_station)
+    assert (recharged.status_code, tapped.status_code) == (201, 201)
+    blocked = await client.post(f"/api/v1/cards/{card_id}/block", json={"reason": "lost"})
+    assert blocked.status_code == 200, blocked.text
+    replaced = await client.post(
+        f"/api/v1/cards/{card_id}/replace", headers={"Idempotency-Key": uuid.uuid4().hex}
+    )
+    assert replaced.status_code == 201, replaced.text
+
+    left = 10_000 - FARE_2026
+    replacement = replaced.json()["new_card"]["card_id"]
+    moved = "balance moved to the replacement card"
+    expected = [
+        ("balance_transfer", -left, 0, None, None, replacement, moved),
+        ("fare", -FARE_2026, left, None, tapped.json()["trip_id"], None, None),
+        ("recharge", 10_000, 10_000, recharged.json()["recharge_id"], None, None, None),
+    ]
+    ledger = f"/api/v1/cards/{card_id}/ledger"
+    assert [source(e) for e in (await client.get(ledger)).json()["entries"]] == expected
+    for offset, entry in enumerate(expected):
+        page = (await client.get(ledger, params={"limit": 1, "offset": offset})).json()
+        assert [source(e) for e in page["entries"]] == [entry]
 
 
 @pytest.mark.ledger_tampered
