@@ -46,13 +46,15 @@ def score(directory: Path, fail_under: float | None) -> int:
     return 0
 
 
-def _pyproject_mutating(mutate: list[str], tests: list[str]) -> str:
+def _pyproject_mutating(mutate: list[str], tests: list[str], skip: list[str]) -> str:
+    deselect = [arg for node in skip for arg in ("--deselect", node)]
     table = "\n".join(
         [
             "[tool.mutmut]",
             'source_paths = ["src"]',
             f"only_mutate = {json.dumps(mutate)}",
             f"pytest_add_cli_args_test_selection = {json.dumps(tests)}",
+            f"pytest_add_cli_args = {json.dumps(deselect)}",
             # The scratch copy is no git checkout.
             "use_git_change_detection = false",
             "",
@@ -66,14 +68,14 @@ def _pyproject_mutating(mutate: list[str], tests: list[str]) -> str:
     return replaced
 
 
-def scratch(mutate: list[str], tests: list[str], fail_under: float | None) -> int:
+def scratch(mutate: list[str], tests: list[str], skip: list[str], fail_under: float | None) -> int:
     """Run mutmut over `mutate` with `tests` in a fresh copy of the project, then score it."""
     shutil.rmtree(SCRATCH, ignore_errors=True)
     SCRATCH.mkdir()
     ignore = shutil.ignore_patterns("__pycache__", ".hypothesis", "vendor")
     for folder in ("src", "tests"):
         shutil.copytree(PROJECT / folder, SCRATCH / folder, ignore=ignore)
-    (SCRATCH / "pyproject.toml").write_text(_pyproject_mutating(mutate, tests))
+    (SCRATCH / "pyproject.toml").write_text(_pyproject_mutating(mutate, tests, skip))
     started = time.monotonic()
     subprocess.run([MUTMUT, "run"], cwd=SCRATCH, check=True)
     print(f"mutmut run took {time.monotonic() - started:.0f} s")
@@ -89,11 +91,12 @@ def main() -> int:
     copied = commands.add_parser("scratch", help="mutate other modules in a scratch copy")
     copied.add_argument("--mutate", nargs="+", required=True)
     copied.add_argument("--tests", nargs="+", required=True)
+    copied.add_argument("--skip", nargs="*", default=[], help="test node ids left out")
     copied.add_argument("--fail-under", type=float)
     args = parser.parse_args()
     if args.command == "score":
         return score(args.directory, args.fail_under)
-    return scratch(args.mutate, args.tests, args.fail_under)
+    return scratch(args.mutate, args.tests, args.skip, args.fail_under)
 
 
 if __name__ == "__main__":
