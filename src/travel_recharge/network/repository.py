@@ -174,6 +174,36 @@ async def calls_at_station(
     return (await session.execute(query)).all()
 
 
+async def timetable_calls(
+    session: ReadSession, *, route_code: str | None, station_code: str | None
+) -> Sequence[Row[str, dict[str, int], int, str, int]]:
+    """Every call of an active route at an active station, by route code then stop order:
+    route code, headways, stop sequence, station code, minutes from the first stop.
+
+    A closed station has no arrivals (as at network.service.arrivals), so it has no call here.
+    `route_code` and `station_code` narrow the calls to one route, one station, or both.
+    """
+    conditions: list[ColumnElement[bool]] = [Route.active.is_(True), Station.active.is_(True)]
+    if route_code is not None:
+        conditions.append(Route.code == route_code)
+    if station_code is not None:
+        conditions.append(Station.code == station_code)
+    query = (
+        select(
+            Route.code,
+            Route.headways,
+            RouteStop.sequence,
+            Station.code,
+            RouteStop.minutes_from_start,
+        )
+        .join(RouteStop, RouteStop.route_id == Route.id)
+        .join(Station, Station.id == RouteStop.station_id)
+        .where(*conditions)
+        .order_by(Route.code.collate("C"), RouteStop.sequence)
+    )
+    return (await session.execute(query)).all()
+
+
 async def recharge_points_page(
     session: ReadSession, *, locality: str | None, channel: str | None, limit: int, offset: int
 ) -> tuple[list[tuple[RechargePoint, str | None]], int]:
@@ -241,6 +271,19 @@ async def alerts_at_station(
         .order_by(Alert.active_from.desc(), Alert.id.desc())
         .limit(limit)
         .offset(offset)
+    )
+    return (await session.execute(query)).all()
+
+
+async def alerts_not_over(session: ReadSession, at: datetime) -> Sequence[AlertRow]:
+    """Every alert neither resolved nor ended at `at` (future ones included), newest first."""
+    query = (
+        _alerts_with_codes()
+        .where(
+            Alert.resolved_at.is_(None),
+            or_(Alert.active_until.is_(None), Alert.active_until > at),
+        )
+        .order_by(Alert.active_from.desc(), Alert.id.desc())
     )
     return (await session.execute(query)).all()
 

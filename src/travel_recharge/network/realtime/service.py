@@ -1,0 +1,154 @@
+"""The GTFS-Realtime feeds: alerts from the alert store, trip updates from the timetable.
+
+Alerts come from the alert service's feed view (invalidated by every alert write) and are
+shaped per request, so an alert appears and disappears at the exact second of its period.
+Trip updates are computed for a minute, like arrivals, and cached as the finished bytes of
+each format in that minute's arrivals group ("gtfs-rt:<format>:<route>:<stop>"); only
+minutes around the present are cached (as for arrivals).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import TypeVar
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel
+
+from travel_recharge.kit.db import ReadSession
+from travel_recharge.kit.views import Reads
+from travel_recharge.network import repository
+from travel_recharge.network.alerts import service as alerts
+from travel_recharge.network.arrivals import minute_of
+from travel_recharge.network.errors import RouteNotFound, StationNotFound
+from travel_recharge.network.realtime.feed import alerts_protobuf, trip_updates_protobuf
+from travel_recharge.network.realtime.schemas import (
+    AlertEntityOut,
+    AlertsFeedOut,
+    EntitySelectorOut,
+    FeedFormat,
+    FeedHeaderOut,
+    SeverityLevel,
+    StopTimeUpdateOut,
+    TimeRangeOut,
+    TripDescriptorOut,
+    TripUpdateEntityOut,
+    TripUpdatesFeedOut,
+)
+from travel_recharge.network.realtime.trips import Call, Timetable, Trip, trips_within
+from travel_recharge.network.schemas import AlertRecord
+from travel_recharge.network.service import arrivals_group
+
+F = TypeVar("F", bound=BaseModel)
+
+SEVERITY_LEVELS: dict[str, SeverityLevel] = {
+    "info": "INFO",
+    "warning": "WARNING",
+    "severe": "SEVERE",
+}
+
+
+def _header(instant: datetime) -> FeedHeaderOut:
+    return FeedHeaderOut(timestamp=int(instant.timestamp()))
+
+
+def _alert_entity(alert: AlertRecord, now: datetime) -> AlertEntityOut:
+    return AlertEntityOut(
+        id=f"alert-{alert.alert_id}",
+        alert_id=alert.alert_id,
+        active=alert.active_from <= now,  # not ended nor resolved: alerts_not_over
+        cause=alert.cause,
+        effect=alert.effect,
+        severity_level=SEVERITY_LEVELS[alert.severity],
+        header_text=alert.message,
+        active_period=[TimeRangeOut(start=alert.active_from, end=alert.active_until)],
+        # One selector: with both ids it means that route at that station only.
+        informed_entity=[EntitySelectorOut(route_id=alert.route_code, stop_id=alert.station_code)],
+    )
+
+
+def _encode(feed: F, feed_format: FeedFormat, protobuf: Callable[[F], bytes]) -> bytes:
+    return feed.model_dump_json().encode() if feed_format == "json" else protobuf(feed)
+
+
+async def alerts_feed(reads: Reads, *, now: datetime, feed_format: FeedFormat) -> bytes:
+    """Every alert neither resolved nor ended at `now`, future ones included, newest first."""
+    records = await alerts.alerts_not_over(reads, now)
+    feed = AlertsFeedOut(
+        header=_header(now), entity=[_alert_entity(record, now) for record in records]
+    )
+    return _encode(feed, feed_format, alerts_protobuf)
+
+
+def _timetables(rows: Sequence[tuple[str, dict[str, int], int, str, int]]) -> list[Timetable]:
+    calls: dict[str, list[Call]] = {}
+    headways: dict[str, dict[str, int]] = {}
+    for route_code, route_headways, sequence, station_code, minutes in rows:
+        headways[route_code] = route_headways
+        calls.setdefault(route_code, []).append(Call(sequence, station_code, minutes))
+    return [Timetable(code, headways[code], tuple(calls[code])) for code in calls]
+
+
+def _trip_entity(trip: Trip) -> TripUpdateEntityOut:
+    start = trip.departure
+    return TripUpdateEntityOut(
+        id=f"{trip.route_id}-{start:%Y%m%d-%H%M}",
+        trip=TripDescriptorOut(
+            route_id=trip.route_id,
+            direction_id=0,
+            start_date=f"{start:%Y%m%d}",
+            start_time=f"{start:%H:%M:%S}",
+        ),
+        stop_time_update=[
+            StopTimeUpdateOut(
+                stop_sequence=call.stop_sequence,
+                stop_id=call.stop_id,
+                scheduled_time=call.scheduled_time,
+                predicted_time=call.predicted_time,
+                delay=int((call.predicted_time - call.scheduled_time).total_seconds()),
+                predicted=call.predicted,
+            )
+            for call in trip.stop_times
+        ],
+    )
+
+
+async def trip_updates_feed(
+    reads: Reads,
+    *,
+    at: datetime,
+    now: datetime,
+    route_id: str | None,
+    stop_id: str | None,
+    feed_format: FeedFormat,
+) -> bytes:
+    """Trips with calls expected within the horizon after the minute holding `at`.
+
+    `route_id` keeps that route's trips; `stop_id` keeps only the calls at that stop (a
+    trip without one is left out). An unknown route or stop is a 404.
+    """
+    minute = minute_of(at)
+    zone = ZoneInfo(reads.settings.timezone)
+    horizon = reads.settings.gtfs_rt_horizon_minutes
+
+    async def produce(session: ReadSession) -> bytes:
+        if stop_id is not None and await repository.station_by_code(session, stop_id) is None:
+            raise StationNotFound(stop_id)
+        if route_id is not None and await repository.route_by_code(session, route_id) is None:
+            raise RouteNotFound(route_id)
+        rows = await repository.timetable_calls(session, route_code=route_id, station_code=stop_id)
+        trips = trips_within(_timetables(rows), minute, timedelta(minutes=horizon), zone)
+        feed = TripUpdatesFeedOut(
+            header=_header(minute),
+            at=minute.astimezone(zone),
+            horizon_minutes=horizon,
+            entity=[_trip_entity(trip) for trip in trips],
+        )
+        return _encode(feed, feed_format, trip_updates_protobuf)
+
+    ttl = reads.settings.cache_ttl_arrivals_s
+    if abs(minute - minute_of(now)) > timedelta(seconds=ttl):
+        return await reads.uncached(produce)
+    field = f"gtfs-rt:{feed_format}:{route_id or '*'}:{stop_id or '*'}"
+    return await reads.raw(arrivals_group(minute), field, ttl, produce, stale_ok=True)
