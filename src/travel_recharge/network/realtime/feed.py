@@ -1,4 +1,7 @@
-"""The feeds' JSON models encoded as GTFS-Realtime protobuf (gtfs-realtime-bindings). Pure.
+"""The feeds encoded as GTFS-Realtime protobuf (gtfs-realtime-bindings). Pure.
+
+Alerts are encoded from their JSON model, trip updates from the same trips their JSON model
+is made of (network.realtime.service), so both forms of a feed say the same thing.
 
 Times become POSIX seconds. The alert's one message is its header_text (no language tag:
 the feed carries one translation). A stop time update's arrival carries the predicted
@@ -8,6 +11,7 @@ the specification, which the bindings know).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from google.transit import gtfs_realtime_pb2 as rt
@@ -16,9 +20,8 @@ from travel_recharge.network.realtime.schemas import (
     AlertEntityOut,
     AlertsFeedOut,
     FeedHeaderOut,
-    TripUpdateEntityOut,
-    TripUpdatesFeedOut,
 )
+from travel_recharge.network.realtime.trips import DIRECTION_ID, Trip
 
 
 def _posix(instant: datetime) -> int:
@@ -64,14 +67,14 @@ def alerts_protobuf(feed: AlertsFeedOut) -> bytes:
     return message.SerializeToString()
 
 
-def _trip_update(update: TripUpdateEntityOut) -> rt.TripUpdate:
+def _trip_update(trip: Trip) -> rt.TripUpdate:
     return rt.TripUpdate(
         trip=rt.TripDescriptor(
-            route_id=update.trip.route_id,
-            direction_id=update.trip.direction_id,
-            start_date=update.trip.start_date,
-            start_time=update.trip.start_time,
-            schedule_relationship=update.trip.schedule_relationship,
+            route_id=trip.route_id,
+            direction_id=DIRECTION_ID,
+            start_date=trip.start_date,
+            start_time=trip.start_time,
+            schedule_relationship="SCHEDULED",
         ),
         stop_time_update=[
             rt.TripUpdate.StopTimeUpdate(
@@ -79,18 +82,19 @@ def _trip_update(update: TripUpdateEntityOut) -> rt.TripUpdate:
                 stop_id=call.stop_id,
                 schedule_relationship="SCHEDULED",
                 arrival=rt.TripUpdate.StopTimeEvent(
-                    time=_posix(call.predicted_time),
-                    delay=call.delay,
-                    scheduled_time=_posix(call.scheduled_time),
+                    time=call.predicted_time,
+                    delay=call.predicted_time - call.scheduled_time,
+                    scheduled_time=call.scheduled_time,
                 ),
             )
-            for call in update.stop_time_update
+            for call in trip.stop_times
         ],
     )
 
 
-def trip_updates_protobuf(feed: TripUpdatesFeedOut) -> bytes:
-    message = _message(feed.header)
-    for update in feed.entity:
-        message.entity.add(id=update.id, trip_update=_trip_update(update))
+def trip_updates_protobuf(header: FeedHeaderOut, trips: Iterable[Trip]) -> bytes:
+    """Straight from the trips, without the JSON models: the network's feed is large."""
+    message = _message(header)
+    for trip in trips:
+        message.entity.add(id=trip.entity_id, trip_update=_trip_update(trip))
     return message.SerializeToString()

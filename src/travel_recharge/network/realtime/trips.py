@@ -15,6 +15,11 @@ from zoneinfo import ZoneInfo
 
 from travel_recharge.network.arrivals import MINUTE, departures
 
+# Each route code runs one way (a return is another code), so every trip has direction 0:
+# with route, start date and start time it names the trip (GTFS-Realtime's TripDescriptor
+# without a trip_id).
+DIRECTION_ID = 0
+
 
 @dataclass(frozen=True, slots=True)
 class Call:
@@ -34,10 +39,13 @@ class Timetable:
 
 @dataclass(frozen=True, slots=True)
 class StopTime:
+    """Times in POSIX seconds, as GTFS-Realtime carries them (the whole network's feed
+    holds some 60,000 of these at a peak hour: no datetime per call)."""
+
     stop_sequence: int
     stop_id: str
-    scheduled_time: datetime  # aware, in the city's zone
-    predicted_time: datetime
+    scheduled_time: int
+    predicted_time: int
     predicted: bool  # from real-time data; always False until a vehicle feed exists
 
 
@@ -47,10 +55,19 @@ class Trip:
     departure: datetime  # from the first stop; aware, in the city's zone
     stop_times: tuple[StopTime, ...]
 
+    @property
+    def start_date(self) -> str:
+        return f"{self.departure:%Y%m%d}"
 
-def _stop_time(call: Call, instant: datetime, zone: ZoneInfo) -> StopTime:
-    local = instant.astimezone(zone)
-    return StopTime(call.stop_sequence, call.stop_id, local, local, predicted=False)
+    @property
+    def start_time(self) -> str:
+        # Departures fall inside their service day's bands (04:00-23:00): never past 24:00.
+        return f"{self.departure:%H:%M:%S}"
+
+    @property
+    def entity_id(self) -> str:
+        """Unique in a feed: one departure per route and minute."""
+        return f"{self.route_id}-{self.departure:%Y%m%d-%H%M}"
 
 
 def _trips_of(
@@ -61,16 +78,17 @@ def _trips_of(
     # A vehicle that left up to the longest offset ago may still have calls ahead of it.
     longest = max(call.minutes_from_start for call in timetable.calls) * MINUTE
     earliest = now - longest
+    first, last = int(now.timestamp()), int(until.timestamp())
     day = earliest.astimezone(zone).date()
-    last_day = until.astimezone(zone).date()
-    while day <= last_day:
+    while day <= until.astimezone(zone).date():
         for departure in departures(day, timetable.headways, zone, earliest):
             if departure >= until:
                 break
+            leaves = int(departure.timestamp())
             stop_times = tuple(
-                _stop_time(call, instant, zone)
+                StopTime(call.stop_sequence, call.stop_id, at, at, predicted=False)
                 for call in timetable.calls
-                if now <= (instant := departure + call.minutes_from_start * MINUTE) < until
+                if first <= (at := leaves + call.minutes_from_start * 60) < last
             )
             if stop_times:
                 yield Trip(timetable.route_id, departure.astimezone(zone), stop_times)
@@ -82,17 +100,12 @@ def trips_within(
 ) -> list[Trip]:
     """Every trip with a call in [now, now + horizon), by its first such call, then route.
 
-    `now` is an aware instant (the service passes the start of a minute). Without a vehicle
-    feed each predicted time is the scheduled one and `predicted` is False.
+    `now` is an aware instant on a whole minute (the service passes the start of one).
+    Without a vehicle feed each predicted time is the scheduled one and `predicted` is False.
     """
     until = now + horizon
     found = [trip for timetable in timetables for trip in _trips_of(timetable, now, until, zone)]
-    # Sorted on UTC instants: aware datetimes sharing a ZoneInfo compare by wall clock.
     return sorted(
         found,
-        key=lambda trip: (
-            trip.stop_times[0].predicted_time.timestamp(),
-            trip.route_id,
-            trip.departure.timestamp(),
-        ),
+        key=lambda trip: (trip.stop_times[0].predicted_time, trip.route_id, trip.departure),
     )
