@@ -234,3 +234,14 @@ async def test_bad_parameters_are_refused_clearly(
     response = await client.get("/api/v1/gtfs-rt/trip-updates", params=params)
     assert response.status_code == status, response.text
     assert names in response.text
+
+
+async def test_the_document_offers_both_media_types(client: httpx.AsyncClient) -> None:
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    for path in ("/api/v1/gtfs-rt/alerts", "/api/v1/gtfs-rt/trip-updates"):
+        operation = paths[path]["get"]
+        content = operation["responses"]["200"]["content"]
+        assert set(content) == {"application/json", "application/x-protobuf"}
+        assert content["application/x-protobuf"]["schema"] == {"type": "string", "format": "binary"}
+        (feed_format,) = [p for p in operation["parameters"] if p["name"] == "format"]
+        assert feed_format["schema"]["enum"] == ["protobuf", "json"]
