@@ -49,6 +49,7 @@ def trips(message: rt.FeedMessage) -> list[tuple[str, str, str, str, list[tuple[
         update = entity.trip_update
         trip = update.trip
         assert trip.direction_id == 0
+        assert trip.trip_id == trip.route_id  # the export's frequency-based trip
         assert trip.schedule_relationship == rt.TripDescriptor.SCHEDULED
         calls = []
         for call in update.stop_time_update:
@@ -109,6 +110,7 @@ async def test_the_json_view_says_what_the_protobuf_says(client: httpx.AsyncClie
     first: dict[str, Any] = body["entity"][0]
     assert first["id"] == "T1-20250310-0600"
     assert first["trip"] == {
+        "trip_id": "T1",
         "route_id": "T1",
         "direction_id": 0,
         "start_date": "20250310",

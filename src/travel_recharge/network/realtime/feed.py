@@ -70,6 +70,7 @@ def alerts_protobuf(feed: AlertsFeedOut) -> bytes:
 def _trip_update(trip: Trip) -> rt.TripUpdate:
     return rt.TripUpdate(
         trip=rt.TripDescriptor(
+            trip_id=trip.trip_id,
             route_id=trip.route_id,
             direction_id=DIRECTION_ID,
             start_date=trip.start_date,

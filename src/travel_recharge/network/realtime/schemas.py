@@ -79,8 +79,9 @@ class AlertsFeedOut(BaseModel):
 
 
 class TripDescriptorOut(BaseModel):
-    """A trip of a headway timetable, named by route, direction, start date and time."""
+    """A run of a frequency-based trip: its trip_id with the start date and time."""
 
+    trip_id: str = Field(description="the GTFS export's frequency-based trip: the route code")
     route_id: str
     direction_id: int = Field(description="0: each route code runs in one direction")
     start_date: str = Field(description="the service day, YYYYMMDD")

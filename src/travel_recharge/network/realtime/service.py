@@ -92,6 +92,7 @@ def _trip_entity(trip: Trip, zone: ZoneInfo) -> TripUpdateEntityOut:
     return TripUpdateEntityOut(
         id=trip.entity_id,
         trip=TripDescriptorOut(
+            trip_id=trip.trip_id,
             route_id=trip.route_id,
             direction_id=DIRECTION_ID,
             start_date=trip.start_date,

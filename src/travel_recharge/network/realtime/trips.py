@@ -15,9 +15,7 @@ from zoneinfo import ZoneInfo
 
 from travel_recharge.network.arrivals import MINUTE, departures
 
-# Each route code runs one way (a return is another code), so every trip has direction 0:
-# with route, start date and start time it names the trip (GTFS-Realtime's TripDescriptor
-# without a trip_id).
+# Each route code runs one way (a return is another code): every trip has direction 0.
 DIRECTION_ID = 0
 
 
@@ -54,6 +52,13 @@ class Trip:
     route_id: str
     departure: datetime  # from the first stop; aware, in the city's zone
     stop_times: tuple[StopTime, ...]
+
+    @property
+    def trip_id(self) -> str:
+        """The GTFS export describes a route's headway runs as one frequency-based trip
+        (frequencies.txt, exact_times 1) whose trip_id is the route's id; a run of it is
+        that trip_id with a start date and time."""
+        return self.route_id
 
     @property
     def start_date(self) -> str:
