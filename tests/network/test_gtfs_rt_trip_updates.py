@@ -49,7 +49,6 @@ def trips(message: rt.FeedMessage) -> list[tuple[str, str, str, str, list[tuple[
         update = entity.trip_update
         trip = update.trip
         assert trip.direction_id == 0
-        assert trip.trip_id == trip.route_id  # the export's frequency-based trip
         assert trip.schedule_relationship == rt.TripDescriptor.SCHEDULED
         calls = []
         for call in update.stop_time_update:
@@ -98,6 +97,8 @@ async def test_trips_in_the_next_half_hour_computed_by_hand(client: httpx.AsyncC
         ("T1-20250310-0624", "T1", "20250310", "06:24:00", [(1, "10001", "06:24")]),
         ("T1-20250310-0628", "T1", "20250310", "06:28:00", [(1, "10001", "06:28")]),
     ]  # fmt: skip
+    # Runs of the export's frequency-based trip of T1, whose trip_id is the route's.
+    assert {entity.trip_update.trip.trip_id for entity in message.entity} == {"T1"}
 
 
 async def test_the_json_view_says_what_the_protobuf_says(client: httpx.AsyncClient) -> None:
@@ -221,9 +222,11 @@ async def test_the_present_minute_is_cached(client: httpx.AsyncClient, app: Fast
     ("params", "status", "names"),
     [
         ({"format": "csv"}, 422, "format"),
-        ({"stop_id": "123"}, 422, "stop_id"),
+        ({"stop_id": ""}, 422, "stop_id"),
+        ({"stop_id": "1" * 256}, 422, "stop_id"),
+        ({"stop_id": "123"}, 404, "station 123"),
         ({"stop_id": "99999"}, 404, "station 99999"),
-        ({"route_id": "no route"}, 422, "route_id"),
+        ({"route_id": ""}, 422, "route_id"),
         ({"route_id": "Q99"}, 404, "route Q99"),
         ({"at": "yesterday"}, 422, "at"),
         ({"at": "2025-03-10T06:00:00"}, 422, "at"),  # no UTC offset
@@ -247,3 +250,77 @@ async def test_the_document_offers_both_media_types(client: httpx.AsyncClient) -
         assert content["application/x-protobuf"]["schema"] == {"type": "string", "format": "binary"}
         (feed_format,) = [p for p in operation["parameters"] if p["name"] == "format"]
         assert feed_format["schema"]["enum"] == ["protobuf", "json"]
+
+
+# A route imported from a GTFS feed keeps the feed's ids and its own departures (seconds from
+# the service day's start): four 10 minutes apart from 06:00 (one frequency-based trip in the
+# export) and a lone one at 25:05, that is 01:05 the next morning (a trip of its own).
+IMPORTED = [
+    "INSERT INTO stations (id, code, name, kind, corridor, locality_code, latitude, longitude,"
+    " gtfs_stop_id) VALUES (11, '30001', 'Uno', 'zonal', NULL, '14', 4.6, -74.1, 'stop-a'),"
+    " (12, '30002', 'Dos', 'zonal', NULL, '14', 4.61, -74.1, 'stop-b')",
+    "INSERT INTO routes (id, code, name, kind, headways, gtfs_route_id, departures) VALUES"
+    " (9, 'G1', 'Importada', 'zonal', '{}', 'route-g', '{21600, 22200, 22800, 23400, 90300}')",
+    "INSERT INTO route_stops (route_id, sequence, station_id, minutes_from_start) VALUES"
+    " (9, 1, 11, 0), (9, 2, 12, 20)",
+]
+
+
+@pytest.fixture
+async def imported(app: FastAPI, timetable: None) -> None:
+    async with app.state.database.primary.begin() as connection:
+        for statement in IMPORTED:
+            await connection.exec_driver_sql(statement)
+
+
+@pytest.mark.usefixtures("imported")
+async def test_an_imported_route_speaks_its_feed_s_ids_and_trips(
+    client: httpx.AsyncClient,
+) -> None:
+    at = "2025-03-10T06:05:00-05:00"
+    message = await protobuf_feed(client, "trip-updates", at=at, route_id="route-g")
+    # Window 06:05-06:35: runs of the frequency-based trip "route-g".
+    runs = [
+        (e.id, e.trip_update.trip.trip_id, e.trip_update.trip.start_time) for e in message.entity
+    ]
+    assert runs == [
+        ("route-g-20250310-0610", "route-g", "06:10:00"),
+        ("route-g-20250310-0600", "route-g", "06:00:00"),
+        ("route-g-20250310-0620", "route-g", "06:20:00"),
+        ("route-g-20250310-0630", "route-g", "06:30:00"),
+    ]  # fmt: skip
+    assert calls_at(message, "stop-b") == {
+        ("route-g", posix("2025-03-10T06:20:00-05:00")),
+        ("route-g", posix("2025-03-10T06:30:00-05:00")),
+    }
+    # After midnight: the lone 25:05 departure of Monday's service day, a trip of its own.
+    night = "2025-03-11T00:50:00-05:00"
+    message = await protobuf_feed(client, "trip-updates", at=night, stop_id="stop-a")
+    assert trips(message) == [
+        ("route-g-20250310-2505", "route-g", "20250310", "25:05:00", [(1, "stop-a", "01:05")])
+    ]
+    assert message.entity[0].trip_update.trip.trip_id == "route-g@25:05:00"
+    arrivals = await client.get("/api/v1/stations/11/arrivals", params={"at": night})
+    first = arrivals.json()["arrivals"][0]
+    assert (first["route_code"], first["predicted_time"]) == ("G1", "2025-03-11T01:05:00-05:00")
+    # Our own codes are not the feed's ids for this route and stop.
+    for params in ({"route_id": "G1"}, {"stop_id": "30001"}):
+        response = await client.get("/api/v1/gtfs-rt/trip-updates", params=params)
+        assert response.status_code == 404, params
+
+    # An alert on that route at that station informs the feed's ids.
+    created = await client.post(
+        "/api/v1/alerts",
+        json={
+            "station_id": 11,
+            "route_code": "G1",
+            "severity": "info",
+            "cause": "WEATHER",
+            "effect": "SIGNIFICANT_DELAYS",
+            "message": "Lluvia fuerte",
+        },
+    )
+    assert created.status_code == 201, created.text
+    (entity,) = (await protobuf_feed(client, "alerts")).entity
+    (informed,) = entity.alert.informed_entity
+    assert (informed.route_id, informed.stop_id) == ("route-g", "stop-a")

@@ -67,7 +67,7 @@ def is_active(alert: AlertRecord, now: datetime) -> bool:
     )
 
 
-def _record(row: repository.AlertRow) -> AlertRecord:
+def _record(row: repository.AlertRow | tuple[Alert, str | None, str | None]) -> AlertRecord:
     alert, station_code, route_code = row
     return AlertRecord(
         alert_id=alert.id,
@@ -133,23 +133,40 @@ async def station_alerts(
     return answer.model_dump_json().encode()
 
 
+class FeedAlert(BaseModel):
+    """An alert with the GTFS ids of the station and route it informs, for the feed."""
+
+    alert: AlertRecord
+    stop_id: str | None
+    route_id: str | None
+
+
 class _CachedAlerts(BaseModel):
-    alerts: list[AlertRecord]
+    alerts: list[FeedAlert]
 
 
-async def alerts_not_over(reads: Reads, now: datetime) -> list[AlertRecord]:
+async def alerts_not_over(reads: Reads, now: datetime) -> list[FeedAlert]:
     """Every alert of the network neither resolved nor ended at `now`, future ones included,
     newest active_from first."""
 
     async def produce(session: ReadSession) -> _CachedAlerts:
         rows = await repository.alerts_not_over(session, now)
-        return _CachedAlerts(alerts=[_record(row) for row in rows])
+        return _CachedAlerts(
+            alerts=[
+                FeedAlert(
+                    alert=_record((alert, station_code, route_code)),
+                    stop_id=stop_id,
+                    route_id=route_id,
+                )
+                for alert, station_code, route_code, stop_id, route_id in rows
+            ]
+        )
 
     ttl = reads.settings.cache_ttl_alerts_s
     raw = await reads.view(FEED_GROUP, "current", ttl, produce, stale_ok=True)
     # The view was loaded earlier: drop what ended since (resolutions invalidate it).
     alerts = _CachedAlerts.model_validate_json(raw).alerts
-    return [a for a in alerts if a.active_until is None or now < a.active_until]
+    return [a for a in alerts if a.alert.active_until is None or now < a.alert.active_until]
 
 
 def _check_period(active_from: datetime, active_until: datetime | None) -> None:

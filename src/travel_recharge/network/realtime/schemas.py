@@ -13,12 +13,7 @@ from typing import Annotated, Literal
 from fastapi import Query
 from pydantic import BaseModel, Field
 
-from travel_recharge.network.schemas import (
-    ROUTE_CODE_PATTERN,
-    STATION_CODE_PATTERN,
-    Cause,
-    Effect,
-)
+from travel_recharge.network.schemas import Cause, Effect
 
 FeedFormat = Literal["protobuf", "json"]
 SeverityLevel = Literal["INFO", "WARNING", "SEVERE"]
@@ -30,16 +25,15 @@ FormatQuery = Annotated[
         description="protobuf (application/x-protobuf, for machines) or json (for people)",
     ),
 ]
+# GTFS ids: a station's code or a route's code, or the id of the feed they were imported from.
+GtfsId = Annotated[str, Field(min_length=1, max_length=255)]
 StopIdQuery = Annotated[
-    str | None,
-    Query(
-        pattern=STATION_CODE_PATTERN,
-        description="only calls at this stop: its GTFS stop_id, the 5-digit station code",
-    ),
+    GtfsId | None,
+    Query(description="only calls at this stop: its GTFS stop_id (the station code, e.g. 02000)"),
 ]
 RouteIdQuery = Annotated[
-    str | None,
-    Query(pattern=ROUTE_CODE_PATTERN, description="only this route's trips: its code"),
+    GtfsId | None,
+    Query(description="only this route's trips: its GTFS route_id (the route code, e.g. B74)"),
 ]
 
 

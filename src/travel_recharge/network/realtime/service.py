@@ -18,6 +18,7 @@ from travel_recharge.kit.db import ReadSession
 from travel_recharge.kit.views import Reads
 from travel_recharge.network import repository
 from travel_recharge.network.alerts import service as alerts
+from travel_recharge.network.alerts.service import FeedAlert
 from travel_recharge.network.arrivals import minute_of
 from travel_recharge.network.errors import RouteNotFound, StationNotFound
 from travel_recharge.network.realtime.feed import alerts_protobuf, trip_updates_protobuf
@@ -39,9 +40,9 @@ from travel_recharge.network.realtime.trips import (
     Call,
     Timetable,
     Trip,
+    timetable,
     trips_within,
 )
-from travel_recharge.network.schemas import AlertRecord
 from travel_recharge.network.service import arrivals_group
 
 SEVERITY_LEVELS: dict[str, SeverityLevel] = {
@@ -55,7 +56,8 @@ def _header(instant: datetime) -> FeedHeaderOut:
     return FeedHeaderOut(timestamp=int(instant.timestamp()))
 
 
-def _alert_entity(alert: AlertRecord, now: datetime) -> AlertEntityOut:
+def _alert_entity(informed: FeedAlert, now: datetime) -> AlertEntityOut:
+    alert = informed.alert
     return AlertEntityOut(
         id=f"alert-{alert.alert_id}",
         alert_id=alert.alert_id,
@@ -66,7 +68,7 @@ def _alert_entity(alert: AlertRecord, now: datetime) -> AlertEntityOut:
         header_text=alert.message,
         active_period=[TimeRangeOut(start=alert.active_from, end=alert.active_until)],
         # One selector: with both ids it means that route at that station only.
-        informed_entity=[EntitySelectorOut(route_id=alert.route_code, stop_id=alert.station_code)],
+        informed_entity=[EntitySelectorOut(route_id=informed.route_id, stop_id=informed.stop_id)],
     )
 
 
@@ -79,13 +81,15 @@ async def alerts_feed(reads: Reads, *, now: datetime, feed_format: FeedFormat) -
     return feed.model_dump_json().encode() if feed_format == "json" else alerts_protobuf(feed)
 
 
-def _timetables(rows: Sequence[tuple[str, dict[str, int], int, str, int]]) -> list[Timetable]:
+def _timetables(
+    rows: Sequence[tuple[str, dict[str, int], list[int] | None, int, str, int]],
+) -> list[Timetable]:
     calls: dict[str, list[Call]] = {}
-    headways: dict[str, dict[str, int]] = {}
-    for route_code, route_headways, sequence, station_code, minutes in rows:
-        headways[route_code] = route_headways
-        calls.setdefault(route_code, []).append(Call(sequence, station_code, minutes))
-    return [Timetable(code, headways[code], tuple(calls[code])) for code in calls]
+    runs: dict[str, tuple[dict[str, int], list[int] | None]] = {}
+    for route_id, headways, departures, sequence, stop_id, minutes in rows:
+        runs[route_id] = (headways, departures)
+        calls.setdefault(route_id, []).append(Call(sequence, stop_id, minutes))
+    return [timetable(route_id, *runs[route_id], calls[route_id]) for route_id in calls]
 
 
 def _trip_entity(trip: Trip, zone: ZoneInfo) -> TripUpdateEntityOut:
@@ -151,11 +155,11 @@ async def trip_updates_feed(
     horizon = reads.settings.gtfs_rt_horizon_minutes
 
     async def load(session: ReadSession) -> list[Timetable]:
-        if stop_id is not None and await repository.station_by_code(session, stop_id) is None:
+        if stop_id is not None and not await repository.has_gtfs_stop(session, stop_id):
             raise StationNotFound(stop_id)
-        if route_id is not None and await repository.route_by_code(session, route_id) is None:
+        if route_id is not None and not await repository.has_gtfs_route(session, route_id):
             raise RouteNotFound(route_id)
-        rows = await repository.timetable_calls(session, route_code=route_id, station_code=stop_id)
+        rows = await repository.timetable_calls(session, route_id=route_id, stop_id=stop_id)
         return _timetables(rows)
 
     async def produce() -> bytes:
