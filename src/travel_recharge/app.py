@@ -28,6 +28,7 @@ from travel_recharge.kit.hardening import install_hardening
 from travel_recharge.kit.logs import configure_logging, log_event
 from travel_recharge.kit.views import read_paths
 from travel_recharge.network.alerts.router import operator_router as alerts_router
+from travel_recharge.network.realtime.router import router as gtfs_rt_router
 from travel_recharge.network.router import router as network_router
 from travel_recharge.observability.middleware import HttpMetrics
 from travel_recharge.observability.router import router as metrics_router
@@ -144,6 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         live_router,
         network_router,
         alerts_router,
+        gtfs_rt_router,
         cache_router,
         simulator_router,
         metrics_router,

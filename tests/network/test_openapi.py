@@ -19,6 +19,8 @@ OPERATIONS = [
     ("get", "/api/v1/routes/codes", READ | {"304"}),
     ("get", "/api/v1/routes/{route_code}/details", READ | {"304", "404", "422"}),
     ("get", "/api/v1/recharge-points", READ | {"304", "422"}),
+    ("get", "/api/v1/gtfs-rt/alerts", READ | {"422"}),
+    ("get", "/api/v1/gtfs-rt/trip-updates", READ | {"404", "422"}),
     ("post", "/api/v1/alerts", WRITE | {"404", "422"}),
     ("patch", "/api/v1/alerts/{alert_id}", WRITE | {"404", "409", "422"}),
     ("post", "/api/v1/alerts/{alert_id}/resolve", WRITE | {"404", "409", "422"}),

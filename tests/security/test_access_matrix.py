@@ -82,6 +82,8 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/routes/codes"): EVERYONE,
     ("GET", "/api/v1/routes/{route_code}/details"): EVERYONE,
     ("GET", "/api/v1/recharge-points"): EVERYONE,
+    ("GET", "/api/v1/gtfs-rt/alerts"): EVERYONE,
+    ("GET", "/api/v1/gtfs-rt/trip-updates"): EVERYONE,
     ("POST", "/api/v1/alerts"): OPERATORS,
     ("PATCH", "/api/v1/alerts/{alert_id}"): OPERATORS,
     ("POST", "/api/v1/alerts/{alert_id}/resolve"): OPERATORS,

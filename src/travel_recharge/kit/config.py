@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     cache_ttl_arrivals_s: int = Field(default=60, ge=1)
     cache_ttl_alerts_s: int = Field(default=60, ge=1)
     cache_ttl_recharge_points_s: int = Field(default=300, ge=1)
+    # The GTFS-Realtime trip updates feed lists the calls expected within this many minutes;
+    # the whole network's feed grows with it (30: ~60,000 calls, ~2 MB, at a peak hour).
+    gtfs_rt_horizon_minutes: int = Field(default=30, ge=1, le=240)
     # Analytics come from rollups; a cached figure is at most this old.
     cache_ttl_users_count_s: int = Field(default=300, ge=1)
     cache_ttl_users_active_s: int = Field(default=60, ge=1)

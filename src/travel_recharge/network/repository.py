@@ -174,6 +174,66 @@ async def calls_at_station(
     return (await session.execute(query)).all()
 
 
+def gtfs_stop_id() -> ColumnElement[str]:
+    """A station's stop_id in GTFS: the imported feed's, else its code (as the export writes)."""
+    return func.coalesce(Station.gtfs_stop_id, Station.code)
+
+
+def gtfs_route_id() -> ColumnElement[str]:
+    """A route's route_id in GTFS: the imported feed's, else its code (as the export writes)."""
+    return func.coalesce(Route.gtfs_route_id, Route.code)
+
+
+async def has_gtfs_stop(session: ReadSession, stop_id: str) -> bool:
+    query = select(Station.id).where(gtfs_stop_id() == stop_id).limit(1)
+    return await session.scalar(query) is not None
+
+
+async def has_gtfs_route(session: ReadSession, route_id: str) -> bool:
+    query = select(Route.id).where(gtfs_route_id() == route_id).limit(1)
+    return await session.scalar(query) is not None
+
+
+async def timetable_calls(
+    session: ReadSession, *, route_id: str | None, stop_id: str | None
+) -> Sequence[Row[str, dict[str, int], list[int] | None, int, str, int]]:
+    """Every call of an active route at an active station, by route then stop order: GTFS
+    route_id, headways, departures, GTFS stop_sequence, GTFS stop_id, minutes from the start.
+
+    stop_sequence numbers a route's stops 1, 2, ... in order, closed stations included, as
+    the GTFS export does. A closed station has no arrivals (network.service.arrivals), so it
+    has no call here. `route_id` and `stop_id` (GTFS ids) narrow the calls.
+    """
+    numbered = select(
+        RouteStop.route_id,
+        RouteStop.station_id,
+        RouteStop.minutes_from_start,
+        func.row_number()
+        .over(partition_by=RouteStop.route_id, order_by=RouteStop.sequence)
+        .label("stop_sequence"),
+    ).subquery()
+    conditions: list[ColumnElement[bool]] = [Route.active.is_(True), Station.active.is_(True)]
+    if route_id is not None:
+        conditions.append(gtfs_route_id() == route_id)
+    if stop_id is not None:
+        conditions.append(gtfs_stop_id() == stop_id)
+    query = (
+        select(
+            gtfs_route_id(),
+            Route.headways,
+            Route.departures,
+            numbered.c.stop_sequence,
+            gtfs_stop_id(),
+            numbered.c.minutes_from_start,
+        )
+        .join(numbered, numbered.c.route_id == Route.id)
+        .join(Station, Station.id == numbered.c.station_id)
+        .where(*conditions)
+        .order_by(Route.code.collate("C"), numbered.c.stop_sequence)
+    )
+    return (await session.execute(query)).all()
+
+
 async def recharge_points_page(
     session: ReadSession, *, locality: str | None, channel: str | None, limit: int, offset: int
 ) -> tuple[list[tuple[RechargePoint, str | None]], int]:
@@ -241,6 +301,23 @@ async def alerts_at_station(
         .order_by(Alert.active_from.desc(), Alert.id.desc())
         .limit(limit)
         .offset(offset)
+    )
+    return (await session.execute(query)).all()
+
+
+async def alerts_not_over(
+    session: ReadSession, at: datetime
+) -> Sequence[Row[Alert, str | None, str | None, str | None, str | None]]:
+    """Every alert neither resolved nor ended at `at` (future ones included), newest first,
+    with its station and route codes and their GTFS stop_id and route_id."""
+    query = (
+        _alerts_with_codes()
+        .add_columns(gtfs_stop_id(), gtfs_route_id())
+        .where(
+            Alert.resolved_at.is_(None),
+            or_(Alert.active_until.is_(None), Alert.active_until > at),
+        )
+        .order_by(Alert.active_from.desc(), Alert.id.desc())
     )
     return (await session.execute(query)).all()
 

@@ -10,6 +10,8 @@ Each station's views live in the cache group "alerts:station:<id>" (TTL cache_tt
   of them are in force is decided on each request, so an alert starts and ends showing at
   the exact second of its period, without waiting for the TTL; only writes change the set.
 - "history:<limit>:<offset>": pages of all the station's alerts, whatever their state.
+The network's feed (GTFS-Realtime, network.realtime) is one view, "current" in the group
+"alerts:feed": every alert not resolved and not ended when loaded; every write invalidates it.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ from travel_recharge.network.schemas import (
 )
 from travel_recharge.network.service import require_station
 
+FEED_GROUP = "alerts:feed"
+
 
 def station_alerts_group(station_id: int) -> str:
     return f"alerts:station:{station_id}"
@@ -63,7 +67,7 @@ def is_active(alert: AlertRecord, now: datetime) -> bool:
     )
 
 
-def _record(row: repository.AlertRow) -> AlertRecord:
+def _record(row: repository.AlertRow | tuple[Alert, str | None, str | None]) -> AlertRecord:
     alert, station_code, route_code = row
     return AlertRecord(
         alert_id=alert.id,
@@ -129,6 +133,42 @@ async def station_alerts(
     return answer.model_dump_json().encode()
 
 
+class FeedAlert(BaseModel):
+    """An alert with the GTFS ids of the station and route it informs, for the feed."""
+
+    alert: AlertRecord
+    stop_id: str | None
+    route_id: str | None
+
+
+class _CachedAlerts(BaseModel):
+    alerts: list[FeedAlert]
+
+
+async def alerts_not_over(reads: Reads, now: datetime) -> list[FeedAlert]:
+    """Every alert of the network neither resolved nor ended at `now`, future ones included,
+    newest active_from first."""
+
+    async def produce(session: ReadSession) -> _CachedAlerts:
+        rows = await repository.alerts_not_over(session, now)
+        return _CachedAlerts(
+            alerts=[
+                FeedAlert(
+                    alert=_record((alert, station_code, route_code)),
+                    stop_id=stop_id,
+                    route_id=route_id,
+                )
+                for alert, station_code, route_code, stop_id, route_id in rows
+            ]
+        )
+
+    ttl = reads.settings.cache_ttl_alerts_s
+    raw = await reads.view(FEED_GROUP, "current", ttl, produce, stale_ok=True)
+    # The view was loaded earlier: drop what ended since (resolutions invalidate it).
+    alerts = _CachedAlerts.model_validate_json(raw).alerts
+    return [a for a in alerts if a.alert.active_until is None or now < a.alert.active_until]
+
+
 def _check_period(active_from: datetime, active_until: datetime | None) -> None:
     if active_until is not None and active_until <= active_from:
         raise Unprocessable(f"active_until: must be after active_from ({active_from.isoformat()})")
@@ -143,11 +183,11 @@ async def _informed_stations(session: AsyncSession, alert: Alert) -> Sequence[in
 
 
 async def _invalidate_after_commit(uow: UnitOfWork, cache: Cache, alert: Alert) -> None:
-    groups = [station_alerts_group(s) for s in await _informed_stations(uow.session, alert)]
+    stations = await _informed_stations(uow.session, alert)
+    groups = [FEED_GROUP, *(station_alerts_group(s) for s in stations)]
 
     async def invalidate() -> None:
-        if groups:
-            await cache.invalidate(*groups)
+        await cache.invalidate(*groups)
 
     uow.after_commit(invalidate)
 
