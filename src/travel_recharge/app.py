@@ -52,7 +52,9 @@ logger = logging.getLogger("travel_recharge.app")
 DESCRIPTION = (
     "Backend of a city's transit smart card: cards, recharges, taps priced by the fare policy, "
     "an exact ledger, the network, analytics and a Redis cache. "
-    'Errors are JSON objects {"error": code, "detail": message}.'
+    'Errors are JSON objects {"error": code, "detail": message}. '
+    "Integers (pesos, ids) are written without a fraction or an exponent: 100.0 is refused "
+    "(422 naming the field), as money is never a float."
 )
 
 
