@@ -219,9 +219,9 @@ async def test_date_parameters_take_only_written_dates(
 
 
 async def test_the_document_states_the_date_spelling(client: httpx.AsyncClient) -> None:
-    operation = (await client.get("/openapi.json")).json()["paths"][
-        "/api/v1/analytics/shares"
-    ]["get"]
+    operation = (await client.get("/openapi.json")).json()["paths"]["/api/v1/analytics/shares"][
+        "get"
+    ]
     schemas = {p["name"]: p["schema"] for p in operation["parameters"]}
     for name in ("date_from", "date_to"):
         assert schemas[name]["anyOf"][0] == {

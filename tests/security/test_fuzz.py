@@ -94,8 +94,9 @@ OPERATIONS: list[dict[str, Any]] = [
         },
     },
     {
-        # active_until must follow active_from, itself now by default or the stored one.
-        "include-path-regex": "^/api/v1/alerts",
+        # active_until must follow active_from, itself now by default or the stored one
+        # (POST /alerts and PATCH /alerts/{alert_id}).
+        "include-path-regex": r"^/api/v1/alerts(/\{alert_id\})?$",
         "checks": {"positive_data_acceptance": STATEFUL_422},
     },
     {
@@ -105,7 +106,7 @@ OPERATIONS: list[dict[str, Any]] = [
     },
     {
         # Keys must start with the deployment's cache namespace, a setting (the parameters'
-        # descriptions say so and GET /cache/stats shows it).
+        # descriptions say so): GET /cache/keys' pattern and DELETE /cache/key/{key_name}.
         "include-path-regex": "^/api/v1/cache/key",
         "checks": {"positive_data_acceptance": STATEFUL_422},
     },

@@ -12,7 +12,6 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import get_route_path
 
 from travel_recharge.kit.config import Settings
 from travel_recharge.kit.db_failures import database_unavailable
@@ -167,7 +166,7 @@ def install_error_handlers(app: FastAPI) -> None:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         headers = dict(getattr(exc, "headers", None) or {})
         if exc.status_code == 405:
-            allowed = methods_at(request.app.router.routes, get_route_path(request.scope))
+            allowed = methods_at(request.app.router.routes, _route_path(request))
             if allowed:
                 headers["Allow"] = ", ".join(sorted(allowed))
         return JSONResponse(
@@ -195,6 +194,12 @@ def install_error_handlers(app: FastAPI) -> None:
             error_body("internal_error", "the request could not be completed"),
             status_code=500,
         )
+
+
+def _route_path(request: Request) -> str:
+    # The path the routes match: without the prefix a proxy serves the app under.
+    path, root = request.url.path, request.scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
 
 
 def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:

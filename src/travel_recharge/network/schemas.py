@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import Path, Query
 from pydantic import (
@@ -14,7 +14,6 @@ from pydantic import (
     StrictInt,
     field_validator,
 )
-from pydantic.json_schema import SkipJsonSchema
 
 from travel_recharge.kit.ids import MAX_INT_ID
 from travel_recharge.kit.pagination import PageInfo
@@ -210,16 +209,24 @@ class AlertCreate(BaseModel):
     active_until: Instant | None = Field(default=None, description="null: until resolved")
 
 
+def _omitted_not_null(schema: dict[str, Any]) -> None:
+    """Document an optional field as its type alone: it may be left out, never sent as null.
+
+    (Typed `X | None` all the same, so a refusal names the field, not a union member.)"""
+    options = schema.pop("anyOf", [])
+    schema.pop("default", None)
+    schema.update(*[option for option in options if option != {"type": "null"}])
+
+
 class AlertUpdate(BaseModel):
     """A partial update: only the fields sent change; active_until may be set to null."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    # Omitted, not null: the document offers no null where the service refuses one.
-    message: AlertMessage | SkipJsonSchema[None] = None
-    severity: Severity | SkipJsonSchema[None] = None
-    cause: Cause | SkipJsonSchema[None] = None
-    effect: Effect | SkipJsonSchema[None] = None
+    message: AlertMessage | None = Field(default=None, json_schema_extra=_omitted_not_null)
+    severity: Severity | None = Field(default=None, json_schema_extra=_omitted_not_null)
+    cause: Cause | None = Field(default=None, json_schema_extra=_omitted_not_null)
+    effect: Effect | None = Field(default=None, json_schema_extra=_omitted_not_null)
     active_until: Instant | None = None
 
     @field_validator("message", "severity", "cause", "effect", mode="before")
