@@ -8,6 +8,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.middleware.gzip import GZipMiddleware
@@ -26,6 +27,7 @@ from travel_recharge.kit.db_http import document_database_unavailable
 from travel_recharge.kit.errors import install_error_handlers
 from travel_recharge.kit.hardening import install_hardening
 from travel_recharge.kit.logs import configure_logging, log_event
+from travel_recharge.kit.storable_text import state_storable_text
 from travel_recharge.kit.views import read_paths
 from travel_recharge.network.alerts.router import operator_router as alerts_router
 from travel_recharge.network.realtime.router import router as gtfs_rt_router
@@ -54,8 +56,22 @@ logger = logging.getLogger("travel_recharge.app")
 DESCRIPTION = (
     "Backend of a city's transit smart card: cards, recharges, taps priced by the fare policy, "
     "an exact ledger, the network, analytics and a Redis cache. "
-    'Errors are JSON objects {"error": code, "detail": message}.'
+    'Errors are JSON objects {"error": code, "detail": message}. '
+    "Integers (pesos, ids) are written without a fraction or an exponent: 100.0 is refused "
+    "(422 naming the field), as money is never a float."
 )
+
+
+def install_document_rules(app: FastAPI) -> None:
+    """The OpenAPI document also states the rules enforced for every route at once."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            state_storable_text(FastAPI.openapi(app))  # builds and keeps app.openapi_schema
+        assert app.openapi_schema is not None
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -155,6 +171,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     app.mount("/static", static_files(), name="static")
     install_docs(app)
+    install_document_rules(app)
     # Every route that reaches the database may answer its 503 (kit.db_http).
     document_database_unavailable(app)
     # Every route must say who may call it (security.access), or the app does not start.

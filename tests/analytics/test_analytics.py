@@ -195,6 +195,42 @@ async def test_bad_ranges_are_422(client: httpx.AsyncClient, query: str, field: 
     assert response.json()["detail"].startswith(field)
 
 
+@pytest.mark.usefixtures("clean")
+@pytest.mark.parametrize("path", ["trips-by-hour", "revenue-by-day", "top-stations", "shares"])
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        # Pydantic's date would read a number as a Unix timestamp: 0 is 1970-01-01.
+        ("date_to=0", "date_to"),
+        ("date_from=1731283200", "date_from"),
+        ("date_to=1731283200.5", "date_to"),
+        ("date_from=2026-11-1", "date_from"),
+        ("date_to=2026-11-11T00:00:00", "date_to"),
+    ],
+)
+async def test_date_parameters_take_only_written_dates(
+    client: httpx.AsyncClient, path: str, query: str, field: str
+) -> None:
+    response = await client.get(f"/api/v1/analytics/{path}?{query}")
+    assert response.status_code == 422, response.text
+    assert response.json()["fields"] == [
+        {"field": field, "problem": "Value error, must be a date written YYYY-MM-DD"}
+    ]
+
+
+async def test_the_document_states_the_date_spelling(client: httpx.AsyncClient) -> None:
+    operation = (await client.get("/openapi.json")).json()["paths"]["/api/v1/analytics/shares"][
+        "get"
+    ]
+    schemas = {p["name"]: p["schema"] for p in operation["parameters"]}
+    for name in ("date_from", "date_to"):
+        assert schemas[name]["anyOf"][0] == {
+            "type": "string",
+            "format": "date",
+            "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+        }
+
+
 @pytest.mark.usefixtures("network")
 async def test_concurrent_taps_of_many_cards_lose_no_count(
     client: httpx.AsyncClient, app: FastAPI

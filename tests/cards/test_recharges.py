@@ -174,6 +174,29 @@ async def test_policy_limits_and_maximum_balance(client: httpx.AsyncClient, app:
     assert await balance(client, card_id) == 418000
 
 
+async def test_the_document_states_the_limits_the_service_enforces(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    """The schema's bounds are the policy in force's (the migrations load the shipped ones),
+    and the service refuses just past each of them and accepts each of them."""
+    document = (await client.get("/openapi.json")).json()
+    amount = document["components"]["schemas"]["RechargeRequest"]["properties"]["amount"]
+    policy = (await client.get("/api/v1/fares")).json()["in_force"]
+    assert (amount["minimum"], amount["maximum"]) == (
+        policy["recharge_min"],
+        policy["recharge_max"],
+    )
+    low, high = int(amount["minimum"]), int(amount["maximum"])
+    card_id = await new_card(client)
+    for outside in (low - 1, high + 1):
+        refused = await recharge(client, card_id, outside)
+        assert refused.status_code == 422
+        assert refused.json()["detail"] == f"amount: a pos recharge must be {low} to {high}"
+    await assert_nothing_written(app, client, card_id)
+    assert (await recharge(client, card_id, low)).status_code == 201
+    assert (await recharge(client, await new_card(client), high)).status_code == 201
+
+
 async def test_unknown_card_point_and_web_point_write_nothing(
     client: httpx.AsyncClient, app: FastAPI, network: Network
 ) -> None:

@@ -53,3 +53,26 @@ async def test_public_reads_need_no_token_and_writes_name_the_oauth2_scheme(
         "password": {"scopes": {}, "tokenUrl": "/api/v1/auth/token"},
         "clientCredentials": {"scopes": {}, "tokenUrl": "/api/v1/auth/token"},
     }
+
+
+async def test_an_alert_patch_offers_no_null_the_service_refuses(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    patch = schema["components"]["schemas"]["AlertUpdate"]["properties"]
+    for field in ("message", "severity", "cause", "effect"):
+        assert patch[field]["type"] == "string", field
+        assert "anyOf" not in patch[field], field
+    refused = await client.patch("/api/v1/alerts/1", json={"cause": None})
+    assert refused.status_code == 422
+    assert refused.json()["fields"][0]["field"] == "cause"
+    # active_until may be null: it means "until resolved".
+    assert {"type": "null"} in patch["active_until"]["anyOf"]
+
+
+async def test_headway_times_are_a_pattern_not_an_offsetless_format_time(
+    client: httpx.AsyncClient,
+) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    headway = schema["components"]["schemas"]["HeadwayOut"]["properties"]
+    for field in ("start", "end"):
+        assert "format" not in headway[field]
+        assert headway[field]["pattern"].startswith("^([01][0-9]|2[0-3]):")

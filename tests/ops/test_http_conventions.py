@@ -28,6 +28,25 @@ async def test_unknown_path_and_method_use_the_error_shape(client: httpx.AsyncCl
     wrong_method = await client.delete("/api/v1/health")
     assert wrong_method.status_code == 405
     assert wrong_method.json()["error"] == "method_not_allowed"
+    assert wrong_method.headers["allow"] == "GET"
+
+
+async def test_a_405_allows_every_method_of_its_path(client: httpx.AsyncClient) -> None:
+    """One path served by several functions: the Allow header names all their methods,
+    as the document lists them (Starlette's own names the first function's only)."""
+    schema = (await client.get("/openapi.json")).json()
+    for path, expected in [
+        ("/api/v1/auth/accounts", "GET, POST"),
+        ("/api/v1/alerts/7", "PATCH"),
+        ("/api/v1/cards/7/block", "POST"),
+    ]:
+        template = path.replace("/7", "/{alert_id}" if "alerts" in path else "/{card_id}")
+        assert ", ".join(sorted(m.upper() for m in schema["paths"][template])) == expected
+        for method in ("OPTIONS", "PUT"):
+            refused = await client.request(method, path)
+            assert refused.status_code == 405, (method, path)
+            assert refused.headers["allow"] == expected, (method, path)
+            assert refused.json()["error"] == "method_not_allowed"
 
 
 async def test_openapi_and_docs_are_served(client: httpx.AsyncClient) -> None:

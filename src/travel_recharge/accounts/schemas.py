@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 from travel_recharge.kit.ids import MAX_ID, MAX_INT_ID
 from travel_recharge.kit.pagination import PageInfo
@@ -37,8 +37,34 @@ class PrincipalOut(BaseModel):
     card_ids: list[int] = Field(description="cards a rider owns (or owned); empty for staff")
 
 
+# The field binding each role to its one rider or device: required for it, null for the rest.
+BINDINGS = {
+    Role.rider: "user_id",
+    Role.validator: "validator_id",
+    Role.recharge_point: "recharge_point_id",
+}
+
+
+def _one_branch_per_role() -> list[JsonValue]:
+    """`_consistent`'s rules, stated in the document (one branch of a oneOf per role)."""
+    branches: list[JsonValue] = []
+    for role in Role:
+        own = BINDINGS.get(role)
+        properties: dict[str, JsonValue] = {"role": {"const": role.value}}
+        properties |= {field: {"type": "null"} for field in BINDINGS.values() if field != own}
+        if own is not None:
+            properties[own] = {"not": {"type": "null"}}
+        if role is Role.rider:
+            properties["kind"] = {"enum": ["person", None]}
+        branch: dict[str, JsonValue] = {"properties": properties}
+        if own is not None:
+            branch["required"] = [own]
+        branches.append(branch)
+    return branches
+
+
 class AccountCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"oneOf": _one_branch_per_role()})
 
     login: str = Field(pattern=LOGIN_PATTERN, description="username or client_id")
     role: Role

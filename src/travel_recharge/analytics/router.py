@@ -25,6 +25,7 @@ from travel_recharge.kit.config import SettingsDep
 from travel_recharge.kit.errors import error_responses
 from travel_recharge.kit.hardening import StrictJSONRoute
 from travel_recharge.kit.views import ReadsDep, json_response
+from travel_recharge.kit.wire_formats import IsoDate
 from travel_recharge.security import CurrentPrincipal, Role, allow
 
 router = APIRouter(
@@ -39,8 +40,10 @@ IncludeSimulated = Annotated[
     bool,
     Query(description="also count the traffic simulator's riders and taps (default: false)"),
 ]
-DateFrom = Annotated[date | None, Query(description="first local day (default: 30 days ago)")]
-DateTo = Annotated[date | None, Query(description="last local day (default: today)")]
+DateFrom = Annotated[
+    IsoDate | None, Query(description="first local day, YYYY-MM-DD (default: 30 days ago)")
+]
+DateTo = Annotated[IsoDate | None, Query(description="last local day, YYYY-MM-DD (default: today)")]
 
 
 async def _date_range(

@@ -8,11 +8,25 @@ from typing import Annotated, Literal
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
+from travel_recharge.fares.policy import RechargeChannel, load_shipped_policies
 from travel_recharge.kit.ids import MAX_ID, MAX_INT_ID
 from travel_recharge.kit.pagination import PageInfo
 
 # No single recharge can be anywhere near this; the fare policy sets the real limits.
 MAX_AMOUNT = 10**9
+
+
+def _shipped_pos_limits() -> tuple[int, int]:
+    """The widest point-of-sale limits of the shipped fare policies (all alike today).
+
+    The policies live in the database, versioned by date, so the one in force decides; the
+    migrations load the shipped ones, and no shipped version accepts an amount outside these.
+    """
+    limits = [p.recharge_limits(RechargeChannel.POS) for p in load_shipped_policies()]
+    return min(low for low, _ in limits), max(high for _, high in limits)
+
+
+POS_LOW, POS_HIGH = _shipped_pos_limits()
 
 CardId = Annotated[int, Path(ge=1, le=MAX_ID, description="the card's id")]
 Id = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
@@ -22,7 +36,29 @@ CardStatus = Literal["active", "blocked", "replaced", "deactivated"]
 
 
 class CardCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        # The service's rule, stated (it answers a 422 naming the field otherwise): a basic
+        # card is anonymous, a personalized one names its owner.
+        json_schema_extra={
+            "oneOf": [
+                {
+                    "properties": {
+                        "card_type": {"const": "basic"},
+                        "user_id": {"type": "null"},
+                        "profile": {"type": "null"},
+                    }
+                },
+                {
+                    "properties": {
+                        "card_type": {"const": "personalized"},
+                        "user_id": {"type": "integer"},
+                    },
+                    "required": ["user_id"],
+                },
+            ]
+        },
+    )
 
     card_type: CardType
     user_id: Id | None = Field(default=None, description="owner; personalized cards only")
@@ -30,7 +66,8 @@ class CardCreate(BaseModel):
         default=None,
         pattern=r"^[a-z0-9_]{1,40}$",
         description="rider profile with monthly benefits (e.g. elderly, disability, "
-        "student_jovenes_e); personalized cards only",
+        "student_jovenes_e): one of the profile_benefits of the policy in force "
+        "(GET /api/v1/fares); personalized cards only",
     )
 
 
@@ -61,7 +98,20 @@ class RechargeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     card_id: Id
-    amount: Annotated[StrictInt, Field(ge=1, le=MAX_AMOUNT, description="pesos")]
+    amount: Annotated[
+        StrictInt,
+        Field(
+            ge=1,
+            le=MAX_AMOUNT,
+            description=(
+                f"pesos; the fare policy in force sets a point of sale's limits, {POS_LOW} to "
+                f"{POS_HIGH} in the shipped policies (GET /api/v1/fares), and the card's "
+                "balance may not pass the policy's max_balance (422 naming amount)"
+            ),
+            # The document states the shipped limits; the service checks the policy in force.
+            json_schema_extra={"minimum": POS_LOW, "maximum": POS_HIGH},
+        ),
+    ]
     recharge_point_id: PointId
 
 

@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from travel_recharge.kit.config import Settings
 from travel_recharge.kit.db_failures import database_unavailable
 from travel_recharge.kit.logs import log_event
+from travel_recharge.kit.routing import methods_at
 
 logger = logging.getLogger("travel_recharge.errors")
 
@@ -161,12 +162,15 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(error_body("validation_error", detail, fields=fields), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            allowed = methods_at(request.app.router.routes, _route_path(request))
+            if allowed:
+                headers["Allow"] = ", ".join(sorted(allowed))
         return JSONResponse(
-            error_body(code, str(exc.detail)),
-            status_code=exc.status_code,
-            headers=getattr(exc, "headers", None),
+            error_body(code, str(exc.detail)), status_code=exc.status_code, headers=headers
         )
 
     # The database's failures arrive as SQLAlchemy's wrappers (ORM sessions) or bare from
@@ -190,6 +194,12 @@ def install_error_handlers(app: FastAPI) -> None:
             error_body("internal_error", "the request could not be completed"),
             status_code=500,
         )
+
+
+def _route_path(request: Request) -> str:
+    # The path the routes match: without the prefix a proxy serves the app under.
+    path, root = request.url.path, request.scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
 
 
 def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:

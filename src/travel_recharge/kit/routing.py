@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from fastapi.params import Depends
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, compile_path
 
 
 def leaf_routes(
@@ -28,3 +30,23 @@ def leaf_routes(
         yield from leaf_routes(
             included.routes, prefix + context.prefix, [*dependencies, *context.dependencies]
         )
+
+
+@functools.cache
+def _path_regex(path: str) -> re.Pattern[str]:
+    return compile_path(path)[0]
+
+
+def methods_at(routes: Sequence[BaseRoute], path: str) -> set[str]:
+    """Every method some route answers at `path`: the Allow header of its 405.
+
+    Starlette's 405 names the methods of the first route whose path matched, but one path
+    can have several routes (GET and POST /api/v1/auth/accounts are two functions).
+    """
+    allowed: set[str] = set()
+    for route, prefix, _ in leaf_routes(routes):
+        methods = getattr(route, "methods", None)
+        route_path = getattr(route, "path", None)
+        if methods and isinstance(route_path, str) and _path_regex(prefix + route_path).match(path):
+            allowed |= methods
+    return allowed

@@ -14,7 +14,7 @@ from __future__ import annotations
 import email.message
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from fastapi import Request
 from fastapi.dependencies.utils import get_flat_params
@@ -155,3 +155,25 @@ def _refuse(problems: list[tuple[Location, str]]) -> NoReturn:
             for location, problem in problems
         ]
     )
+
+
+# The document's spelling of the rule for a string with no pattern, format or enum of its own
+# (those already exclude NUL). ECMA-262, Rust's regex and Python read it alike. Unpaired
+# surrogates need no pattern: JSON Schema strings are Unicode text, which cannot hold them.
+STORABLE_TEXT_PATTERN = r"^[^\x00]*$"
+
+
+def state_storable_text(document: dict[str, Any]) -> None:
+    """Write the NUL rule into every free-text string schema of an OpenAPI document, so
+    clients (and fuzzers) read from the document what TextGuard refuses."""
+    pending: list[object] = [document]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, list):
+            pending.extend(node)
+        elif isinstance(node, dict):
+            if node.get("type") == "string" and not {"pattern", "format", "enum", "const"} & set(
+                node
+            ):
+                node["pattern"] = STORABLE_TEXT_PATTERN
+            pending.extend(node.values())

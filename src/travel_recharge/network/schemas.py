@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
-from typing import Annotated, Literal
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 from fastapi import Path, Query
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -18,26 +17,13 @@ from pydantic import (
 
 from travel_recharge.kit.ids import MAX_INT_ID
 from travel_recharge.kit.pagination import PageInfo
+from travel_recharge.kit.wire_formats import Instant, LocalTime
 
 STATION_CODE_PATTERN = r"^[0-9]{5}$"
 ROUTE_CODE_PATTERN = r"^[A-Za-z0-9-]{1,20}$"  # routes.code is VARCHAR(20): "B74", "18-3", "TC1"
 LOCALITY_CODE_PATTERN = r"^[0-9]{2}$"
 MAX_ALERT_MESSAGE = 1000
 MAX_ARRIVALS_PER_ROUTE = 10
-
-# Instants a schedule or an alert can name. Outside them Python's datetime arithmetic (and the
-# database driver) can overflow, and no timetable means anything there anyway.
-EARLIEST_INSTANT = datetime(2000, 1, 1, tzinfo=UTC)
-LATEST_INSTANT = datetime(2100, 1, 1, tzinfo=UTC)
-
-
-def _within_supported_years(value: datetime) -> datetime:
-    if not EARLIEST_INSTANT <= value < LATEST_INSTANT:
-        raise ValueError("must fall in the years 2000 to 2099")
-    return value
-
-
-Instant = Annotated[AwareDatetime, AfterValidator(_within_supported_years)]
 
 
 def _without_nul(value: str) -> str:
@@ -152,8 +138,8 @@ class RouteCodesOut(BaseModel):
 
 class HeadwayOut(BaseModel):
     band: str
-    start: time = Field(description="local time the band starts")
-    end: time = Field(description="local time the band ends (exclusive)")
+    start: LocalTime = Field(description="local time the band starts")
+    end: LocalTime = Field(description="local time the band ends (exclusive)")
     headway_minutes: int
 
 
@@ -223,15 +209,24 @@ class AlertCreate(BaseModel):
     active_until: Instant | None = Field(default=None, description="null: until resolved")
 
 
+def _omitted_not_null(schema: dict[str, Any]) -> None:
+    """Document an optional field as its type alone: it may be left out, never sent as null.
+
+    (Typed `X | None` all the same, so a refusal names the field, not a union member.)"""
+    options = schema.pop("anyOf", [])
+    schema.pop("default", None)
+    schema.update(*[option for option in options if option != {"type": "null"}])
+
+
 class AlertUpdate(BaseModel):
     """A partial update: only the fields sent change; active_until may be set to null."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    message: AlertMessage | None = None
-    severity: Severity | None = None
-    cause: Cause | None = None
-    effect: Effect | None = None
+    message: AlertMessage | None = Field(default=None, json_schema_extra=_omitted_not_null)
+    severity: Severity | None = Field(default=None, json_schema_extra=_omitted_not_null)
+    cause: Cause | None = Field(default=None, json_schema_extra=_omitted_not_null)
+    effect: Effect | None = Field(default=None, json_schema_extra=_omitted_not_null)
     active_until: Instant | None = None
 
     @field_validator("message", "severity", "cause", "effect", mode="before")

@@ -19,7 +19,16 @@ StationRef = Annotated[StrictInt, Field(ge=1, le=MAX_INT_ID)]
 
 
 class TapIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        # The service's rule, stated: a tap names where it happened, by station or route.
+        json_schema_extra={
+            "anyOf": [
+                {"required": [field], "properties": {field: {"not": {"type": "null"}}}}
+                for field in ("station_id", "route_code")
+            ]
+        },
+    )
 
     card_id: Id
     station_id: StationRef | None = Field(default=None, description="where the card was read")
