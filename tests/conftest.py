@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 
 from travel_recharge.app import create_app
 from travel_recharge.finance.service import verify_ledger
+from travel_recharge.kit.clock import Clock, utc_now
 from travel_recharge.kit.config import Settings
 from travel_recharge.kit.embedded import start_embedded
 from travel_recharge.kit.scratch import admin_execute, with_database
@@ -158,10 +159,13 @@ def client_for(app: FastAPI, headers: dict[str, str] | None = None) -> httpx.Asy
     return httpx.AsyncClient(transport=transport, base_url="http://testserver", headers=headers)
 
 
-async def start_app(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+async def start_app(
+    settings: Settings, clock: Clock = utc_now
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
     """The app with its lifespan running, and an in-process client for it acting as an
-    admin (who may call everything); tests of access rules make their own clients."""
-    app = create_app(settings)
+    admin (who may call everything); tests of access rules make their own clients. `clock`:
+    the time of day its views are computed at (kit.clock), the real one unless pinned."""
+    app = create_app(settings, clock)
     async with app.router.lifespan_context(app), client_for(app, bearer(app, Role.admin)) as client:
         yield app, client
 
