@@ -36,6 +36,11 @@ TEST_SIGNING_KEY = new_signing_key()
 # Limits the suite never reaches, so the limiter runs (its Redis script included) on every
 # request without refusing any; tests of the limits themselves configure small ones.
 UNREACHABLE_LIMITS = unreachable_limits()
+# A call that must give up by the product's own timeouts (a dead or frozen Redis, a database
+# that does not answer: all well under 2 s) and is still unanswered after this long hangs.
+# Tests use it only to tell a hang from an answer, never to judge speed: it is far above
+# anything a loaded 2-core machine adds.
+HANG_S = 15.0
 
 
 @dataclass(frozen=True)

