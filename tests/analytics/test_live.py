@@ -7,12 +7,12 @@ import itertools
 import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
+from tests.analytics.pinned_day import BOGOTA, local_midnight, pinned_instant, running_from
 from tests.conftest import (
     WATCHING,
     Network,
@@ -25,11 +25,9 @@ from tests.conftest import (
 from tests.money import new_card, recharge, tap
 from travel_recharge.analytics.folder import fold_deltas
 from travel_recharge.analytics.live import service as live
-from travel_recharge.kit.clock import Clock
 from travel_recharge.kit.config import Settings
 from travel_recharge.security.roles import Role
 
-BOGOTA = ZoneInfo("America/Bogota")
 LIVE = "/api/v1/analytics/live"
 MINUTE = timedelta(minutes=1)
 
@@ -38,25 +36,13 @@ def parse(moment: str) -> datetime:
     return datetime.fromisoformat(moment.replace("Z", "+00:00"))
 
 
-def local_midnight(now: datetime) -> datetime:
-    return datetime.combine(now.astimezone(BOGOTA).date(), datetime.min.time(), tzinfo=BOGOTA)
-
-
 def minute_of(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(second=0, microsecond=0)
 
 
-def pinned_instant() -> datetime:
-    """18:00:30 yesterday in Bogotá: the dashboard's "now" for scenarios placed up to
-    18 hours before it. Whatever the time the suite runs, they lie inside one local day,
-    in the past, and within the offline window a tap may carry (3 days)."""
-    yesterday_evening = local_midnight(datetime.now(UTC)) - timedelta(hours=6)
-    return (yesterday_evening + timedelta(seconds=30)).astimezone(UTC)
-
-
 async def dashboard_at(app: FastAPI, now: datetime) -> Any:
     """The dashboard as of `now`, as the route serves it (the route computes the same model
-    as of the real time and serves its JSON)."""
+    as of its app's clock and serves its JSON)."""
     settings = app.state.settings
     async with app.state.database.read_sessions() as session:
         answer = await live.dashboard(
@@ -67,14 +53,6 @@ async def dashboard_at(app: FastAPI, now: datetime) -> Any:
             settings.cache_ttl_live_active_cards_s,
         )
     return json.loads(answer.model_dump_json())
-
-
-def running_from(start: datetime) -> Clock:
-    """A clock that reads `start` now and runs on at the real pace, for an app whose route
-    serves the scenario: started at pinned_instant(), minutes of it lie inside one local day
-    whatever the hour the suite runs (the route takes its time from the app's clock)."""
-    offset = datetime.now(UTC) - start
-    return lambda: datetime.now(UTC) - offset
 
 
 async def funded_cards(client: httpx.AsyncClient, count: int) -> list[int]:
