@@ -15,14 +15,20 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.simulator.conftest import LiveServer, Riders
+from tests.simulator.conftest import START, STATUS, LiveServer, Riders
 from travel_recharge.accounts import service as accounts
 from travel_recharge.accounts.schemas import AccountCreate
 from travel_recharge.cli import build_parser, serving_url
 from travel_recharge.kit.audit import SystemActor
 from travel_recharge.kit.embedded import free_port
 
-STATUS, START, STOP = "/api/v1/simulator", "/api/v1/simulator/start", "/api/v1/simulator/stop"
+# `python -m travel_recharge.cli` with Ctrl-C as in a terminal: a suite started in the
+# background (`&` in a script, nohup, some CI runners) ignores SIGINT, a child inherits that,
+# and Python then installs no KeyboardInterrupt handler, so the signal would do nothing.
+WITH_CTRL_C = (
+    "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler);"
+    " runpy.run_module('travel_recharge.cli', run_name='__main__', alter_sys=True)"
+)
 
 
 @dataclass(frozen=True)
@@ -162,7 +168,7 @@ async def test_ctrl_c_stops_the_run_and_prints_a_summary(
     credentials: Credentials,
 ) -> None:
     command = [
-        sys.executable, "-m", "travel_recharge.cli", "simulate", "--rate", "10",
+        sys.executable, "-c", WITH_CTRL_C, "simulate", "--rate", "10",
         "--minutes", "5", "--url", live_server.url, "--credentials", str(credentials.path),
         "--every", "0.5",
     ]  # fmt: skip
