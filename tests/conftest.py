@@ -189,7 +189,11 @@ def app(app_and_client: tuple[FastAPI, httpx.AsyncClient]) -> FastAPI:
 
 @pytest.fixture
 def client(app_and_client: tuple[FastAPI, httpx.AsyncClient]) -> httpx.AsyncClient:
-    return app_and_client[1]
+    app, client = app_and_client
+    # The session outlives a token (auth_token_ttl_s, 15 min) when the machine is loaded:
+    # each test gets the session's client with an admin token minted for it.
+    client.headers.update(bearer(app, Role.admin))
+    return client
 
 
 @pytest.fixture

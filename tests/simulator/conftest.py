@@ -73,8 +73,12 @@ async def until_it_has_charged_taps(client: httpx.AsyncClient, taps: int = 1) ->
 class LiveServer:
     app: FastAPI
     url: str
-    # An operator token for calls that need no active account (status, stop).
-    operator: dict[str, str]
+
+    @property
+    def operator(self) -> dict[str, str]:
+        """An operator token, minted now, for calls that need no active account (status,
+        stop): the server may outlive a token (15 min) on a loaded machine."""
+        return bearer(self.app, Role.operator, account_id=OPERATOR_ACCOUNT_ID)
 
 
 async def real_account(app: FastAPI, role: Role) -> tuple[int, str]:
@@ -140,7 +144,7 @@ def live_server(test_servers: ServerUrls) -> Iterator[LiveServer]:
     )
     app = create_app(settings)
     with threaded_server(app, port, "simulator's server"):
-        yield LiveServer(app, url, bearer(app, Role.operator, account_id=OPERATOR_ACCOUNT_ID))
+        yield LiveServer(app, url)
 
 
 @dataclass(frozen=True)
