@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import tempfile
 import uuid
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -53,12 +56,15 @@ class ServerUrls:
 
 
 @pytest.fixture(scope="session")
-def test_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerUrls]:
+def test_servers() -> Iterator[ServerUrls]:
     database_url = os.environ.get("TR_TEST_DATABASE_URL")
     redis_url = os.environ.get("TR_TEST_REDIS_URL")
     embedded = None
+    # Not under pytest's temporary root: every pytest session started on the machine makes
+    # it 0700 again, cutting the embedded PostgreSQL (its own account) off from its files.
+    embedded_dir = Path(tempfile.mkdtemp(prefix="tr-embedded-", dir="/tmp"))
     if not (database_url and redis_url):
-        embedded = start_embedded(tmp_path_factory.mktemp("embedded"))
+        embedded = start_embedded(embedded_dir)
         database_url = database_url or embedded.database_url
         redis_url = redis_url or embedded.redis_url
     suffix = uuid.uuid4().hex[:10]
@@ -81,6 +87,7 @@ def test_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerUrl
         asyncio.run(drop_keys(redis_url, f"rl:{servers.namespace}*"))
         if embedded is not None:
             embedded.stop()
+        shutil.rmtree(embedded_dir, ignore_errors=True)
 
 
 async def drop_namespace(redis_url: str, namespace: str) -> None:
