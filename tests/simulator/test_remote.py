@@ -84,8 +84,10 @@ async def test_it_starts_a_run_prints_progress_and_a_summary_and_exits_0(
     assert "started at" in lines[0]
     assert "20 events/s for 0.06 min with 87 validators and 1 recharge points" in lines[0]
     assert "riding its 40 own cards (40 new)" in lines[0]
+    # Progress every second of a 3.6 s run: how many lines a loaded machine prints varies,
+    # so at least one (the summary line is checked apart).
     progress = [line for line in lines if "] running: taps " in line]
-    assert len(progress) >= 2
+    assert len(progress) >= 1
     status = (await live.get(STATUS)).json()
     assert lines[-1].startswith(f"run {status['run_id']} ended (finished): stopped: taps ")
     assert f"charged {status['counters']['taps_charged']}," in lines[-1]
