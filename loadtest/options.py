@@ -50,6 +50,13 @@ def add_options(parser: LocustArgumentParser) -> None:
         default=1.0,
         help="multiplies every persona's pause between tasks (0: no pause)",
     )
+    parser.add_argument(
+        "--recharge-retry-share",
+        env_var="LOCUST_RECHARGE_RETRY_SHARE",
+        type=float,
+        default=0.2,
+        help="the share of recharges a point of sale sends again with the same key",
+    )
 
 
 def option(environment: Environment, name: str) -> Any:

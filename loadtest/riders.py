@@ -30,6 +30,7 @@ from api import (
 from dataset import CardState, Station
 from locust import task
 from locust.exception import RescheduleTask, StopUser
+from options import option
 from persona import Persona, failed
 from run import CARDS_PER_DEVICE_USER
 
@@ -172,7 +173,7 @@ class RiderAtDevices(Persona):
             card.balance = int(answer["new_balance"])
         # A recharge point that lost the answer sends the same request again: the service
         # must answer the original recharge and credit nothing.
-        if random.random() < 0.2:
+        if random.random() < option(self.environment, "recharge_retry_share"):
             with self.client.post(
                 RECHARGE, json=body, headers=headers, name=RECHARGE_RETRY, catch_response=True
             ) as retry:

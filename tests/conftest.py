@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import tempfile
 import uuid
+import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -21,6 +25,7 @@ from redis.asyncio import Redis
 
 from travel_recharge.app import create_app
 from travel_recharge.finance.service import verify_ledger
+from travel_recharge.kit.clock import Clock, utc_now
 from travel_recharge.kit.config import Settings
 from travel_recharge.kit.embedded import start_embedded
 from travel_recharge.kit.scratch import admin_execute, with_database
@@ -35,6 +40,11 @@ TEST_SIGNING_KEY = new_signing_key()
 # Limits the suite never reaches, so the limiter runs (its Redis script included) on every
 # request without refusing any; tests of the limits themselves configure small ones.
 UNREACHABLE_LIMITS = unreachable_limits()
+# A call that must give up by the product's own timeouts (a dead or frozen Redis, a database
+# that does not answer: all well under 2 s) and is still unanswered after this long hangs.
+# Tests use it only to tell a hang from an answer, never to judge speed: it is far above
+# anything a loaded 2-core machine adds.
+HANG_S = 15.0
 
 
 @dataclass(frozen=True)
@@ -46,12 +56,15 @@ class ServerUrls:
 
 
 @pytest.fixture(scope="session")
-def test_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerUrls]:
+def test_servers() -> Iterator[ServerUrls]:
     database_url = os.environ.get("TR_TEST_DATABASE_URL")
     redis_url = os.environ.get("TR_TEST_REDIS_URL")
     embedded = None
+    # Not under pytest's temporary root: every pytest session started on the machine makes
+    # it 0700 again, cutting the embedded PostgreSQL (its own account) off from its files.
+    embedded_dir = Path(tempfile.mkdtemp(prefix="tr-embedded-", dir="/tmp"))
     if not (database_url and redis_url):
-        embedded = start_embedded(tmp_path_factory.mktemp("embedded"))
+        embedded = start_embedded(embedded_dir)
         database_url = database_url or embedded.database_url
         redis_url = redis_url or embedded.redis_url
     suffix = uuid.uuid4().hex[:10]
@@ -74,6 +87,7 @@ def test_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerUrl
         asyncio.run(drop_keys(redis_url, f"rl:{servers.namespace}*"))
         if embedded is not None:
             embedded.stop()
+        shutil.rmtree(embedded_dir, ignore_errors=True)
 
 
 async def drop_namespace(redis_url: str, namespace: str) -> None:
@@ -160,10 +174,13 @@ def client_for(app: FastAPI, headers: dict[str, str] | None = None) -> httpx.Asy
     return httpx.AsyncClient(transport=transport, base_url="http://testserver", headers=headers)
 
 
-async def start_app(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+async def start_app(
+    settings: Settings, clock: Clock = utc_now
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
     """The app with its lifespan running, and an in-process client for it acting as an
-    admin (who may call everything); tests of access rules make their own clients."""
-    app = create_app(settings)
+    admin (who may call everything); tests of access rules make their own clients. `clock`:
+    the time of day its views are computed at (kit.clock), the real one unless pinned."""
+    app = create_app(settings, clock)
     async with app.router.lifespan_context(app), client_for(app, bearer(app, Role.admin)) as client:
         yield app, client
 
@@ -181,7 +198,11 @@ def app(app_and_client: tuple[FastAPI, httpx.AsyncClient]) -> FastAPI:
 
 @pytest.fixture
 def client(app_and_client: tuple[FastAPI, httpx.AsyncClient]) -> httpx.AsyncClient:
-    return app_and_client[1]
+    app, client = app_and_client
+    # The session outlives a token (auth_token_ttl_s, 15 min) when the machine is loaded:
+    # each test gets the session's client with an admin token minted for it.
+    client.headers.update(bearer(app, Role.admin))
+    return client
 
 
 @pytest.fixture
@@ -211,14 +232,42 @@ MUTABLE_TABLES = (
     "routes, stations, recharge_points, localities, rollup_deltas, rollup_totals, rollup_hours, "
     "rollup_station_days"
 )
+# The user counters, which TRUNCATE (firing no row triggers) does not reset.
+USER_COUNTERS = ("total_users", "active_users", "simulated_users", "simulated_active_users")
+
+
+async def _tables_with_rows(app: FastAPI) -> list[str]:
+    """The mutable tables (and user counters) that are not empty, in one round trip."""
+    tables = MUTABLE_TABLES.split(", ")
+    probes = [f"EXISTS (SELECT FROM {table})" for table in tables]
+    probes.append(f"EXISTS (SELECT FROM rollup_users WHERE {' + '.join(USER_COUNTERS)} <> 0)")
+    async with app.state.database.primary.connect() as connection:
+        row = (await connection.exec_driver_sql(f"SELECT {', '.join(probes)}")).one()
+    return [name for name, found in zip([*tables, "rollup_users"], row, strict=True) if found]
+
+
+async def _empty_tables(app: FastAPI) -> None:
+    async with app.state.database.primary.begin() as connection:
+        await connection.exec_driver_sql(f"TRUNCATE {MUTABLE_TABLES} CASCADE")
+        # (CASCADE empties accounts too: they refer to users and recharge points.)
+        zeros = ", ".join(f"{counter} = 0" for counter in USER_COUNTERS)
+        await connection.exec_driver_sql(f"UPDATE rollup_users SET {zeros}")  # noqa: S608
 
 
 @pytest.fixture
 async def clean(
     app: FastAPI, test_servers: ServerUrls, request: pytest.FixtureRequest
 ) -> AsyncIterator[None]:
-    """Each money-path test starts from empty tables and an empty cache namespace, and
-    must leave a ledger that verifies (unless it tampers on purpose: ledger_tampered)."""
+    """Each money-path test starts from empty tables and an empty cache namespace, whatever
+    ran before it (in any order), and must leave a ledger that verifies (unless it tampers
+    on purpose: ledger_tampered). It empties both after itself too, for the tests after it."""
+    left = await _tables_with_rows(app)
+    if left:
+        # A test that wrote without `clean` (DESIGN: never shared leftovers): empty them
+        # anyway, and say so, so the test that left them can be found and fixed.
+        warnings.warn(f"rows left by an earlier test in {left}", stacklevel=1)
+        await _empty_tables(app)
+    await drop_namespace(test_servers.redis_url, test_servers.namespace)
     async with app.state.database.primary.begin() as connection:
         await connection.exec_driver_sql(
             "INSERT INTO accounts (id, login, kind, role, secret_hash, active)"
@@ -234,14 +283,7 @@ async def clean(
         async with app.state.database.read_sessions() as session:
             report = await verify_ledger(session)
         assert report.mismatches == [], "the ledger does not verify after this test"
-    async with app.state.database.primary.begin() as connection:
-        await connection.exec_driver_sql(f"TRUNCATE {MUTABLE_TABLES} CASCADE")
-        # (CASCADE empties accounts too: they refer to users and recharge points.)
-        # TRUNCATE fires no row triggers: the user counters are reset by hand.
-        await connection.exec_driver_sql(
-            "UPDATE rollup_users SET total_users = 0, active_users = 0, simulated_users = 0,"
-            " simulated_active_users = 0"
-        )
+    await _empty_tables(app)
     await drop_namespace(test_servers.redis_url, test_servers.namespace)
 
 

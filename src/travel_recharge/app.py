@@ -21,6 +21,7 @@ from travel_recharge.cards.router import router as cards_router
 from travel_recharge.fares.router import router as fares_router
 from travel_recharge.finance.router import router as finance_router
 from travel_recharge.kit.cache import Cache
+from travel_recharge.kit.clock import Clock, utc_now
 from travel_recharge.kit.config import Settings, get_settings
 from travel_recharge.kit.db import Database
 from travel_recharge.kit.db_http import document_database_unavailable
@@ -74,7 +75,8 @@ def install_document_rules(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> FastAPI:
+    """The app; `clock` is the time its time-of-day views are computed at (tests pin it)."""
     settings = settings or get_settings()
     # Configuration mistakes stop the start here, not at the first request.
     token_signer = TokenSigner(
@@ -95,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.database.write_sessions,
             app.state.cache,
             settings,
+            clock,
         )
         app.state.rate_limiter = RateLimiter(app.state.cache, limits)
         app.state.simulator = Simulator(

@@ -7,12 +7,12 @@ import itertools
 import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
+from tests.analytics.pinned_day import BOGOTA, local_midnight, pinned_instant, running_from
 from tests.conftest import (
     WATCHING,
     Network,
@@ -25,9 +25,9 @@ from tests.conftest import (
 from tests.money import new_card, recharge, tap
 from travel_recharge.analytics.folder import fold_deltas
 from travel_recharge.analytics.live import service as live
+from travel_recharge.kit.config import Settings
 from travel_recharge.security.roles import Role
 
-BOGOTA = ZoneInfo("America/Bogota")
 LIVE = "/api/v1/analytics/live"
 MINUTE = timedelta(minutes=1)
 
@@ -36,25 +36,13 @@ def parse(moment: str) -> datetime:
     return datetime.fromisoformat(moment.replace("Z", "+00:00"))
 
 
-def local_midnight(now: datetime) -> datetime:
-    return datetime.combine(now.astimezone(BOGOTA).date(), datetime.min.time(), tzinfo=BOGOTA)
-
-
 def minute_of(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(second=0, microsecond=0)
 
 
-def pinned_instant() -> datetime:
-    """18:00:30 yesterday in Bogotá: the dashboard's "now" for scenarios placed up to
-    18 hours before it. Whatever the time the suite runs, they lie inside one local day,
-    in the past, and within the offline window a tap may carry (3 days)."""
-    yesterday_evening = local_midnight(datetime.now(UTC)) - timedelta(hours=6)
-    return (yesterday_evening + timedelta(seconds=30)).astimezone(UTC)
-
-
 async def dashboard_at(app: FastAPI, now: datetime) -> Any:
     """The dashboard as of `now`, as the route serves it (the route computes the same model
-    as of the real time and serves its JSON)."""
+    as of its app's clock and serves its JSON)."""
     settings = app.state.settings
     async with app.state.database.read_sessions() as session:
         answer = await live.dashboard(
@@ -65,18 +53,6 @@ async def dashboard_at(app: FastAPI, now: datetime) -> Any:
             settings.cache_ttl_live_active_cards_s,
         )
     return json.loads(answer.model_dump_json())
-
-
-async def clear_of_midnight(span: timedelta) -> datetime:
-    """Now, once the next `span` lies inside one local day: for scenarios that must go
-    through the route, which reads the real clock. Close to midnight this waits for the new
-    day (at most `span`); it never skips the test."""
-    now = datetime.now(UTC)
-    next_midnight = local_midnight(now) + timedelta(days=1)
-    if now + span >= next_midnight:
-        await asyncio.sleep((next_midnight - now).total_seconds() + 1)
-        now = datetime.now(UTC)
-    return now
 
 
 async def funded_cards(client: httpx.AsyncClient, count: int) -> list[int]:
@@ -214,16 +190,18 @@ async def test_active_cards_counts_each_card_once(
 
 
 async def test_local_midnight_separates_the_days(
-    app: FastAPI, client: httpx.AsyncClient, network: Network
+    app: FastAPI, client: httpx.AsyncClient, settings: Settings, network: Network
 ) -> None:
-    midnight = local_midnight(datetime.now(UTC))
+    # The route is asked at noon of the day that starts at `midnight` (yesterday's).
+    midnight = local_midnight(pinned_instant())
     late, early = await funded_cards(client, 2)
-    yesterday = await tapped(client, late, midnight - MINUTE, station_id=1)  # 23:59 yesterday
-    today = await tapped(client, early, midnight, station_id=2)  # 00:00 today
+    yesterday = await tapped(client, late, midnight - MINUTE, station_id=1)  # 23:59 the day before
+    today = await tapped(client, early, midnight, station_id=2)  # 00:00 the day
     assert parse(yesterday["event_time"]).astimezone(BOGOTA).hour == 23
     await fold_deltas(app.state.database)
 
-    answer = await dashboard(client)
+    async for _, noon_client in start_app(settings, running_from(midnight + timedelta(hours=12))):
+        answer = await dashboard(noon_client)
     assert answer["local_date"] == midnight.date().isoformat()
     assert answer["today"]["trips"] == 1
     assert answer["today"]["revenue"] == today["fare_charged"]
@@ -233,7 +211,7 @@ async def test_local_midnight_separates_the_days(
     by_code = {row["code"]: row for row in answer["revenue_by_locality_today"]}
     assert (by_code["02"]["trips"], by_code["11"]["trips"]) == (1, 0)
 
-    # Seen from 23:59:30 yesterday, only the 23:59 tap is "today".
+    # Seen from 23:59:30 the day before, only the 23:59 tap is "today".
     async with app.state.database.read_sessions() as session:
         before = await live.dashboard(
             session,
@@ -274,9 +252,10 @@ async def test_a_second_call_within_the_ttl_serves_the_cached_answer(
     assert app.state.settings.cache_ttl_live_s == 5  # the default
     # A TTL no slowness of the machine can outlast: the second call is within it for sure.
     settings = make_settings(test_servers, cache_ttl_live_s=600)
-    now = await clear_of_midnight(timedelta(minutes=10))
+    clock = running_from(pinned_instant())
+    now = clock()
     a, b = await funded_cards(client, 2)
-    async for long_app, long_client in start_app(settings):
+    async for long_app, long_client in start_app(settings, clock):
         await tapped(long_client, a, now, station_id=1)
         await fold_deltas(long_app.state.database)
         first = await long_client.get(LIVE)
@@ -287,18 +266,19 @@ async def test_a_second_call_within_the_ttl_serves_the_cached_answer(
         # The same answer, byte for byte (its generated_at too: it was computed once), though
         # a computation now would count b's trip.
         assert second.content == first.content
-        assert (await dashboard_at(long_app, datetime.now(UTC)))["today"]["trips"] == 2
+        assert (await dashboard_at(long_app, clock()))["today"]["trips"] == 2
 
 
 async def test_after_the_ttl_the_figures_are_fresh_but_active_cards_wait_longer(
     test_servers: ServerUrls, network: Network, client: httpx.AsyncClient
 ) -> None:
-    # The active cards are cached per local day: the scenario (10 minutes at the most, with
-    # the polls' deadline) must not see a new day begin.
-    now = await clear_of_midnight(timedelta(minutes=10))
+    # The active cards are cached per local day: the scenario (seconds, or the polls' 30 s
+    # deadline) runs in the evening of a pinned day, far from a new day's start.
+    clock = running_from(pinned_instant())
+    now = clock()
     a, b = await funded_cards(client, 2)
     settings = make_settings(test_servers, cache_ttl_live_s=1)
-    async for short_app, short_client in start_app(settings):
+    async for short_app, short_client in start_app(settings, clock):
         await tapped(short_client, a, now, station_id=1)
         await fold_deltas(short_app.state.database)
         first = await dashboard(short_client)

@@ -1,6 +1,8 @@
 """Analytics leave the traffic simulator's riders and taps out, unless asked for.
 
-A real rider and two of the simulator's cards tap today; every figure (totals, revenue,
+A real rider and two of the simulator's cards tap (yesterday evening: the live dashboard is
+asked through an app whose clock is pinned to that evening, tests/analytics/pinned_day.py,
+so its "today" never depends on the hour the suite runs); every figure (totals, revenue,
 localities, date ranges, stations, shares, rider counts, the live dashboard) counts the real
 one only, and `include_simulated=true` adds the simulated ones, exactly. Rebuilding the
 rollups from the rows keeps them apart too.
@@ -8,45 +10,61 @@ rollups from the rows keeps them apart too.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.conftest import Network
+from tests.analytics.pinned_day import pinned_instant, running_from
+from tests.conftest import Network, start_app
 from tests.money import new_card, new_user, recharge, tap
 from tests.simulator.conftest import Simulated, make_simulated
 from travel_recharge.analytics.folder import fold_deltas
+from travel_recharge.kit.config import Settings
+
+MINUTE = timedelta(minutes=1)
 
 
 @pytest.fixture
 async def taps(app: FastAPI, client: httpx.AsyncClient, network: Network) -> dict[str, Any]:
-    """One real tap and three simulated ones, today, at the two trunk stations."""
+    """One real tap and three simulated ones, in the minutes before the pinned instant,
+    at the two trunk stations."""
     await new_user(client)  # a real rider registered before the simulator's
     real = await new_card(client)
     assert (await recharge(client, real, 10_000, point=network.counter)).status_code == 201
     simulated: Simulated = await make_simulated(app, riders=2)
+    first = pinned_instant() - 5 * MINUTE
     fares = [
-        (await tap(client, real, station_id=network.trunk_station)).json()["fare_charged"],
+        (await tap(client, real, station_id=network.trunk_station, at=first)).json()[
+            "fare_charged"
+        ],
     ]
     sim_fares = [
-        (await tap(client, card, station_id=station)).json()["fare_charged"]
-        for card, station in (
-            (simulated.cards[0], network.trunk_station),
-            (simulated.cards[0], network.other_trunk_station),
-            (simulated.cards[1], network.other_trunk_station),
+        (await tap(client, card, station_id=station, at=first + n * MINUTE)).json()["fare_charged"]
+        for n, (card, station) in enumerate(
+            (
+                (simulated.cards[0], network.trunk_station),
+                (simulated.cards[0], network.other_trunk_station),
+                (simulated.cards[1], network.other_trunk_station),
+            ),
+            start=1,
         )
     ]
     assert await fold_deltas(app.state.database) == 4
     return {"real": sum(fares), "simulated": sum(sim_fares), "riders": simulated.riders}
 
 
-async def _figures(client: httpx.AsyncClient, include: bool) -> dict[str, Any]:
+async def _figures(
+    client: httpx.AsyncClient, evening: httpx.AsyncClient, include: bool
+) -> dict[str, Any]:
+    """Every figure through `client`; the live dashboard through `evening` (the app of the
+    pinned clock)."""
     query = {"include_simulated": "true"} if include else {}
 
-    async def get(path: str) -> Any:
-        response = await client.get(path, params=query)
+    async def get(path: str, through: httpx.AsyncClient = client) -> Any:
+        response = await through.get(path, params=query)
         assert response.status_code == 200, (path, response.text)
         return response.json()
 
@@ -57,7 +75,7 @@ async def _figures(client: httpx.AsyncClient, include: bool) -> dict[str, Any]:
     days = await get("/api/v1/analytics/revenue-by-day")
     stations = await get("/api/v1/analytics/top-stations")
     shares = await get("/api/v1/analytics/shares")
-    live = await get("/api/v1/analytics/live")
+    live = await get("/api/v1/analytics/live", evening)
     return {
         "trips": totals["total_trips"],
         "revenue": totals["total_revenue"],
@@ -81,11 +99,12 @@ async def _figures(client: httpx.AsyncClient, include: bool) -> dict[str, Any]:
 
 
 async def test_every_figure_leaves_simulated_riders_out_unless_asked(
-    client: httpx.AsyncClient, taps: dict[str, Any]
+    client: httpx.AsyncClient, settings: Settings, taps: dict[str, Any]
 ) -> None:
     real, simulated = taps["real"], taps["simulated"]
-    only_real = await _figures(client, include=False)
-    everything = await _figures(client, include=True)
+    async for _, evening in start_app(settings, running_from(pinned_instant())):
+        only_real = await _figures(client, evening, include=False)
+        everything = await _figures(client, evening, include=True)
     assert only_real == {
         "trips": 1,
         "revenue": real,

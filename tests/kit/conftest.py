@@ -40,8 +40,12 @@ class Served:
 
     app: FastAPI
     base_url: str
-    headers: dict[str, str]
     settings: Settings
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """An administrator's token, minted now: the server may outlive one (15 min)."""
+        return bearer(self.app, Role.admin)
 
     @property
     def database_url(self) -> str:
@@ -105,7 +109,7 @@ def serve(settings: Settings, name: str) -> Iterator[Served]:
     app = create_app(settings)
     port = free_port()
     with threaded_server(app, port, name):
-        yield Served(app, f"http://127.0.0.1:{port}", bearer(app, Role.admin), settings)
+        yield Served(app, f"http://127.0.0.1:{port}", settings)
 
 
 @pytest.fixture(scope="session")

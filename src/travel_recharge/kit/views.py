@@ -15,6 +15,7 @@ from fastapi import Depends, Request, Response
 from pydantic import BaseModel
 
 from travel_recharge.kit.cache import Cache
+from travel_recharge.kit.clock import Clock, utc_now
 from travel_recharge.kit.config import Settings
 from travel_recharge.kit.db import ReadSession, SessionFactory, uses_database
 
@@ -24,7 +25,8 @@ Produce = Callable[[ReadSession], Awaitable[BaseModel]]
 
 @dataclass(frozen=True)
 class Reads:
-    """What a cached read needs: where to open a session on a miss, the cache, the settings.
+    """What a cached read needs: where to open a session on a miss, the cache, the settings,
+    and the clock for views that depend on the time of day.
 
     One per worker for each kind of read (replica or primary), made at start-up.
     """
@@ -32,6 +34,7 @@ class Reads:
     sessions: SessionFactory
     cache: Cache
     settings: Settings
+    clock: Clock = utc_now
 
     async def view(
         self,
@@ -118,7 +121,9 @@ def read_paths(
     primary_sessions: SessionFactory,
     cache: Cache,
     settings: Settings,
+    clock: Clock = utc_now,
 ) -> ReadPaths:
     return ReadPaths(
-        Reads(replica_sessions, cache, settings), Reads(primary_sessions, cache, settings)
+        Reads(replica_sessions, cache, settings, clock),
+        Reads(primary_sessions, cache, settings, clock),
     )

@@ -101,7 +101,7 @@ async def dashboard_view(reads: Reads, include_simulated: bool) -> bytes:
         lambda session: dashboard(
             session,
             reads.cache,
-            datetime.now(UTC),
+            reads.clock(),
             settings.timezone,
             settings.cache_ttl_live_active_cards_s,
             include_simulated,
