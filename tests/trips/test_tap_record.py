@@ -1,7 +1,7 @@
 """What a tap leaves behind and where its limits lie, to the microsecond: the exact edges of
 the future tolerance and of the offline window, the Bogotá month of the benefit trips at both
 ends, the stored trip (its route and its fare window's anchor), an earlier tap's service kind
-as read back for pricing, paging of a card's trips, and the trips view after a trip ends.
+as read back for pricing, paging of a card's trips and its cache keys, and ending a trip.
 
 Expected values come from the rules (../shared/DOMAIN.md and the shipped fare policies: 2023,
 trunk 2,950, zonal 2,750, zonal-to-trunk transfer 200, 110 minutes; 2026, 3,550 a fare,
@@ -18,8 +18,9 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from fastapi import FastAPI
+from redis.asyncio import Redis
 
-from tests.conftest import TEST_ACCOUNT_ID, Network, count_rows
+from tests.conftest import TEST_ACCOUNT_ID, Network, ServerUrls, count_rows
 from tests.money import balance, new_card, recharge, tap
 from travel_recharge.kit.db import DriverTransaction
 from travel_recharge.kit.errors import Unprocessable
@@ -257,18 +258,73 @@ async def test_a_cards_trips_come_page_by_page_newest_first(
     assert (past["trips"], past["page"]["returned"]) == ([], 0)
 
 
-async def test_a_cached_trips_view_shows_the_trip_ended_after_it_was_cached(
+async def test_ending_a_trip_answers_both_ends_and_a_cached_trips_view_shows_it(
     client: httpx.AsyncClient, network: Network
 ) -> None:
     card_id = await funded_card(client, 10000)
-    trip_id = (await tap(client, card_id, station_id=network.trunk_station)).json()["trip_id"]
+    boarded = await tap(client, card_id, station_id=network.trunk_station)
+    assert boarded.status_code == 201, boarded.text
+    trip_id = boarded.json()["trip_id"]
     trips_url = f"/api/v1/trips/card/{card_id}"
     (before,) = (await client.get(trips_url)).json()["trips"]  # cached now
     assert (before["disembarking_station_id"], before["disembarking_time"]) == (None, None)
-    ended = await client.post(
-        "/api/v1/trips/end", json={"trip_id": trip_id, "station_id": network.other_trunk_station}
-    )
+    end = {"trip_id": trip_id, "station_id": network.other_trunk_station}
+    ended = await client.post("/api/v1/trips/end", json=end)
     assert ended.status_code == 200, ended.text
+    body = ended.json()
+    assert body == {
+        "trip_id": trip_id,
+        "card_id": card_id,
+        "boarding_station_id": network.trunk_station,
+        "disembarking_station_id": network.other_trunk_station,
+        "boarding_time": boarded.json()["event_time"],
+        "disembarking_time": body["disembarking_time"],
+    }
     (after,) = (await client.get(trips_url)).json()["trips"]
     assert after["disembarking_station_id"] == network.other_trunk_station
-    assert after["disembarking_time"] == ended.json()["disembarking_time"]
+    assert after["disembarking_time"] == body["disembarking_time"]
+
+    again = await client.post("/api/v1/trips/end", json=end)
+    assert again.status_code == 409
+    ended_at = datetime.fromisoformat(body["disembarking_time"]).isoformat()
+    assert again.json() == {
+        "error": "conflict",
+        "detail": f"trip {trip_id} already ended at {ended_at}",
+    }
+    missing = await client.post("/api/v1/trips/end", json={**end, "trip_id": trip_id + 1000})
+    assert missing.status_code == 404
+    assert missing.json() == {
+        "error": "not_found",
+        "detail": f"trip {trip_id + 1000} does not exist",
+    }
+
+
+async def test_each_cacheable_page_of_trips_has_its_own_key_and_other_pages_none(
+    client: httpx.AsyncClient, network: Network, test_servers: ServerUrls
+) -> None:
+    """Pages of the usual sizes are cached one key each; any other limit/offset pair is
+    answered from PostgreSQL without a key (kit.pagination says why)."""
+    card_id = await funded_card(client, 20000)
+    for minutes in (90, 60, 30):
+        at = datetime.now(UTC) - timedelta(minutes=minutes)
+        assert (await tap(client, card_id, station_id=network.trunk_station, at=at)).is_success
+    url = f"/api/v1/trips/card/{card_id}"
+    first = (await client.get(url, params={"limit": 10})).json()
+    assert len(first["trips"]) == 3
+    second = (await client.get(url, params={"limit": 10, "offset": 10})).json()
+    assert (second["trips"], second["page"]) == ([], {"limit": 10, "offset": 10, "returned": 0})
+    odd = (await client.get(url, params={"limit": 2, "offset": 1})).json()
+    assert [t["trip_id"] for t in odd["trips"]] == [t["trip_id"] for t in first["trips"][1:]]
+    assert await trips_cache_fields(test_servers, card_id) == ["trips:10:0", "trips:10:10"]
+
+
+async def trips_cache_fields(servers: ServerUrls, card_id: int) -> list[str]:
+    """The cached fields of the card's trips views (key layout in kit.cache.scripts)."""
+    redis = Redis.from_url(servers.redis_url)
+    try:
+        prefix = f"{servers.namespace}:"
+        pattern = f"{prefix}*:cards:{card_id}:f:trips:*"
+        keys = [key.decode() async for key in redis.scan_iter(match=pattern, count=500)]
+    finally:
+        await redis.aclose()
+    return sorted(key.split(":f:", 1)[1] for key in keys)
