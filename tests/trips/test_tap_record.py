@@ -11,6 +11,7 @@ trunk 2,950, zonal 2,750, zonal-to-trunk transfer 200, 110 minutes; 2026, 3,550 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -124,34 +125,54 @@ async def test_a_tap_exactly_as_old_as_the_offline_window_is_priced_and_older_is
     assert await balance(client, card_id) == 10000 - FARE_2026
 
 
-@pytest.mark.usefixtures("wide_offline_window")
-async def test_the_benefit_month_starts_at_bogota_midnight_on_the_first_and_ends_at_the_next(
+FREE, FULL = (0, "free_trip", True), (FARE_2026, "full", False)
+
+
+async def elderly_boardings(
     client: httpx.AsyncClient, network: Network
-) -> None:
-    """March 2026 in Bogotá is [1 March 00:00, 1 April 00:00) local time. A free trip at its
-    very first microsecond counts for March; one at April's first counts for April only, even
-    when a late March tap arrives after it."""
+) -> Callable[[datetime], Awaitable[tuple[int, str, bool]]]:
+    """A card with 8 free trips a month and one fare of balance, and its boardings (fare,
+    kind, benefit used). One trunk station every time: the same stop again is never a
+    transfer, so every boarding is priced as a new fare."""
     card_id = await funded_card(client, FARE_2026, "personalized", profile="elderly")
 
     async def boarding(at: datetime) -> tuple[int, str, bool]:
-        # One trunk station every time: the same stop again is never a transfer.
         response = await tap(client, card_id, station_id=network.trunk_station, at=at)
         assert response.status_code == 201, response.text
         body = response.json()
         return body["fare_charged"], body["fare_kind"], body["benefit_trip_used"]
 
-    free, full = (0, "free_trip", True), (FARE_2026, "full", False)
-    # Seven of March's eight free trips, the first at the month's first microsecond.
-    assert await boarding(datetime(2026, 3, 1, 0, 0, tzinfo=BOGOTA)) == free
-    for day in range(2, 8):
-        assert await boarding(datetime(2026, 3, day, 8, 0, tzinfo=BOGOTA)) == free
-    # April's first trip, at April's first microsecond.
-    assert await boarding(datetime(2026, 4, 1, 0, 0, tzinfo=BOGOTA)) == free
-    # Late taps from 31 March: the eighth March trip is free (April's trip is not March's),
-    # the ninth pays (the trip of 1 March 00:00 was March's).
-    assert await boarding(datetime(2026, 3, 31, 22, 0, tzinfo=BOGOTA)) == free
-    assert await boarding(datetime(2026, 3, 31, 23, 0, tzinfo=BOGOTA)) == full
-    assert await balance(client, card_id) == 0
+    return boarding
+
+
+@pytest.mark.usefixtures("wide_offline_window")
+async def test_the_benefit_month_starts_at_bogota_midnight_on_the_first(
+    client: httpx.AsyncClient, network: Network
+) -> None:
+    """March 2026 in Bogotá starts at 1 March 00:00:00.000000 local time: a free trip at that
+    very microsecond is one of March's eight, whenever in March the next tap comes."""
+    boarding = await elderly_boardings(client, network)
+    assert await boarding(datetime(2026, 3, 1, 0, 0, tzinfo=BOGOTA)) == FREE
+    for day in range(2, 9):
+        assert await boarding(datetime(2026, 3, day, 8, 0, tzinfo=BOGOTA)) == FREE
+    # The month's last instants: hour, minute, second and microsecond all far from zero.
+    last = datetime(2026, 3, 31, 23, 59, 59, 999_999, tzinfo=BOGOTA)
+    assert await boarding(last) == FULL
+
+
+@pytest.mark.usefixtures("wide_offline_window")
+async def test_a_late_tap_of_a_month_does_not_count_the_next_months_trips(
+    client: httpx.AsyncClient, network: Network
+) -> None:
+    """March 2026 in Bogotá ends before 1 April 00:00 local time: April's first trip, made
+    before a late March tap arrives, is not one of March's."""
+    boarding = await elderly_boardings(client, network)
+    for day in range(2, 9):
+        assert await boarding(datetime(2026, 3, day, 8, 0, tzinfo=BOGOTA)) == FREE
+    assert await boarding(datetime(2026, 4, 1, 0, 0, tzinfo=BOGOTA)) == FREE
+    # Late from 31 March: the eighth March trip is free, the ninth pays.
+    assert await boarding(datetime(2026, 3, 31, 22, 0, tzinfo=BOGOTA)) == FREE
+    assert await boarding(datetime(2026, 3, 31, 23, 0, tzinfo=BOGOTA)) == FULL
 
 
 @pytest.mark.usefixtures("wide_offline_window")
