@@ -162,3 +162,18 @@ async def test_a_block_keeps_its_reason_until_the_unblock_and_refusals_name_the_
         f"card {card_id} is basic: its balance is not recoverable",
     )
     assert await count_rows(app, "cards") == 1
+
+
+async def test_an_unknown_card_is_named_in_every_404(client: httpx.AsyncClient) -> None:
+    unknown = 424242
+    detail = f"card {unknown} does not exist"
+    for answer in (
+        await client.get(f"/api/v1/cards/{unknown}/balance"),
+        await client.get(f"/api/v1/trips/card/{unknown}"),
+        await client.post(f"/api/v1/cards/{unknown}/block", json={"reason": "lost"}),
+        await client.post(f"/api/v1/cards/{unknown}/unblock"),
+        await client.post(
+            f"/api/v1/cards/{unknown}/replace", headers={"Idempotency-Key": uuid.uuid4().hex}
+        ),
+    ):
+        refused(answer, 404, "not_found", detail)
