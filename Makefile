@@ -110,7 +110,13 @@ mutation: $(VENV)/.dev
 # them: an embedded server per mutant would take minutes). MONEY_MUTATE picks fewer modules.
 MONEY_MUTATE ?= src/travel_recharge/cards/service.py src/travel_recharge/trips/service.py \
 	src/travel_recharge/finance/service.py
-MONEY_TESTS ?= tests/cards tests/trips tests/finance
+# Tests elsewhere that check what the money services hand on: the business counters (fares,
+# transfers, credit trips, recharged pesos), the audit of a block, and the cards service's
+# access and identity helpers (a card's owner, a rider's cards, the demo rider).
+MONEY_TESTS ?= tests/cards tests/trips tests/finance tests/observability/test_business_metrics.py \
+	tests/security/test_audit.py::test_card_blocks_name_who_blocked_but_not_the_reason \
+	tests/security/test_tokens.py::test_a_rider_token_reads_their_own_cards_and_no_one_elses \
+	tests/security/test_keys_and_demo.py::test_demo_mode_makes_one_account_per_role_and_writes_them_owner_only
 # The HTTP state machine (a minute per run) is left out: every tap mutant would run it.
 MONEY_SKIP ?= tests/trips/test_fare_model_http.py::test_random_days_through_the_api_match_the_reference_model
 mutation-money: $(VENV)/.dev

@@ -1,16 +1,18 @@
 """The lost-card flow: a blocked personalized card replaced, its debt moved with its balance,
-one Idempotency-Key per replacement, and concurrent replacements of one card."""
+one Idempotency-Key per replacement, concurrent replacements of one card, and what a
+replacement records: both cards' status and link, who moved the money, the simulator's flag."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.conftest import Network, count_rows
+from tests.conftest import TEST_ACCOUNT_ID, Network, count_rows
 from tests.money import cards_held, new_card, recharge, tap, wait_for_lock_waiters
 
 pytestmark = pytest.mark.usefixtures("network")
@@ -45,6 +47,12 @@ async def view(client: httpx.AsyncClient, card_id: int) -> dict[str, object]:
     assert response.status_code == 200, response.text
     found: dict[str, object] = response.json()
     return found
+
+
+async def rows(app: FastAPI, query: str, *args: object) -> list[tuple[Any, ...]]:
+    async with app.state.database.primary.connect() as connection:
+        result = await connection.exec_driver_sql(query, args)
+        return [tuple(row) for row in result.all()]
 
 
 async def lost_card(client: httpx.AsyncClient, amount: int) -> int:
@@ -160,3 +168,84 @@ async def test_concurrent_retries_of_one_replacement_replace_once(
     new_id = answers[0].json()["new_card"]["card_id"]
     assert await count_rows(app, "cards") == 2
     assert await entries(client, new_id) == [("balance_transfer", 20000, 20000)]
+
+
+async def test_a_replacement_links_the_cards_and_records_who_moved_the_balance(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    card_id = await lost_card(client, 20000)
+    response = await replace(client, card_id, uuid.uuid4().hex)
+    assert response.status_code == 201, response.text
+    new_id = response.json()["new_card"]["card_id"]
+    cards = await rows(
+        app,
+        "SELECT id, status, status_reason, replaced_by_card_id, simulated, balance"
+        " FROM cards ORDER BY id",
+    )
+    assert cards == [
+        (card_id, "replaced", "replaced by a new card", new_id, False, 0),
+        (new_id, "active", None, None, False, 20000),
+    ]
+    # Both halves of the transfer name the account that asked for it (the test's admin).
+    transfers = await rows(
+        app,
+        "SELECT card_id, amount, counterpart_card_id, account_id, note FROM ledger_entries"
+        " WHERE kind = 'balance_transfer' ORDER BY amount",
+    )
+    assert transfers == [
+        (card_id, -20000, new_id, TEST_ACCOUNT_ID, "balance moved to the replacement card"),
+        (new_id, 20000, card_id, TEST_ACCOUNT_ID, "balance received from the replaced card"),
+    ]
+
+
+async def test_a_simulated_cards_replacement_is_simulated_too(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    """The balance a simulated card holds is the simulator's money: the card receiving it
+    must stay out of real riders' figures too."""
+    card_id = await lost_card(client, 5000)
+    async with app.state.database.primary.begin() as connection:
+        await connection.exec_driver_sql(
+            "UPDATE cards SET simulated = true WHERE id = $1", (card_id,)
+        )
+    response = await replace(client, card_id, uuid.uuid4().hex)
+    assert response.status_code == 201, response.text
+    new_id = response.json()["new_card"]["card_id"]
+    assert await rows(app, "SELECT id, simulated FROM cards ORDER BY id") == [
+        (card_id, True),
+        (new_id, True),
+    ]
+
+
+async def test_replacing_a_card_holding_nothing_writes_no_ledger_entry(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    card_id = await lost_card(client, 0)
+    response = await replace(client, card_id, uuid.uuid4().hex)
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert (body["balance_moved"], body["new_card"]["balance"]) == (0, 0)
+    assert await count_rows(app, "ledger_entries") == 0
+    assert await entries(client, body["new_card"]["card_id"]) == []
+
+
+async def test_a_cached_card_view_shows_its_block_unblock_and_replacement(
+    client: httpx.AsyncClient,
+) -> None:
+    """Each write invalidates the card's views after its commit: a view read (and cached)
+    just before shows the write at once."""
+    card_id = await new_card(client, "personalized")
+    assert (await recharge(client, card_id, 9000)).status_code == 201
+    assert (await view(client, card_id))["status"] == "active"  # cached now
+    blocked = await client.post(f"/api/v1/cards/{card_id}/block", json={"reason": "lost"})
+    assert blocked.status_code == 200, blocked.text
+    assert (await view(client, card_id))["status"] == "blocked"
+    unblocked = await client.post(f"/api/v1/cards/{card_id}/unblock")
+    assert unblocked.status_code == 200, unblocked.text
+    assert (await view(client, card_id))["status"] == "active"
+    response = await replace(client, card_id, uuid.uuid4().hex)
+    assert response.status_code == 201, response.text
+    old = await view(client, card_id)
+    assert (old["status"], old["balance"]) == ("replaced", 0)
+    new = await view(client, response.json()["new_card"]["card_id"])
+    assert (new["status"], new["balance"]) == ("active", 9000)

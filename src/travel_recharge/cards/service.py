@@ -68,24 +68,6 @@ def to_out(card: Card) -> CardOut:
     )
 
 
-async def post_balance(
-    session: AsyncSession,
-    card_id: int,
-    *,
-    balance: int,
-    credit_trips_in_use: int,
-    last_used_at: datetime | None = None,
-) -> None:
-    """Store a card's new balance; the caller appends the matching ledger entry."""
-    await repository.set_money(
-        session,
-        card_id,
-        balance=balance,
-        credit_trips_in_use=credit_trips_in_use,
-        last_used_at=last_used_at,
-    )
-
-
 async def require_card(session: ReadSession, card_id: int) -> Card:
     return _found(await repository.card_by_id(session, card_id), card_id)
 
