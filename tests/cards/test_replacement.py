@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -18,6 +20,7 @@ from tests.money import cards_held, new_card, recharge, tap, wait_for_lock_waite
 pytestmark = pytest.mark.usefixtures("network")
 
 FARE_2026 = 3550
+BOGOTA = ZoneInfo("America/Bogota")
 
 
 async def replace(client: httpx.AsyncClient, card_id: int, key: str) -> httpx.Response:
@@ -249,3 +252,38 @@ async def test_a_cached_card_view_shows_its_block_unblock_and_replacement(
     assert (old["status"], old["balance"]) == ("replaced", 0)
     new = await view(client, response.json()["new_card"]["card_id"])
     assert (new["status"], new["balance"]) == ("active", 9000)
+
+
+@pytest.mark.usefixtures("wide_offline_window")
+async def test_a_replacement_brings_no_fresh_month_of_benefit_trips(
+    client: httpx.AsyncClient, network: Network
+) -> None:
+    """Monthly free trips are the person's: 8 a month for the elderly profile (2026 policy),
+    used on the lost card, are used up for the new card too until the next Bogotá month."""
+    card_id = await new_card(client, "personalized", profile="elderly")
+    assert (await recharge(client, card_id, 10_000)).status_code == 201
+    for day in range(2, 10):  # one trip a day, far apart: eight new fares, all free
+        at = datetime(2026, 3, day, 8, 0, tzinfo=BOGOTA)
+        free = await tap(client, card_id, station_id=network.trunk_station, at=at)
+        assert free.status_code == 201, free.text
+        assert (free.json()["fare_kind"], free.json()["fare_charged"]) == ("free_trip", 0)
+    blocked = await client.post(f"/api/v1/cards/{card_id}/block", json={"reason": "lost"})
+    assert blocked.status_code == 200, blocked.text
+    replaced = await replace(client, card_id, uuid.uuid4().hex)
+    assert replaced.status_code == 201, replaced.text
+    new_id = replaced.json()["new_card"]["card_id"]
+
+    march = datetime(2026, 3, 10, 8, 0, tzinfo=BOGOTA)
+    paid = await tap(client, new_id, station_id=network.trunk_station, at=march)
+    assert paid.status_code == 201, paid.text
+    body = paid.json()
+    assert (body["fare_kind"], body["fare_charged"], body["benefit_trip_used"]) == (
+        "full",
+        FARE_2026,
+        False,
+    )
+    assert body["balance_after"] == 10_000 - FARE_2026
+    april = datetime(2026, 4, 1, 8, 0, tzinfo=BOGOTA)
+    free_again = await tap(client, new_id, station_id=network.trunk_station, at=april)
+    assert free_again.status_code == 201, free_again.text
+    assert (free_again.json()["fare_kind"], free_again.json()["fare_charged"]) == ("free_trip", 0)

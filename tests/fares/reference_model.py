@@ -63,6 +63,8 @@ class ModelCard:
     status: str = "active"
     rides: list[Ride] = field(default_factory=list)
     ledger: list[tuple[str, int, int]] = field(default_factory=list)  # kind, amount, balance after
+    # The card this one replaced: its rides are the same person's for the monthly benefit.
+    replaced: ModelCard | None = None
 
 
 def policy_at(policies: Sequence[FarePolicy], at: datetime) -> FarePolicy:
@@ -108,9 +110,12 @@ def window_opened_at(card: ModelCard, at: datetime) -> datetime | None:
 
 
 def _benefit_trips_used(card: ModelCard, at: datetime) -> int:
-    return sum(
-        1 for r in card.rides if r.benefit_trip_used and bogota_month(r.at) == bogota_month(at)
+    month = bogota_month(at)
+    used = sum(
+        1 for ride in card.rides if ride.benefit_trip_used and bogota_month(ride.at) == month
     )
+    # Monthly benefits are the person's: the trips of a card they lost count too.
+    return used + (_benefit_trips_used(card.replaced, at) if card.replaced else 0)
 
 
 def _opening_fare(card: ModelCard, full: int, at: datetime, policy: FarePolicy) -> tuple[int, str]:

@@ -341,9 +341,9 @@ class FareRulesOverHttp(RuleBasedStateMachine):
         new_id = int(response.json()["new_card"]["card_id"])
         moved = old.balance
         assert response.json()["balance_moved"] == moved
-        # The rides stay with the old card: the new one starts with no window and no
-        # benefit trips used, but keeps the debt of credit trips.
-        new = ModelCard(True, old.profile, moved, old.credit_trips_in_use)
+        # The rides stay with the old card: the new one starts with no window, keeps the debt
+        # of credit trips, and the benefit trips the person used this month.
+        new = ModelCard(True, old.profile, moved, old.credit_trips_in_use, replaced=old)
         if moved:
             old.ledger.append(("balance_transfer", -moved, 0))
             new.ledger.append(("balance_transfer", moved, moved))

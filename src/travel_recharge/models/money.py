@@ -59,6 +59,8 @@ class Card(Base):
             unique=True,
             postgresql_where=text("status IN ('active', 'blocked')"),
         ),
+        # Every card of a person, replaced ones too: monthly benefit trips are the person's.
+        Index("ix_cards_user_id", "user_id", postgresql_where=text("user_id IS NOT NULL")),
         # The simulator's cards are few: analytics leave them out with an anti-join on this
         # index, and the simulator finds its riders through it.
         Index("ix_cards_simulated", "id", postgresql_where=text("simulated")),

@@ -58,7 +58,11 @@ SELECT
   ) AS history,
   CASE WHEN $6::boolean THEN (
       SELECT count(*) FROM trips
-      WHERE card_id = $2 AND benefit_trip_used AND event_time >= $7 AND event_time < $8)
+      WHERE card_id = ANY (ARRAY(
+            -- The person's cards: a card replaced mid-month brings no fresh month of trips.
+            SELECT o.id FROM cards o
+            WHERE o.id = $2 OR o.user_id = (SELECT c.user_id FROM cards c WHERE c.id = $2)))
+        AND benefit_trip_used AND event_time >= $7 AND event_time < $8)
   ELSE 0 END AS benefit_trips
 FROM (SELECT 1) AS one
 LEFT JOIN LATERAL ({fares.policy_in_force_sql("$4::timestamptz")}) p ON true
