@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import struct
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -30,7 +31,11 @@ def served_by_worker(directory: Path) -> dict[int, float]:
     counts: dict[int, float] = {}
     for file in directory.glob("counter_*.db"):
         pid = int(file.stem.rsplit("_", 1)[-1])
-        for metric in MultiProcessCollector.merge([str(file)], accumulate=False):
+        try:
+            metrics = MultiProcessCollector.merge([str(file)], accumulate=False)
+        except struct.error:
+            continue  # a worker starting late is creating its file: nothing served yet
+        for metric in metrics:
             for sample in metric.samples:
                 if (
                     sample.name == f"{PREFIX}_http_requests_total"
