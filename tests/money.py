@@ -37,6 +37,16 @@ async def new_card(
     return int(response.json()["card_id"])
 
 
+async def funded_card(
+    client: httpx.AsyncClient, amount: int, card_type: str = "basic", profile: str | None = None
+) -> int:
+    """A new card holding `amount` (recharged at point 1 when above zero)."""
+    card_id = await new_card(client, card_type, profile)
+    if amount:
+        assert (await recharge(client, card_id, amount)).status_code == 201
+    return card_id
+
+
 async def recharge(
     client: httpx.AsyncClient, card_id: int, amount: int, point: int = 1, key: str | None = None
 ) -> httpx.Response:

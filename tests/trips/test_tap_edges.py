@@ -18,21 +18,18 @@ import pytest
 from fastapi import FastAPI
 
 from tests.conftest import Network, count_rows
-from tests.money import balance, cards_held, new_card, recharge, tap, wait_for_lock_waiters
+from tests.money import (
+    balance,
+    cards_held,
+    funded_card,
+    tap,
+    wait_for_lock_waiters,
+)
 
 pytestmark = pytest.mark.usefixtures("network")
 
 FARE_2026 = 3550
 BOGOTA = ZoneInfo("America/Bogota")
-
-
-async def funded_card(
-    client: httpx.AsyncClient, amount: int, card_type: str = "basic", profile: str | None = None
-) -> int:
-    card_id = await new_card(client, card_type, profile)
-    if amount:
-        assert (await recharge(client, card_id, amount)).status_code == 201
-    return card_id
 
 
 async def fare_entries(client: httpx.AsyncClient, card_id: int) -> list[tuple[str, int, int]]:

@@ -22,7 +22,7 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from tests.conftest import TEST_ACCOUNT_ID, Network, ServerUrls, count_rows
-from tests.money import balance, new_card, recharge, tap
+from tests.money import balance, funded_card, tap
 from travel_recharge.kit.db import DriverTransaction
 from travel_recharge.kit.errors import Unprocessable
 from travel_recharge.trips import service
@@ -32,15 +32,6 @@ pytestmark = pytest.mark.usefixtures("network")
 
 FARE_2026 = 3550
 BOGOTA = ZoneInfo("America/Bogota")
-
-
-async def funded_card(
-    client: httpx.AsyncClient, amount: int, card_type: str = "basic", profile: str | None = None
-) -> int:
-    card_id = await new_card(client, card_type, profile)
-    if amount:
-        assert (await recharge(client, card_id, amount)).status_code == 201
-    return card_id
 
 
 async def tap_with_clock(

@@ -11,7 +11,7 @@ import pytest
 from fastapi import FastAPI
 
 from tests.conftest import Network, count_rows, ledger_ok
-from tests.money import balance, new_card, recharge, tap
+from tests.money import balance, funded_card, recharge, tap
 
 pytestmark = pytest.mark.usefixtures("network")
 
@@ -20,15 +20,6 @@ FARE_2026 = 3550
 
 def minutes_ago(minutes: float) -> datetime:
     return datetime.now(UTC) - timedelta(minutes=minutes)
-
-
-async def funded_card(
-    client: httpx.AsyncClient, amount: int, card_type: str = "basic", profile: str | None = None
-) -> int:
-    card_id = await new_card(client, card_type, profile)
-    if amount:
-        assert (await recharge(client, card_id, amount)).status_code == 201
-    return card_id
 
 
 async def test_full_fare_at_a_trunk_station(client: httpx.AsyncClient, network: Network) -> None:
