@@ -31,11 +31,13 @@ async def policy_row_at(session: ReadSession, at: datetime) -> tuple[int, str, s
 
 
 def policy_in_force_sql(at: str) -> str:
-    """The policy in force at `at` as a subquery (id, row version, document as JSON text) for
-    a driver-level statement that reads it beside its own rows; `at` is one of that
+    """The policy in force at `at` as a subquery (id, row version, document as JSON text, and
+    its transfer window in seconds, which the tap's history query bounds itself by) for a
+    driver-level statement that reads it beside its own rows; `at` is one of that
     statement's bind parameters, never a value."""
     return (
-        "SELECT id, xmin::text AS version, document::text AS document FROM fare_policies"  # noqa: S608
+        "SELECT id, xmin::text AS version, document::text AS document,"  # noqa: S608
+        " (document->>'transfer_window_seconds')::int AS transfer_window_s FROM fare_policies"
         f" WHERE effective_from <= {at} ORDER BY effective_from DESC LIMIT 1"
     )
 

@@ -54,7 +54,7 @@ SELECT
       FROM trips
       WHERE card_id = $2 AND event_time <= $4::timestamptz
         AND event_time >= $4::timestamptz
-            - (p.document::jsonb->>'transfer_window_seconds')::int * interval '1 second') h
+            - p.transfer_window_s * interval '1 second') h
   ) AS history,
   CASE WHEN $6::boolean THEN (
       SELECT count(*) FROM trips
