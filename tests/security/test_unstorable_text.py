@@ -115,6 +115,17 @@ async def test_a_nul_in_the_query_or_the_path_is_refused(
 
 
 @pytest.mark.usefixtures("no_server_errors")
+async def test_a_nul_in_a_query_parameter_name_is_refused_without_echoing_the_name(
+    client: httpx.AsyncClient,
+) -> None:
+    # Found by the schema fuzzer: the name was echoed into the answer, NUL and all.
+    response = await client.get("/api/v1/finance/revenue?y%00z=1&include_simulated=true")
+    assert_refused(response, "request", f"has a query parameter name that {NUL}")
+    assert "\x00" not in response.text
+    assert "\\u0000" not in response.text
+
+
+@pytest.mark.usefixtures("no_server_errors")
 async def test_a_nul_in_an_alert_is_refused_and_nothing_is_written(
     client: httpx.AsyncClient, app: FastAPI, clean: None
 ) -> None:

@@ -68,7 +68,11 @@ def json_problems(document: object, root: Location = ("body",)) -> Iterator[tupl
 
 def _strings(pairs: Iterable[tuple[str, object]], kind: str) -> Iterator[tuple[Location, str]]:
     for name, value in pairs:
-        if isinstance(value, str):
+        name_problem = text_problem(name)
+        if name_problem is not None:
+            # A name the client made up is not echoed either when it is the hostile part.
+            yield (kind,), f"has a {kind} parameter name that {name_problem}"
+        elif isinstance(value, str):
             problem = text_problem(value)
             if problem is not None:
                 yield (kind, name), problem
