@@ -144,6 +144,9 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
         # Served by web.docs from the package's own bundles, not FastAPI's CDN.
         docs_url=None,
         redoc_url=None,
+        # Metrics are Prometheus' (observability); FastAPI's OpenTelemetry bridge otherwise
+        # asks on every request whether a provider was configured (~15 µs a request).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.token_signer = token_signer
