@@ -28,6 +28,7 @@ from travel_recharge.kit.db_http import document_database_unavailable
 from travel_recharge.kit.errors import install_error_handlers
 from travel_recharge.kit.hardening import install_hardening
 from travel_recharge.kit.logs import configure_logging, log_event
+from travel_recharge.kit.replay.layer import ReplayLayer
 from travel_recharge.kit.storable_text import state_storable_text
 from travel_recharge.kit.views import read_paths
 from travel_recharge.network.alerts.router import operator_router as alerts_router
@@ -40,6 +41,7 @@ from travel_recharge.ops.cache.router import router as cache_router
 from travel_recharge.ops.probes import probe_forever
 from travel_recharge.ops.router import router as health_router
 from travel_recharge.ops.service import VERSION
+from travel_recharge.security.edge_gate import EdgeGate
 from travel_recharge.security.keys import signing_key
 from travel_recharge.security.rate_limit import RateLimiter, limits_from
 from travel_recharge.security.routes import secure_routes
@@ -100,6 +102,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
             clock,
         )
         app.state.rate_limiter = RateLimiter(app.state.cache, limits)
+        app.state.edge_gate = EdgeGate(token_signer, app.state.rate_limiter)
         app.state.simulator = Simulator(
             settings, app.state.database, app.state.cache, token_signer, app.state.rate_limiter
         )
@@ -151,6 +154,8 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
     app.state.settings = settings
     app.state.token_signer = token_signer
     install_error_handlers(app)
+    # Innermost: a replayed answer still passes gzip and the edge (request id, headers, metrics).
+    app.add_middleware(ReplayLayer, lifetime_s=settings.answer_replay_s)
     # Level 6, not Starlette's 9: on the 370 kB station identifiers it takes ~4 ms instead of
     # ~17 ms of CPU per answer for a 7% larger result. Below 1 kB gzip saves little.
     app.add_middleware(GZipMiddleware, minimum_size=1000, compresslevel=6)

@@ -121,7 +121,7 @@ async def issue_token(
     # group's public rule), bounding the argon2 work any one address can cause. Secrets are
     # generated (256 bits), so spreading guesses over many addresses gains nothing.
     limiter: RateLimiter = request.app.state.rate_limiter
-    attempts = f"login:{login}@{client_ip(request)}"
+    attempts = f"login:{login}@{client_ip(request.scope)}"
     await limiter.admit("auth", None, attempts)
     principal = await accounts.authenticate(session, login, secret, kind)
     if principal is None:

@@ -79,6 +79,11 @@ class Settings(BaseSettings):
     # Views that accept TTL-bounded staleness (never card views) keep an expired value this
     # long, served while one caller recomputes it: their freshness bound is TTL + this grace.
     cache_stale_grace_s: int = Field(default=30, ge=0)
+    # A GET the route answered with a cached view's bytes is answered at the edge from Redis
+    # for this long (kit.replay): same access rule, rate limit and freshness, without routing
+    # or a database session. A view chosen by the time of day may lag the clock by this much.
+    # 0: every request runs its route.
+    answer_replay_s: float = Field(default=1.0, ge=0, le=60)
 
     # Cache lifetimes (seconds), the seed's TTLs. Card views are also invalidated after every
     # write, so their TTL only bounds memory; the others bound how stale a total can be.

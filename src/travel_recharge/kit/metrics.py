@@ -29,6 +29,12 @@ HTTP_LATENCY = Histogram(
     buckets=LATENCY_BUCKETS,
 )
 
+HTTP_REPLAYED = Counter(
+    f"{PREFIX}_http_replayed",
+    "GET answers replayed at the edge from a cached view, without running the route "
+    "(kit.replay); they are also counted in the requests above.",
+)
+
 CACHE_HITS = Counter(
     f"{PREFIX}_cache_hits", "Cache lookups answered from Redis, by namespace.", ["namespace"]
 )

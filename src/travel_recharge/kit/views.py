@@ -18,6 +18,7 @@ from travel_recharge.kit.cache import Cache
 from travel_recharge.kit.clock import Clock, utc_now
 from travel_recharge.kit.config import Settings
 from travel_recharge.kit.db import ReadSession, SessionFactory, uses_database
+from travel_recharge.kit.replay.record import note_view
 
 T = TypeVar("T")
 Produce = Callable[[ReadSession], Awaitable[BaseModel]]
@@ -72,9 +73,12 @@ class Reads:
         """Like view(), for a loader that makes its own bytes (an empty answer, say)."""
         if not cacheable:
             return await self.uncached(produce)
-        return await self.cache.read_through(
+        body = await self.cache.read_through(
             group, field, ttl_s, lambda: self.uncached(produce), stale_ok=stale_ok
         )
+        # If the route answers with these very bytes, the edge may replay them (kit.replay).
+        note_view(group, field, body)
+        return body
 
     async def uncached(self, produce: Callable[[ReadSession], Awaitable[T]]) -> T:
         """A read that is never cached, with a session of the same kind."""

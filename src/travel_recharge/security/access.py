@@ -21,8 +21,10 @@ from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlowPassword
 from fastapi.params import Depends as DependsParam
 from fastapi.security import OAuth2
 from fastapi.security.utils import get_authorization_scheme_param
+from starlette.types import Scope
 
 from travel_recharge.kit.errors import Forbidden, Unauthorized
+from travel_recharge.kit.replay.record import admitted_at_edge, note_admission
 from travel_recharge.security.rate_limit import RateLimiter, client_key, is_uncounted
 from travel_recharge.security.roles import Role
 from travel_recharge.security.tokens import InvalidToken, Principal, TokenSigner
@@ -60,19 +62,23 @@ class Caller:
     problem: str | None = None
 
 
-async def _caller(
-    request: Request, authorization: Annotated[str | None, Depends(oauth2)]
-) -> Caller:
+def caller_of(signer: TokenSigner, authorization: str | None) -> Caller:
+    """Who an Authorization header names, or why it names nobody."""
     if authorization is None:
         return Caller()
     scheme, token = get_authorization_scheme_param(authorization)
     if scheme.lower() != "bearer" or not token:
         return Caller(problem="the Authorization header must be 'Bearer <token>'")
-    signer: TokenSigner = request.app.state.token_signer
     try:
         return Caller(signer.read(token))
     except InvalidToken as exc:
         return Caller(problem=str(exc))
+
+
+async def _caller(
+    request: Request, authorization: Annotated[str | None, Depends(oauth2)]
+) -> Caller:
+    return caller_of(request.app.state.token_signer, authorization)
 
 
 CallerDep = Annotated[Caller, Depends(_caller)]
@@ -92,24 +98,29 @@ async def current_principal(caller: CallerDep) -> Principal:
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def client_ip(request: Request) -> str | None:
+def client_ip(scope: Scope) -> str | None:
     """The address rate limits count the caller by (an IPv6 client by its /64).
 
     It is the connection's peer, unless that peer is one of TR_TRUSTED_PROXIES: then uvicorn
     has put the client's address from X-Forwarded-For there (`serve`, cli.proxy_options)."""
-    return client_key(request.client.host) if request.client else None
+    client = scope.get("client")
+    return client_key(client[0]) if client else None
 
 
-def _principal_key(principal: Principal) -> str:
-    return f"account:{principal.account_id}"
+def principal_key(principal: Principal | None) -> str | None:
+    """The name a caller's own rate limits count them by."""
+    return f"account:{principal.account_id}" if principal is not None else None
 
 
 async def _admit(request: Request, rule: AccessRule, principal: Principal | None) -> None:
     if is_uncounted(request.scope):
         return
+    # The edge may answer this request again itself, admitting it by the same rule.
+    note_admission(rule)
+    if admitted_at_edge(request.scope):
+        return  # the edge has counted it already (kit.replay)
     limiter: RateLimiter = request.app.state.rate_limiter
-    who = _principal_key(principal) if principal is not None else None
-    await limiter.admit(rule.group, client_ip(request), who)
+    await limiter.admit(rule.group, client_ip(request.scope), principal_key(principal))
 
 
 async def charge_caller(request: Request, principal: Principal, costs: Mapping[str, int]) -> None:
@@ -117,7 +128,7 @@ async def charge_caller(request: Request, principal: Principal, costs: Mapping[s
     had sent them: for an endpoint that makes requests on the caller's behalf (429 when
     they do not fit, and then none is counted)."""
     limiter: RateLimiter = request.app.state.rate_limiter
-    await limiter.charge(costs, client_ip(request), _principal_key(principal))
+    await limiter.charge(costs, client_ip(request.scope), principal_key(principal))
 
 
 def _refuse(principal: Principal) -> Forbidden:

@@ -18,11 +18,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
+from typing import Literal, cast
 
+from redis.typing import EncodableT
 from starlette.types import Scope
 
 from travel_recharge.kit.cache import Cache, CacheUnavailable
+from travel_recharge.kit.cache.together import ScriptCall
 from travel_recharge.kit.config import Settings
 from travel_recharge.kit.errors import TooManyRequests
 from travel_recharge.kit.logs import log_event
@@ -180,6 +182,26 @@ class RateLimiter:
     async def charge(self, costs: Mapping[str, int], ip: str | None, principal: str | None) -> None:
         """Count `cost` requests in each group's buckets, all at once or none (a request that
         makes others on the caller's behalf); TooManyRequests when one lacks room."""
+        call = self.charge_call(costs, ip, principal)
+        if call is None:
+            return
+        try:
+            result = await self._cache.call(lambda: self._script(keys=call.keys, args=call.args))
+        except CacheUnavailable:
+            return  # fail open; the cache client has logged and counted the failure
+        if not self.admits(result):
+            groups, wait_ms = ", ".join(costs), cast(int, result)
+            log_event(logger, "rate_limit.refused", group=groups, wait_ms=wait_ms)
+            raise TooManyRequests(
+                f"too many requests for {groups}; retry in {math.ceil(wait_ms / 1000)} s",
+                retry_after_s=max(1, math.ceil(wait_ms / 1000)),
+            )
+
+    def charge_call(
+        self, costs: Mapping[str, int], ip: str | None, principal: str | None
+    ) -> ScriptCall | None:
+        """The script that counts `costs` (see charge), to run alone or with others in one
+        round trip (the edge's replay, kit.replay); None when no bucket applies."""
         buckets: list[tuple[str, str, int, int]] = []  # key, member, increment, tolerance (ms)
         for group, cost in costs.items():
             rules = self.limits(group)
@@ -205,24 +227,20 @@ class RateLimiter:
                     )
                 )
         if not buckets:
-            return
+            return None
         keys = [key for key, _, _, _ in buckets]
-        args: list[str | int] = [
+        args: list[EncodableT] = [
             value
             for _, member, increment, tolerance in buckets
             for value in (member, increment, tolerance)
         ]
-        try:
-            wait_ms = int(await self._cache.call(lambda: self._script(keys=keys, args=args)))
-        except CacheUnavailable:
-            return  # fail open; the cache client has logged and counted the failure
-        if wait_ms > 0:
-            groups = ", ".join(costs)
-            log_event(logger, "rate_limit.refused", group=groups, wait_ms=wait_ms)
-            raise TooManyRequests(
-                f"too many requests for {groups}; retry in {math.ceil(wait_ms / 1000)} s",
-                retry_after_s=max(1, math.ceil(wait_ms / 1000)),
-            )
+        return ScriptCall(self._script, keys, args)
+
+    @staticmethod
+    def admits(result: object) -> bool:
+        """Whether the script of charge_call admitted the request (it returns the wait, in
+        milliseconds: 0 when admitted)."""
+        return cast(int, result) <= 0
 
     async def forget(self, group: str, subject: Subject, who: str) -> None:
         """Empty one bucket: what it counted no longer counts."""

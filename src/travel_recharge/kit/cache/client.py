@@ -12,7 +12,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Annotated, TypeVar, cast
@@ -31,6 +31,7 @@ from travel_recharge.kit.cache.read_through import (
     ViewKeys,
 )
 from travel_recharge.kit.cache.stats import CacheStats
+from travel_recharge.kit.cache.together import ScriptCall, run_together
 from travel_recharge.kit.config import Settings
 from travel_recharge.kit.logs import log_event
 from travel_recharge.kit.metrics import CACHE_BREAKER_OPEN
@@ -196,7 +197,7 @@ class Cache:
 
     async def get(self, name: str) -> bytes | None:
         """The cached bytes, or None on a miss or when Redis cannot answer."""
-        group = name.split(":", 1)[0]
+        group = bucket_of(name)
 
         async def read() -> bytes | None:
             # The client is created without decode_responses, so values are bytes.
@@ -269,9 +270,30 @@ class Cache:
         """
         if self._unpaid and not await self._pay_debt() and group in self._unpaid:
             return await load()
+        return await self._views.read(
+            self._view_keys(group, field), bucket_of(group), ttl_s, load, stale_ok
+        )
+
+    def _view_keys(self, group: str, field: str) -> ViewKeys:
         base = self.key(group)
-        keys = ViewKeys(self.generation_key(group), f"{base}:f:{field}", f"{base}:lock:{field}")
-        return await self._views.read(keys, group.split(":", 1)[0], ttl_s, load, stale_ok)
+        return ViewKeys(self.generation_key(group), f"{base}:f:{field}", f"{base}:lock:{field}")
+
+    def peek(self, group: str, field: str) -> ScriptCall | None:
+        """The script that reads a fresh cached value of the view and changes nothing, to
+        send with others (`together`); None while only read_through may read this process'
+        views: an invalidation of its own has not reached Redis yet, or in an isolated block."""
+        if self._unpaid or self._scope() is not None:
+            return None
+        return self._views.peek_call(self._view_keys(group, field))
+
+    def count_hit(self, group: str) -> None:
+        """A view served from a `peek` counts as a hit, like one read_through served."""
+        self.stats.hits[bucket_of(group)] += 1
+
+    async def together(self, calls: Sequence[ScriptCall]) -> list[object]:
+        """The scripts' results from one round trip, under the breaker and the time budget
+        (CacheUnavailable like `call`)."""
+        return await self.call(lambda: run_together(self.redis, calls))
 
     @property
     def unpaid_invalidations(self) -> int:
@@ -343,6 +365,11 @@ class Cache:
 
     async def close(self) -> None:
         await self._link.close()
+
+
+def bucket_of(group: str) -> str:
+    """The stats namespace of a group: its first segment (`cards:42` counts as `cards`)."""
+    return group.split(":", 1)[0]
 
 
 def base_prefix(namespace: str) -> str:

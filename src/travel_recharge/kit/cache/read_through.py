@@ -22,6 +22,7 @@ from redis.asyncio import Redis
 from travel_recharge.kit.cache import scripts
 from travel_recharge.kit.cache.breaker import CacheUnavailable
 from travel_recharge.kit.cache.stats import CacheStats
+from travel_recharge.kit.cache.together import ScriptCall
 from travel_recharge.kit.config import Settings
 
 Load = Callable[[], Awaitable[bytes]]
@@ -100,6 +101,7 @@ class ReadThrough:
         self._lookup_script = cache.redis.register_script(scripts.LOOKUP)
         self._fill_script = cache.redis.register_script(scripts.FILL)
         self._release_script = cache.redis.register_script(scripts.RELEASE)
+        self._peek_script = cache.redis.register_script(scripts.PEEK)
         # One load per view and generation in flight in this process; the others await it.
         self._flights: dict[tuple[str, bytes | None], asyncio.Future[bytes | None]] = {}
 
@@ -135,6 +137,11 @@ class ReadThrough:
         # The lock holder never waits on a local load: that one may be a mere poller, which
         # will find this holder's fill.
         return await self._shared(view, (keys.value, found.token), resolve, may_join=not locked)
+
+    def peek_call(self, keys: ViewKeys) -> ScriptCall:
+        """The script that returns the view's payload on a fresh hit and nil otherwise,
+        changing nothing (scripts.PEEK), to send together with other scripts."""
+        return ScriptCall(self._peek_script, (keys.generation, keys.value), ())
 
     async def _shared(
         self,

@@ -18,6 +18,27 @@ local clock = redis.call('TIME')
 local now_ms = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 """
 
+# Reads the value in KEYS[2] as of generation `token`: `current` when it was written under
+# that token, then its `payload`, and `fresh` while its TTL has not run out.
+_READ_VALUE = (
+    """
+local raw = redis.call('GET', KEYS[2])
+local current, fresh, payload = false, false, ''
+if raw then
+    local first = string.find(raw, '|', 1, true)
+    if first and string.sub(raw, 1, first - 1) == token then
+        local second = string.find(raw, '|', first + 1, true)
+        payload = string.sub(raw, second + 1)
+        current = true
+"""
+    + _NOW_MS
+    + """
+        fresh = now_ms < tonumber(string.sub(raw, first + 1, second - 1))
+    end
+end
+"""
+)
+
 # KEYS: gen, value, lock. ARGV: owner, lock_ttl_ms, a new token, token ttl_s.
 # Returns {state, token, payload, locked}: state is hit, expired (token still current: only
 # the TTL ran out) or miss; locked is 1 when this caller now holds the recompute lock.
@@ -32,22 +53,13 @@ if not token then
     token = ARGV[3]
     redis.call('SET', KEYS[1], token, 'EX', ARGV[4])
 end
-local raw = redis.call('GET', KEYS[2])
-local state, payload = 'miss', ''
-if raw then
-    local first = string.find(raw, '|', 1, true)
-    if first and string.sub(raw, 1, first - 1) == token then
-        local second = string.find(raw, '|', first + 1, true)
-        payload = string.sub(raw, second + 1)
 """
-    + _NOW_MS
+    + _READ_VALUE
     + """
-        if now_ms < tonumber(string.sub(raw, first + 1, second - 1)) then
-            return {'hit', token, payload, 0}
-        end
-        state = 'expired'
-    end
+if fresh then
+    return {'hit', token, payload, 0}
 end
+local state = current and 'expired' or 'miss'
 local holder = redis.call('GET', KEYS[3])
 -- A lock taken under an older generation guards a fill that will be refused: take it over.
 if holder and string.sub(holder, 1, #token + 1) == token .. '|' then
@@ -55,6 +67,26 @@ if holder and string.sub(holder, 1, #token + 1) == token .. '|' then
 end
 redis.call('SET', KEYS[3], token .. '|' .. ARGV[1], 'PX', ARGV[2])
 return {state, token, payload, 1}
+"""
+)
+
+# KEYS: gen, value. The payload of a fresh value of the current generation, or false.
+# LOOKUP without its side effects (no token made, no lock taken), for the edge's replay of a
+# cached answer (kit.replay): on anything but a hit the request goes on to the route, whose
+# own LOOKUP then decides who recomputes.
+PEEK = (
+    """
+local token = redis.call('GET', KEYS[1])
+if not token then
+    return false
+end
+"""
+    + _READ_VALUE
+    + """
+if fresh then
+    return payload
+end
+return false
 """
 )
 
