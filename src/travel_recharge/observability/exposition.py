@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -12,8 +13,30 @@ from prometheus_client.multiprocess import MultiProcessCollector, mark_process_d
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
+# A sample file starts with the 4-byte length of what is used of it (mmap_dict).
+_HEADER_BYTES = 4
+
+
+class WrittenFilesCollector(MultiProcessCollector):
+    """Every worker's sample files but those still being created: a worker starting this
+    instant has made its file but not yet written its header, and reading that file would
+    fail the whole scrape (struct.error) instead of counting what it has not served yet."""
+
+    def collect(self) -> object:
+        files = glob.glob(os.path.join(self._path, "*.db"))
+        written = [f for f in files if _size(f) >= _HEADER_BYTES]
+        return self.merge(written, accumulate=True)  # type: ignore[no-untyped-call]
+
+
+def _size(file: str) -> int:
+    try:
+        return os.path.getsize(file)
+    except OSError:
+        return 0  # gone since the glob (a dead worker's gauges being dropped)
+
+
 # prometheus-client leaves these two untyped; their signatures, as documented.
-_collect_from: Callable[[CollectorRegistry, str], object] = MultiProcessCollector
+_collect_from: Callable[[CollectorRegistry, str], object] = WrittenFilesCollector
 _mark_dead: Callable[[int, str], None] = mark_process_dead
 
 
