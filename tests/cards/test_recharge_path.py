@@ -154,7 +154,13 @@ async def run_recharge(
                     account_id=TEST_ACCOUNT_ID,
                 )
             await unit.run_hooks()
-            await asyncio.sleep(0)  # the logger is called soon after each statement
+            # asyncpg calls the logger soon (call_soon) after each statement: let it see the
+            # COMMIT (the hooks may not have given the loop a turn: a test before this one
+            # can leave the cache's breaker open, and then they never await Redis).
+            for _ in range(100):
+                if statements.seen[-1:] == ["COMMIT;"]:
+                    break
+                await asyncio.sleep(0)
         finally:
             driver.remove_query_logger(statements)
     return answer

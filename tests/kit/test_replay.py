@@ -151,6 +151,34 @@ async def test_a_card_balance_is_replayed_for_staff_and_never_older_than_a_write
         assert replays() == before + 1
 
 
+async def test_a_route_learned_from_two_cards_replays_a_third_card_first_asked(
+    edge: Replaying,
+) -> None:
+    first, second, third = [await new_card(edge.admin) for _ in range(3)]
+    assert (await recharge(edge.admin, third, 4_000)).status_code == 201
+    async with edge.client(Role.operator) as operator:
+        for card in (first, second):
+            assert await twice(operator, f"/api/v1/cards/{card}/balance") == (0, 1)
+        # Each card's answer is in Redis once the route has served it; the third's is now.
+        route = await edge.admin.get(f"/api/v1/cards/{third}/balance")
+        before = replays()
+        replayed = await operator.get(f"/api/v1/cards/{third}/balance")
+        assert replays() == before + 1
+        assert answer_of(replayed) == answer_of(route)
+        assert replayed.json()["balance"] == 4_000
+        # After a write, the third card's next answer is the new balance.
+        assert (await recharge(edge.admin, third, 1_000)).status_code == 201
+        assert (await operator.get(f"/api/v1/cards/{third}/balance")).json()["balance"] == 5_000
+        # The same card written differently names a key nobody fills: the route answers it.
+        before = replays()
+        padded = await operator.get(f"/api/v1/cards/000{third}/balance")
+        assert padded.status_code == 200
+        assert padded.json()["balance"] == 5_000
+        missing = await operator.get(f"/api/v1/cards/{third + 1000}/balance")
+        assert missing.status_code == 404
+        assert replays() == before
+
+
 async def test_an_answer_is_replayed_only_to_the_same_credentials(
     edge: Replaying, network: Network
 ) -> None:

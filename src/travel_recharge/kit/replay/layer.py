@@ -11,8 +11,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from travel_recharge.kit.cache import Cache, CacheUnavailable
 from travel_recharge.kit.cache.together import ScriptCall
 from travel_recharge.kit.metrics import HTTP_REPLAYED
-from travel_recharge.kit.replay.learned import LearnedAnswer, LearnedAnswers, RequestKey, learn
+from travel_recharge.kit.replay.learned import (
+    LearnedAnswer,
+    LearnedAnswers,
+    LearnedTemplates,
+    RequestKey,
+    learn,
+)
 from travel_recharge.kit.replay.record import mark_admitted, recording, stop_recording
+from travel_recharge.kit.replay.templates import template_of
 
 # Requests of a few hundred callers and paths; a learned answer weighs about a kilobyte.
 CAPACITY = 2_048
@@ -48,6 +55,7 @@ class ReplayLayer:
         self.app = app
         self.lifetime_s = lifetime_s
         self.learned = LearnedAnswers(CAPACITY)
+        self.templates = LearnedTemplates(CAPACITY)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = _replayable(scope) if self.lifetime_s > 0 else None
@@ -57,7 +65,7 @@ class ReplayLayer:
         if request is None or cache is None or gate is None:
             await self.app(scope, receive, send)
             return
-        answer = self.learned.get(request.key)
+        answer = self.learned.get(request.key) or self.templates.get(request.key)
         if answer is None:
             await self._learn(request, scope, receive, send)
         elif not await self._replay(answer, request, scope, send, cache, gate):
@@ -119,8 +127,14 @@ class ReplayLayer:
         finally:
             stop_recording(token)
         learned = learn(record, scope, status, headers, body, self.lifetime_s)
-        if learned is not None:
-            self.learned.put(request.key, learned)
+        if learned is None:
+            return
+        self.learned.put(request.key, learned)
+        params = scope.get("path_params")
+        if params and all(isinstance(value, str) for value in params.values()):
+            suggested = template_of(request.key[0], params, learned.group, learned.field)
+            if suggested is not None:
+                self.templates.learn(request.key, *suggested, learned)
 
 
 def _replayable(scope: Scope) -> _Request | None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from starlette.types import Scope
 
 from travel_recharge.kit.http_cache import etag_of, if_none_match_matches
 from travel_recharge.kit.replay.record import AnswerRecord
+from travel_recharge.kit.replay.templates import PathTemplate
 
 # The same request: path, query string and Authorization header (so an answer is only ever
 # replayed to a caller with the very same credentials).
@@ -111,3 +112,56 @@ class LearnedAnswers:
 
     def __len__(self) -> int:
         return len(self._answers)
+
+
+@dataclass
+class _Candidate:
+    template: PathTemplate
+    values: dict[str, str]  # the first sample's
+    answer: LearnedAnswer | None = None  # once a second sample agreed
+
+
+class LearnedTemplates:
+    """Each caller's route templates (kit.replay.templates), per query string: a template is
+    used once a second answer, for other values of every parameter, agreed with the first."""
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._callers: OrderedDict[tuple[bytes, bytes | None], dict[str, _Candidate]] = (
+            OrderedDict()
+        )
+
+    def learn(
+        self,
+        key: RequestKey,
+        template: PathTemplate,
+        values: dict[str, str],
+        answer: LearnedAnswer,
+    ) -> None:
+        caller = (key[1], key[2])
+        candidates = self._callers.setdefault(caller, {})
+        self._callers.move_to_end(caller)
+        if len(self._callers) > self._capacity:
+            self._callers.popitem(last=False)
+        known = candidates.get(template.path)
+        if known is not None and known.template == template:
+            if all(values[name] != value for name, value in known.values.items()):
+                known.answer = answer
+            return
+        candidates[template.path] = _Candidate(template, values)
+
+    def get(self, key: RequestKey) -> LearnedAnswer | None:
+        candidates = self._callers.get((key[1], key[2]))
+        if not candidates:
+            return None
+        now = time.monotonic()
+        for candidate in candidates.values():
+            answer = candidate.answer
+            if answer is None or answer.expires <= now:
+                continue
+            found = candidate.template.key_of(key[0])
+            if found is not None:
+                group, field, values = found
+                routing = {**answer.routing, "path_params": values}
+                return replace(answer, group=group, field=field, routing=routing)
+        return None
