@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 from redis.typing import EncodableT
 
 
@@ -47,9 +47,26 @@ async def run_together(redis: Redis, calls: Sequence[ScriptCall]) -> list[object
 
 
 async def _send(redis: Redis, calls: Sequence[ScriptCall]) -> list[object]:
-    # EVALSHA by hand: a Script called on a pipeline makes the pipeline ask SCRIPT EXISTS
-    # first, a second round trip on every execute.
-    async with redis.pipeline(transaction=False) as pipe:
-        for call in calls:
-            pipe.evalsha(call.script.sha, len(call.keys), *call.keys, *call.args)
-        return list(await pipe.execute(raise_on_error=False))
+    # On a connection of the pool directly: redis-py's Pipeline costs about a fifth more CPU
+    # for these two scripts (measured, interleaved rounds), and a Script called on a pipeline
+    # would ask SCRIPT EXISTS first, a second round trip on every execute.
+    pool = redis.connection_pool
+    connection = await pool.get_connection()  # type: ignore[no-untyped-call]
+    try:
+        commands = [
+            ("EVALSHA", call.script.sha, len(call.keys), *call.keys, *call.args) for call in calls
+        ]
+        await connection.send_packed_command(connection.pack_commands(commands))
+        results: list[object] = []
+        for _ in calls:
+            try:
+                results.append(await connection.read_response())
+            except ResponseError as error:  # this script's own error; the replies stay in step
+                results.append(error)
+        return results
+    except BaseException:
+        # A reply may be half read (a timeout, a cancellation): the connection is not reused.
+        await connection.disconnect()
+        raise
+    finally:
+        await pool.release(connection)
