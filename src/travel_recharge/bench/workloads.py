@@ -8,6 +8,7 @@ operator, who may read any card: the same endpoint, query and cache entry.
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import uuid
@@ -76,6 +77,21 @@ def read_request(read: Read, ranges: CardRanges) -> MakeRequest:
         return get_request(HOST, path, headers)
 
     return request
+
+
+def priming_request(read: Read, ranges: CardRanges) -> tuple[MakeRequest, int]:
+    """Each card of a per-card read in turn, and how many cards there are: asked once each
+    before measuring, their views are cached, as the workload (a cached read) is named for.
+    Left cold, each card's first read would come from PostgreSQL: about a fifth of a 10 s
+    run's requests at 2,000 cards."""
+    headers = authorization(read.role) if read.role else {}
+    first, last = ranges.http_taps
+    cards = itertools.cycle(range(first, last + 1))
+
+    def request() -> bytes:
+        return get_request(HOST, read.path.format(card_id=next(cards)), headers)
+
+    return request, last - first + 1
 
 
 def taps_request(ranges: CardRanges) -> MakeRequest:
