@@ -88,19 +88,22 @@ def service_process(environment: dict[str, str], workers: int) -> Iterator[Runni
         ) as server:
             yield server
     finally:
-        _drop_limiter_state(environment.get("TR_REDIS_URL"), environment.get("TR_CACHE_NAMESPACE"))
+        namespace = environment.get("TR_CACHE_NAMESPACE")
+        _drop_namespace_state(environment.get("TR_REDIS_URL"), namespace)
 
 
-def _drop_limiter_state(redis_url: str | None, namespace: str | None) -> None:
-    """The rate limiter's sets of the server's own namespace: they have no TTL (they must
-    never be evicted), and a benchmark's namespace is never used again. Never the default
-    namespace's, which may be a running service's."""
+def _drop_namespace_state(redis_url: str | None, namespace: str | None) -> None:
+    """Every key of the server's own namespace: the rate limiter's sets have no TTL (they must
+    never be evicted) and its cached views' generation tokens live a day, while a
+    benchmark's namespace is never used again. Never the default namespace's, which may be a
+    running service's."""
     if not redis_url or not namespace:
         return
     client = redis.Redis.from_url(redis_url, socket_connect_timeout=1, socket_timeout=5)
     try:
-        for key in client.scan_iter(match=f"{state_prefix(namespace)}*", count=500):
-            client.delete(key)
+        for prefix in (state_prefix(namespace), f"{namespace}:"):
+            for key in client.scan_iter(match=f"{prefix}*", count=500):
+                client.delete(key)
     except (redis.RedisError, OSError):
         pass  # an unreachable Redis (the cold read benchmark's) holds nothing of ours
     finally:
