@@ -6,22 +6,20 @@ from travel_recharge.kit.replay.templates import template_of
 
 
 def test_a_card_balance_becomes_a_template_for_every_card() -> None:
-    found = template_of("/api/v1/cards/12/balance", {"card_id": "12"}, "cards:12", "balance")
-    assert found is not None
-    template, values = found
+    template = template_of("/api/v1/cards/12/balance", {"card_id": "12"}, "cards:12", "balance")
+    assert template is not None
     assert template.path == "/api/v1/cards/{card_id}/balance"
-    assert values == {"card_id": "12"}
     assert template.key_of("/api/v1/cards/7/balance") == ("cards:7", "balance", {"card_id": "7"})
     assert template.key_of("/api/v1/cards/7/history") is None
     assert template.key_of("/api/v1/cards/7/8/balance") is None
 
 
 def test_a_value_in_the_field_is_found_there() -> None:
-    found = template_of(
+    template = template_of(
         "/api/v1/stations/02000/details", {"station_code": "02000"}, "stations", "details:02000"
     )
-    assert found is not None
-    assert found[0].key_of("/api/v1/stations/09100/details") == (
+    assert template is not None
+    assert template.key_of("/api/v1/stations/09100/details") == (
         "stations",
         "details:09100",
         {"station_code": "09100"},

@@ -66,17 +66,12 @@ class CardRanges:
 
 
 def read_request(read: Read, ranges: CardRanges) -> MakeRequest:
-    headers = authorization(read.role) if read.role else {}
-    first, last = ranges.http_taps
     if "{card_id}" not in read.path:
+        headers = authorization(read.role) if read.role else {}
         fixed = get_request(HOST, read.path, headers)
         return lambda: fixed
-
-    def request() -> bytes:
-        path = read.path.format(card_id=random.randint(first, last))
-        return get_request(HOST, path, headers)
-
-    return request
+    first, last = ranges.http_taps
+    return _per_card(read, lambda: random.randint(first, last))
 
 
 def priming_request(read: Read, ranges: CardRanges) -> tuple[MakeRequest, int]:
@@ -84,14 +79,18 @@ def priming_request(read: Read, ranges: CardRanges) -> tuple[MakeRequest, int]:
     before measuring, their views are cached, as the workload (a cached read) is named for.
     Left cold, each card's first read would come from PostgreSQL: about a fifth of a 10 s
     run's requests at 2,000 cards."""
-    headers = authorization(read.role) if read.role else {}
     first, last = ranges.http_taps
-    cards = itertools.cycle(range(first, last + 1))
+    return _per_card(read, itertools.cycle(range(first, last + 1)).__next__), last - first + 1
+
+
+def _per_card(read: Read, card: Callable[[], int]) -> MakeRequest:
+    """`read` for the card `card()` names, asked anew for each request."""
+    headers = authorization(read.role) if read.role else {}
 
     def request() -> bytes:
-        return get_request(HOST, read.path.format(card_id=next(cards)), headers)
+        return get_request(HOST, read.path.format(card_id=card()), headers)
 
-    return request, last - first + 1
+    return request
 
 
 def taps_request(ranges: CardRanges) -> MakeRequest:

@@ -132,9 +132,9 @@ class ReplayLayer:
         self.learned.put(request.key, learned)
         params = scope.get("path_params")
         if params and all(isinstance(value, str) for value in params.values()):
-            suggested = template_of(request.key[0], params, learned.group, learned.field)
-            if suggested is not None:
-                self.templates.learn(request.key, *suggested, learned)
+            template = template_of(request.key[0], params, learned.group, learned.field)
+            if template is not None:
+                self.templates.learn(request.key, template, params, learned)
 
 
 def _replayable(scope: Scope) -> _Request | None:

@@ -110,9 +110,6 @@ class LearnedAnswers:
         if len(self._answers) > self._capacity:
             self._answers.popitem(last=False)
 
-    def __len__(self) -> int:
-        return len(self._answers)
-
 
 @dataclass
 class _Candidate:

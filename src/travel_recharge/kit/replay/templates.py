@@ -37,11 +37,9 @@ class PathTemplate:
         return _filled(self.group, values), _filled(self.field, values), values
 
 
-def template_of(
-    path: str, params: dict[str, str], group: str, field: str
-) -> tuple[PathTemplate, dict[str, str]] | None:
-    """The template a path and its view key suggest, with this path's values; None when the
-    parameters do not each name one whole segment of the path, or the key uses none."""
+def template_of(path: str, params: dict[str, str], group: str, field: str) -> PathTemplate | None:
+    """The template a path and its view key suggest; None when the parameters do not each
+    name one whole segment of the path, or the key uses none."""
     names = {value: name for name, value in params.items()}
     segments = path.split("/")
     if not params or len(names) != len(params) or "" in names:
@@ -57,8 +55,7 @@ def template_of(
         for segment in segments
     )
     shown = "/".join(f"{{{names[s]}}}" if s in names else s for s in segments)
-    template = PathTemplate(shown, re.compile(pattern), group_parts, field_parts)
-    return template, params
+    return PathTemplate(shown, re.compile(pattern), group_parts, field_parts)
 
 
 def _parts(key: str, names: dict[str, str]) -> Parts:
