@@ -9,7 +9,7 @@ that means "the database is gone" answers 503, never 500 (db_failures, errors).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Protocol, TypeVar, TypeVarTuple
 
@@ -281,9 +281,12 @@ async def _begin_on_driver(engine: AsyncEngine) -> tuple[AsyncConnection, asyncp
     raise AssertionError("unreachable: the second attempt returns or raises")
 
 
-@uses_database
-async def _driver_transaction(request: Request) -> AsyncIterator[DriverTransaction]:
-    connection, driver = await _begin_on_driver(database_of(request).primary)
+@asynccontextmanager
+async def driver_transaction(database: Database) -> AsyncIterator[DriverTransaction]:
+    """A write transaction on the primary's asyncpg connection: committed when the block
+    ends normally, then its after-commit hooks run (the request's commit boundary, for the
+    route's dependency and for kit.direct's routes alike)."""
+    connection, driver = await _begin_on_driver(database.primary)
     unit = DriverTransaction(driver)
     try:
         try:
@@ -306,6 +309,12 @@ async def _driver_transaction(request: Request) -> AsyncIterator[DriverTransacti
             await connection.invalidate()
         await connection.close()
     await unit.run_hooks()
+
+
+@uses_database
+async def _driver_transaction(request: Request) -> AsyncIterator[DriverTransaction]:
+    async with driver_transaction(database_of(request)) as unit:
+        yield unit
 
 
 async def _end_failed(

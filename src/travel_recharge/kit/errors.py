@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from travel_recharge.kit.config import Settings
 from travel_recharge.kit.db_failures import database_unavailable
 from travel_recharge.kit.logs import log_event
-from travel_recharge.kit.routing import methods_at
+from travel_recharge.kit.routing import methods_at, route_path
 
 logger = logging.getLogger("travel_recharge.errors")
 
@@ -152,9 +152,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(AppError)
     async def _app_error(_: Request, exc: AppError) -> JSONResponse:
-        return JSONResponse(
-            error_body(exc.code, exc.detail), status_code=exc.status_code, headers=exc.headers
-        )
+        return app_error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -166,7 +164,7 @@ def install_error_handlers(app: FastAPI) -> None:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         headers = dict(getattr(exc, "headers", None) or {})
         if exc.status_code == 405:
-            allowed = methods_at(request.app.router.routes, _route_path(request))
+            allowed = methods_at(request.app.router.routes, route_path(request.scope))
             if allowed:
                 headers["Allow"] = ", ".join(sorted(allowed))
         return JSONResponse(
@@ -184,37 +182,34 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(asyncpg.InternalClientError)
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        if database_unavailable(exc):
-            return _database_unavailable(request, exc)
-        logger.exception(
-            "request.failed",
-            extra={"fields": {"path": request.url.path, "error": type(exc).__name__}},
-        )
-        return JSONResponse(
-            error_body("internal_error", "the request could not be completed"),
-            status_code=500,
-        )
+        settings: Settings = request.app.state.settings
+        return failure_response(exc, request.method, request.url.path, settings)
 
 
-def _route_path(request: Request) -> str:
-    # The path the routes match: without the prefix a proxy serves the app under.
-    path, root = request.url.path, request.scope.get("root_path", "")
-    return path[len(root) :] if root and path.startswith(root) else path
-
-
-def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
-    log_event(
-        logger,
-        "database.unavailable",
-        logging.WARNING,
-        path=request.url.path,
-        method=request.method,
-        error=type(exc).__name__,
-    )
-    settings: Settings = request.app.state.settings
-    unavailable = DatabaseUnavailable(settings.db_unavailable_retry_after_s)
+def app_error_response(exc: AppError) -> JSONResponse:
     return JSONResponse(
-        error_body(unavailable.code, unavailable.detail),
-        status_code=unavailable.status_code,
-        headers=unavailable.headers,
+        error_body(exc.code, exc.detail), status_code=exc.status_code, headers=exc.headers
+    )
+
+
+def failure_response(exc: Exception, method: str, path: str, settings: Settings) -> JSONResponse:
+    """The answer to any failure that is not a request's own mistake: 503 with Retry-After
+    when the database is unavailable, else a logged 500 that says nothing of the cause."""
+    if isinstance(exc, AppError):
+        return app_error_response(exc)
+    if database_unavailable(exc):
+        log_event(
+            logger,
+            "database.unavailable",
+            logging.WARNING,
+            path=path,
+            method=method,
+            error=type(exc).__name__,
+        )
+        unavailable = DatabaseUnavailable(settings.db_unavailable_retry_after_s)
+        return app_error_response(unavailable)
+    fields = {"path": path, "error": type(exc).__name__}
+    logger.exception("request.failed", extra={"fields": fields})
+    return JSONResponse(
+        error_body("internal_error", "the request could not be completed"), status_code=500
     )

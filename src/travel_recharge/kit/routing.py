@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi.params import Depends
 from starlette.routing import BaseRoute, compile_path
+from starlette.types import Scope
 
 
 def leaf_routes(
@@ -50,3 +51,10 @@ def methods_at(routes: Sequence[BaseRoute], path: str) -> set[str]:
         if methods and isinstance(route_path, str) and _path_regex(prefix + route_path).match(path):
             allowed |= methods
     return allowed
+
+
+def route_path(scope: Scope) -> str:
+    """The path the routes match: without the prefix a proxy serves the app under."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path

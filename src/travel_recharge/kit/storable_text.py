@@ -78,7 +78,7 @@ def _strings(pairs: Iterable[tuple[str, object]], kind: str) -> Iterator[tuple[L
                 yield (kind, name), problem
 
 
-def _is_json(content_type: str | None) -> bool:
+def is_json(content_type: str | None) -> bool:
     # The same test FastAPI applies before it parses a body as JSON.
     if not content_type:
         return False
@@ -97,7 +97,7 @@ async def _body_problems(request: Request, is_form: bool) -> list[tuple[Location
         if is_form:
             form = await request.form()
             return list(_strings(form.multi_items(), "body"))
-        if _is_json(request.headers.get("content-type")):
+        if is_json(request.headers.get("content-type")):
             return list(json_problems(await request.json()))
     except Exception:
         # A body that cannot be read or parsed: the route's own reading fails the same way
