@@ -23,19 +23,26 @@ from travel_recharge.cards.schemas import (
 )
 from travel_recharge.finance import service as ledger
 from travel_recharge.finance.schemas import CardLedgerOut
-from travel_recharge.kit.cache import CacheDep
-from travel_recharge.kit.db import DriverTransactionDep, PrimaryReadSessionDep, UnitOfWorkDep
+from travel_recharge.kit.cache import Cache, CacheDep
+from travel_recharge.kit.db import (
+    DriverTransaction,
+    DriverTransactionDep,
+    PrimaryReadSessionDep,
+    UnitOfWorkDep,
+)
 from travel_recharge.kit.errors import error_responses
 from travel_recharge.kit.hardening import StrictJSONRoute
 from travel_recharge.kit.idempotency import IdempotencyKeyHeader
 from travel_recharge.kit.pagination import PageDep
 from travel_recharge.kit.views import PrimaryReadsDep, json_response
 from travel_recharge.network.errors import RechargePointNotActive, RechargePointNotFound
-from travel_recharge.security import CurrentPrincipal, Role, allow
+from travel_recharge.security import CurrentPrincipal, Principal, Role, allow
 from travel_recharge.security.devices import require_own_recharge_point
 from travel_recharge.users.errors import UserNotFound
 
 router = APIRouter(prefix="/api/v1/cards", tags=["cards"], route_class=StrictJSONRoute)
+RECHARGE_PATH = "/api/v1/cards/recharge"
+RECHARGE_ACCESS = allow("recharges", Role.recharge_point)
 
 REPLAY_HEADER = "Idempotent-Replayed"
 
@@ -58,13 +65,13 @@ async def issue_card(request: CardCreate, uow: UnitOfWorkDep) -> CardOut:
 
 
 @router.post(
-    "/recharge",
+    RECHARGE_PATH.removeprefix(router.prefix),
     status_code=201,
     response_model=RechargeOut,
     responses=error_responses(
         CardNotFound, CardNotActive, RechargePointNotFound, RechargePointNotActive, 403, 422
     ),
-    dependencies=[allow("recharges", Role.recharge_point)],
+    dependencies=[RECHARGE_ACCESS],
 )
 async def recharge_card(
     request: RechargeRequest,
@@ -74,6 +81,17 @@ async def recharge_card(
     cache: CacheDep,
 ) -> JSONResponse:
     """Recharge a card at a point of sale; a retry with the same Idempotency-Key credits nothing."""
+    return await recharge_answer(request, key, principal, unit, cache)
+
+
+async def recharge_answer(
+    request: RechargeRequest,
+    key: str,
+    principal: Principal,
+    unit: DriverTransaction,
+    cache: Cache,
+) -> JSONResponse:
+    """The recharge's answer, by the route and by its direct route (cards.direct) alike."""
     require_own_recharge_point(principal, request.recharge_point_id)
     answer = await service.recharge(
         unit, cache, request, key, datetime.now(UTC), account_id=principal.account_id

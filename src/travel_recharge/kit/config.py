@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     # or a database session. A view chosen by the time of day may lag the clock by this much.
     # 0: every request runs its route.
     answer_replay_s: float = Field(default=1.0, ge=0, le=60)
+    # The hot writes (taps, recharges) answered by their direct routes (kit.direct), without
+    # FastAPI's routing and dependency solving; false: by their FastAPI routes, as any other.
+    direct_routes: bool = True
 
     # Cache lifetimes (seconds), the seed's TTLs. Card views are also invalidated after every
     # write, so their TTL only bounds memory; the others bound how stale a total can be.

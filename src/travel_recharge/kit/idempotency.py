@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -25,17 +26,30 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from travel_recharge.kit.errors import Conflict
 from travel_recharge.models import IdempotencyRecord
 
+_KEY_CHARACTERS = "A-Za-z0-9_.:-"
+_KEY_MAX_LENGTH = 200
+_KEY = re.compile(f"[{_KEY_CHARACTERS}]{{1,{_KEY_MAX_LENGTH}}}")
+
 IdempotencyKeyHeader = Annotated[
     str,
     Header(
         alias="Idempotency-Key",
         min_length=1,
-        max_length=200,
-        pattern=r"^[A-Za-z0-9_.:-]+$",
+        max_length=_KEY_MAX_LENGTH,
+        pattern=f"^[{_KEY_CHARACTERS}]+$",
         description="Client-chosen key; a retry with the same key and body returns the "
         "original answer and moves no money",
     ),
 ]
+
+
+def key_of(header: bytes | None) -> str | None:
+    """The Idempotency-Key a raw header value carries, by the header's own rules; None when
+    it carries none that IdempotencyKeyHeader would accept."""
+    if header is None:
+        return None
+    key = header.decode("latin-1")
+    return key if _KEY.fullmatch(key) else None
 
 
 @dataclass(frozen=True)

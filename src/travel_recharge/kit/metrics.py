@@ -35,6 +35,12 @@ HTTP_REPLAYED = Counter(
     "(kit.replay); they are also counted in the requests above.",
 )
 
+HTTP_DIRECT = Counter(
+    f"{PREFIX}_http_direct",
+    "Requests answered by a direct route (kit.direct: taps, recharges), without FastAPI's "
+    "routing; they are also counted in the requests above.",
+)
+
 CACHE_HITS = Counter(
     f"{PREFIX}_cache_hits", "Cache lookups answered from Redis, by namespace.", ["namespace"]
 )

@@ -209,3 +209,11 @@ def allow_owner(
         raise _refuse(principal)
 
     return _declared(owner_access, rule)
+
+
+def rule_of(declared: DependsParam) -> AccessRule:
+    """The access rule a route's declared dependency (public, allow, allow_owner) stands for."""
+    rule = access_rule_of(declared.dependency)
+    if rule is None:
+        raise ValueError(f"{declared!r} declares no access rule")
+    return rule

@@ -10,25 +10,27 @@ from travel_recharge.cards.auth import allow_card_owner
 from travel_recharge.cards.errors import CardNotActive, CardNotFound
 from travel_recharge.cards.schemas import CardId
 from travel_recharge.fares.errors import NoFarePolicyInForce
-from travel_recharge.kit.cache import CacheDep
-from travel_recharge.kit.config import SettingsDep
-from travel_recharge.kit.db import DriverTransactionDep, UnitOfWorkDep
+from travel_recharge.kit.cache import Cache, CacheDep
+from travel_recharge.kit.config import Settings, SettingsDep
+from travel_recharge.kit.db import DriverTransaction, DriverTransactionDep, UnitOfWorkDep
 from travel_recharge.kit.errors import error_responses
 from travel_recharge.kit.hardening import StrictJSONRoute
 from travel_recharge.kit.pagination import PageDep
 from travel_recharge.kit.views import PrimaryReadsDep, json_response
 from travel_recharge.network.errors import RouteNotFound, StationNotFound
-from travel_recharge.security import CurrentPrincipal, Role, allow
+from travel_recharge.security import CurrentPrincipal, Principal, Role, allow
 from travel_recharge.security.devices import require_own_validator
 from travel_recharge.trips import service
 from travel_recharge.trips.errors import TapIdTaken
 from travel_recharge.trips.schemas import CardTripsOut, TapIn, TapOut, TripEndIn, TripEndOut
 
 router = APIRouter(prefix="/api/v1/trips", tags=["trips"], route_class=StrictJSONRoute)
+TAP_PATH = "/api/v1/trips/start"
+TAP_ACCESS = allow("taps", Role.validator)
 
 
 @router.post(
-    "/start",
+    TAP_PATH.removeprefix(router.prefix),
     status_code=201,
     response_model=TapOut,
     responses={
@@ -44,7 +46,7 @@ router = APIRouter(prefix="/api/v1/trips", tags=["trips"], route_class=StrictJSO
             403,
         ),
     },
-    dependencies=[allow("taps", Role.validator)],
+    dependencies=[TAP_ACCESS],
 )
 async def start_trip(
     request: TapIn,
@@ -54,6 +56,17 @@ async def start_trip(
     settings: SettingsDep,
 ) -> Response:
     """Price a tap (full fare, transfer, credit or benefit trip) and charge the card once."""
+    return await tap_answer(request, principal, unit, cache, settings)
+
+
+async def tap_answer(
+    request: TapIn,
+    principal: Principal,
+    unit: DriverTransaction,
+    cache: Cache,
+    settings: Settings,
+) -> Response:
+    """The tap's answer, by the route and by its direct route (trips.direct) alike."""
     require_own_validator(principal, request.validator_id)
     answer, created = await service.tap(
         unit, cache, request, datetime.now(UTC), settings, account_id=principal.account_id
