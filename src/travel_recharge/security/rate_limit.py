@@ -186,7 +186,7 @@ class RateLimiter:
         if call is None:
             return
         try:
-            result = await self._cache.call(lambda: self._script(keys=call.keys, args=call.args))
+            [result] = await self._cache.together([call])
         except CacheUnavailable:
             return  # fail open; the cache client has logged and counted the failure
         if not self.admits(result):

@@ -31,7 +31,7 @@ from travel_recharge.kit.cache.read_through import (
     ViewKeys,
 )
 from travel_recharge.kit.cache.stats import CacheStats
-from travel_recharge.kit.cache.together import ScriptCall, run_together
+from travel_recharge.kit.cache.together import Call, Command, ScriptCall, run_together
 from travel_recharge.kit.config import Settings
 from travel_recharge.kit.logs import log_event
 from travel_recharge.kit.metrics import CACHE_BREAKER_OPEN
@@ -290,8 +290,8 @@ class Cache:
         """A view served from a `peek` counts as a hit, like one read_through served."""
         self.stats.hits[bucket_of(group)] += 1
 
-    async def together(self, calls: Sequence[ScriptCall]) -> list[object]:
-        """The scripts' results from one round trip, under the breaker and the time budget
+    async def together(self, calls: Sequence[Call]) -> list[object]:
+        """The calls' results from one round trip, under the breaker and the time budget
         (CacheUnavailable like `call`)."""
         return await self.call(lambda: run_together(self.redis, calls))
 
@@ -319,18 +319,12 @@ class Cache:
         if not todo:
             return True
 
-        async def run() -> object:
-            if len(todo) == 1:
-                return await self.redis.set(
-                    self.generation_key(todo[0]), uuid.uuid4().hex, ex=GENERATION_TTL_S
-                )
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for group in todo:
-                    pipe.set(self.generation_key(group), uuid.uuid4().hex, ex=GENERATION_TTL_S)
-                return await pipe.execute()
-
+        renewals = [
+            Command(("SET", self.generation_key(group), uuid.uuid4().hex, "EX", GENERATION_TTL_S))
+            for group in todo
+        ]
         try:
-            await self.call(run)
+            await self.together(renewals)
         except CacheUnavailable:
             if groups and self._scope() is None:
                 if len(self._unpaid) < MAX_UNPAID_INVALIDATIONS:

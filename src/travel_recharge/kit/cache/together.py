@@ -1,8 +1,12 @@
-"""Several Lua scripts in one Redis round trip.
+"""Redis commands and Lua scripts in one round trip, on a pool connection directly.
 
 A cached answer replayed at the edge (kit.replay) needs the rate limiter's script and the
 view's PEEK: sent together, they cost one round trip instead of two. They run one after the
 other inside Redis, not as one atomic step; neither needs the other to be.
+
+The hot single calls take this road too (the rate limiter's script, an invalidation's SET):
+measured beside redis-py's command path on the same connection, about 25-35 µs of CPU less
+per call (no retry wrapper, no command-specific reply parsing), a tenth of a tap's Redis cost.
 """
 
 from __future__ import annotations
@@ -24,8 +28,24 @@ class ScriptCall:
     keys: Sequence[str]
     args: Sequence[EncodableT]
 
+    def command(self) -> tuple[EncodableT, ...]:
+        return ("EVALSHA", self.script.sha, len(self.keys), *self.keys, *self.args)
 
-async def run_together(redis: Redis, calls: Sequence[ScriptCall]) -> list[object]:
+
+@dataclass(frozen=True)
+class Command:
+    """One plain command: its name and arguments, as Redis reads them (replies unparsed)."""
+
+    args: tuple[EncodableT, ...]
+
+    def command(self) -> tuple[EncodableT, ...]:
+        return self.args
+
+
+Call = ScriptCall | Command
+
+
+async def run_together(redis: Redis, calls: Sequence[Call]) -> list[object]:
     """Each call's result, in order, from one pipelined round trip; RedisError if any failed.
 
     A server that lost some scripts (a restart, SCRIPT FLUSH, a failover) is given them, and
@@ -36,7 +56,9 @@ async def run_together(redis: Redis, calls: Sequence[ScriptCall]) -> list[object
     missing = [i for i, result in enumerate(results) if isinstance(result, NoScriptError)]
     if missing:
         for i in missing:
-            await redis.script_load(calls[i].script.script)
+            call = calls[i]
+            assert isinstance(call, ScriptCall)  # only a script can miss on the server
+            await redis.script_load(call.script.script)
         again = await _send(redis, [calls[i] for i in missing])
         for i, result in zip(missing, again, strict=True):
             results[i] = result
@@ -46,16 +68,14 @@ async def run_together(redis: Redis, calls: Sequence[ScriptCall]) -> list[object
     return results
 
 
-async def _send(redis: Redis, calls: Sequence[ScriptCall]) -> list[object]:
+async def _send(redis: Redis, calls: Sequence[Call]) -> list[object]:
     # On a connection of the pool directly: redis-py's Pipeline costs about a fifth more CPU
     # for these two scripts (measured, interleaved rounds), and a Script called on a pipeline
     # would ask SCRIPT EXISTS first, a second round trip on every execute.
     pool = redis.connection_pool
     connection = await pool.get_connection()  # type: ignore[no-untyped-call]
     try:
-        commands = [
-            ("EVALSHA", call.script.sha, len(call.keys), *call.keys, *call.args) for call in calls
-        ]
+        commands = [call.command() for call in calls]
         await connection.send_packed_command(connection.pack_commands(commands))
         results: list[object] = []
         for _ in calls:
