@@ -31,7 +31,7 @@ from travel_recharge.kit.cache.read_through import (
     ViewKeys,
 )
 from travel_recharge.kit.cache.stats import CacheStats
-from travel_recharge.kit.cache.together import Call, Command, ScriptCall, run_together
+from travel_recharge.kit.cache.together import Batches, Call, Command, ScriptCall
 from travel_recharge.kit.config import Settings
 from travel_recharge.kit.logs import log_event
 from travel_recharge.kit.metrics import CACHE_BREAKER_OPEN
@@ -105,6 +105,7 @@ class Cache:
         # After a failover it is paid to the new master, under its epoch: views filled there
         # before this process' write had committed must not outlive it either.
         self._unpaid: set[str] = set()
+        self._batches = Batches(self.redis)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Cache:
@@ -293,7 +294,7 @@ class Cache:
     async def together(self, calls: Sequence[Call]) -> list[object]:
         """The calls' results from one round trip, under the breaker and the time budget
         (CacheUnavailable like `call`)."""
-        return await self.call(lambda: run_together(self.redis, calls))
+        return await self.call(lambda: self._batches.run(calls))
 
     @property
     def unpaid_invalidations(self) -> int:
