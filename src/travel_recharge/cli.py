@@ -157,6 +157,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         get_settings.cache_clear()
         # Before the workers start: each writes its metric files there for /metrics to sum.
         prepare_metrics_dir(ready)
+        print(
+            f"travel-recharge: open {serving_url(host, port)}/ (the pages, the API "
+            "documents and the health are linked there)",
+            flush=True,
+        )
         uvicorn.run(
             "travel_recharge.app:create_app",
             factory=True,

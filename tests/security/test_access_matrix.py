@@ -101,6 +101,8 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/metrics"): ANALYSTS,
     ("GET", "/api/v1/metrics/summary"): WATCHERS,
     # The pages themselves are public; their data comes from the API, by role.
+    ("GET", "/"): EVERYONE,
+    ("GET", "/favicon.ico"): EVERYONE,
     ("GET", "/dashboard"): EVERYONE,
     ("GET", "/routes"): EVERYONE,
     ("GET", "/cache"): EVERYONE,

@@ -13,7 +13,7 @@ from tests.conftest import client_for
 from travel_recharge.kit.edge import CONTENT_SECURITY_POLICY
 from travel_recharge.web.router import CHART_LIBRARY
 
-PAGES = ("/dashboard", "/routes", "/cache")
+PAGES = ("/", "/dashboard", "/routes", "/cache")
 
 
 class _Tags(HTMLParser):
@@ -64,6 +64,9 @@ async def test_each_page_is_static_html_under_a_strict_policy(app: FastAPI, path
 async def test_static_files_have_their_types_and_the_chart_library_is_the_pinned_one(
     client: httpx.AsyncClient,
 ) -> None:
+    icon = await client.get("/favicon.ico")
+    assert icon.headers["content-type"] == "image/svg+xml"
+    assert icon.content == (await client.get("/static/favicon.svg")).content
     for name, media_type in (
         ("common.js", "text/javascript"),
         ("style.css", "text/css"),
@@ -80,3 +83,37 @@ async def test_static_files_have_their_types_and_the_chart_library_is_the_pinned
     # Nothing outside the static folder is reachable through it.
     assert (await client.get("/static/../router.py")).status_code == 404
     assert (await client.get("/static/%2e%2e/router.py")).status_code == 404
+
+
+class _Links(HTMLParser):
+    """Every link's target and text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[tuple[str, str]] = []
+        self._href: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            self._href = dict(attrs).get("href")
+
+    def handle_data(self, data: str) -> None:
+        if self._href is not None and data.strip():
+            self.links.append((self._href, data.strip()))
+            self._href = None
+
+
+async def test_the_root_page_says_what_the_service_is_and_links_what_a_newcomer_needs(
+    app: FastAPI,
+) -> None:
+    anonymous = client_for(app)
+    page = await anonymous.get("/")
+    assert page.status_code == 200
+    assert "transit smart card" in page.text
+    parser = _Links()
+    parser.feed(page.text)
+    targets = {href for href, _ in parser.links}
+    assert targets >= {"/dashboard", "/routes", "/cache", "/docs", "/redoc", "/api/v1/health"}
+    for href in sorted(targets):
+        # Every link answers an anonymous visitor: pages, documents and health are public.
+        assert (await anonymous.get(href)).status_code == 200, href

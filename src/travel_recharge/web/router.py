@@ -1,4 +1,4 @@
-"""The three web pages and their static files.
+"""The web pages (the root page and three dashboards) and their static files.
 
 The pages are plain files: no server data is ever inserted into them. They call the JSON API
 from the browser with the token the login form obtained, so a page holds no secret and shows
@@ -42,6 +42,12 @@ def _html(name: str) -> Response:
     )
 
 
+@router.get("/")
+async def home() -> Response:
+    """What the service is, with links to its pages, the API documents and the health."""
+    return _html("index")
+
+
 @router.get("/dashboard")
 async def dashboard() -> Response:
     """Live KPIs, charts, health, endpoint latency and the traffic simulator."""
@@ -58,6 +64,19 @@ async def routes_explorer() -> Response:
 async def cache_monitor() -> Response:
     """Hit rate over time, keys, cold-vs-warm comparison and cache administration."""
     return _html("cache")
+
+
+@router.get("/favicon.ico")
+async def favicon() -> Response:
+    """The icon, for a browser that asks at the root (a JSON answer has no link to it)."""
+    return Response(
+        _favicon(), media_type="image/svg+xml", headers={"Cache-Control": "max-age=86400"}
+    )
+
+
+@cache
+def _favicon() -> bytes:
+    return (STATIC_DIR / "favicon.svg").read_bytes()
 
 
 def static_files() -> StaticFiles:
