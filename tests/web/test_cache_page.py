@@ -18,10 +18,18 @@ def _warm_some_views(web_service: WebService) -> None:
 
 
 def _keys(web_service: WebService, pattern: str | None = None) -> list[str]:
-    params = {"limit": 500} | ({"pattern": pattern} if pattern else {})
+    """Every key of the namespace (matching `pattern`), page after page to the end: a key
+    that exists throughout is listed whatever Redis does meanwhile (the running simulator of
+    another test adds keys, and a growing table changes SCAN's order between two scans)."""
+    found: list[str] = []
+    cursor: str | None = "0"
     with web_service.api("admin") as admin:
-        page = admin.get("/api/v1/cache/keys", params=params).json()
-    return [key["key"] for key in page["keys"]]
+        while cursor is not None:
+            params = {"limit": 500, "cursor": cursor} | ({"pattern": pattern} if pattern else {})
+            page = admin.get("/api/v1/cache/keys", params=params).json()
+            found += [key["key"] for key in page["keys"]]
+            cursor = page["next_cursor"]
+    return found
 
 
 def test_an_admin_watches_the_cache_deletes_a_key_and_clears_it(
