@@ -1,7 +1,8 @@
 """A PostgreSQL server of the database-failure tests' own, its database, and the app served
 over a socket against it (the shared servers of tests/conftest.py are never disturbed);
 the drills those tests run on it (cluster.drill) and the checker's verdict (cluster.checker),
-the same as the cluster's fault tests use."""
+the same as the cluster's fault tests use. And a redis-server of a test's own
+(private_redis), whose commands can be counted and which can be killed."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -19,6 +21,7 @@ from sqlalchemy import event
 
 from tests.conftest import ServerUrls, bearer, drop_keys, drop_namespace, make_settings
 from tests.faults.postgres import LocalPostgres, available, scratch_root
+from tests.kit.redis_sentinels import REDIS_SERVER, Server
 from tests.threaded_server import threaded_server
 from travel_recharge.app import create_app
 from travel_recharge.cluster.checker import Verdict, check_answers, check_drill
@@ -185,3 +188,14 @@ async def terminate(database_url: str, pids: list[int]) -> None:
         )
     finally:
         await connection.close()
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[Server]:
+    server = Server("127.0.0.1", free_port(), tmp_path / "redis")
+    options = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    server.launch([REDIS_SERVER, "--port", str(server.port), *options])
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -8,31 +8,18 @@ On a private redis-server, so that its socket reads can be counted and it can be
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import pytest
 
 from tests.conftest import HANG_S, ServerUrls, make_settings
-from tests.kit.redis_sentinels import REDIS_SERVER, Server
+from tests.kit.redis_sentinels import Server
 from travel_recharge.kit.cache import Cache, CacheUnavailable
 from travel_recharge.kit.cache.together import Command
-from travel_recharge.kit.embedded import free_port
 from travel_recharge.kit.errors import TooManyRequests
 from travel_recharge.security.rate_limit import Rate, RateLimiter
 
 CALLERS = 20
-
-
-@pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[Server]:
-    server = Server("127.0.0.1", free_port(), tmp_path / "redis")
-    options = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    server.launch([REDIS_SERVER, "--port", str(server.port), *options])
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

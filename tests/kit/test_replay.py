@@ -9,9 +9,8 @@ slow test.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
@@ -25,10 +24,9 @@ from tests.conftest import (
     make_settings,
     start_app,
 )
-from tests.kit.redis_sentinels import REDIS_SERVER, Server
+from tests.kit.redis_sentinels import Server
 from tests.money import new_card, recharge
 from tests.observability.samples import value
-from travel_recharge.kit.embedded import free_port
 from travel_recharge.security.roles import Role
 
 ANALYST_READS = ["/api/v1/trips/total", "/api/v1/analytics/top-stations", "/api/v1/fares"]
@@ -43,17 +41,6 @@ def answer_of(response: httpx.Response) -> tuple[int, bytes, dict[str, str]]:
     """Status, body and headers, but the request id (each request has its own)."""
     headers = {k: v for k, v in response.headers.items() if k != "x-request-id"}
     return response.status_code, response.content, headers
-
-
-@pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[Server]:
-    server = Server("127.0.0.1", free_port(), tmp_path / "redis")
-    options = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    server.launch([REDIS_SERVER, "--port", str(server.port), *options])
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @dataclass
