@@ -29,6 +29,7 @@ from tests.conftest import (
     start_app,
 )
 from tests.money import new_card
+from travel_recharge.ops.cache import key_count
 from travel_recharge.ops.cache import performance as cache_perf
 from travel_recharge.security.roles import Role
 
@@ -111,6 +112,30 @@ async def test_stats_count_this_process_hits_and_misses_and_read_redis(admin: Ad
     for figure in ("keyspace_hits", "keyspace_misses", "instantaneous_ops_per_sec"):
         assert redis[figure] >= 0
     assert redis["connected_clients"] >= 1
+
+
+async def stats_keys(admin: Admin) -> tuple[int, float]:
+    redis = (await admin.client.get("/api/v1/cache/stats")).json()["redis"]
+    return redis["namespace_keys"], redis["namespace_keys_age_s"]
+
+
+async def test_the_key_count_is_shared_and_renewed_while_the_last_one_answers(
+    admin: Admin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert (await admin.client.get("/api/v1/fares")).status_code == 200
+    first, age = await stats_keys(admin)
+    assert first == 2  # the fares view and its generation token
+    assert age < 1  # counted for this answer
+    await admin.redis.set(admin.cache_key("extra"), b"x", ex=60)
+    # Within the count's freshness the same count answers: no SCAN per request.
+    assert (await stats_keys(admin))[0] == first
+    # Once it is older, the last count answers while the next is made; then the new one.
+    monkeypatch.setattr(key_count, "FRESH_S", 0.0)
+    assert (await stats_keys(admin))[0] == first
+    async with asyncio.timeout(HANG_S):
+        # Polling the API's own answer: there is no event to wait for from outside.
+        while (await stats_keys(admin))[0] != first + 1:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
 
 
 async def test_keys_are_scanned_in_pages_with_ttl_and_size(

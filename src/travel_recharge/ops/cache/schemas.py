@@ -42,6 +42,9 @@ class RedisFigures(BaseModel):
     namespace_keys_complete: bool = Field(
         description="false when the count stopped at its bound and is a lower bound"
     )
+    namespace_keys_age_s: float = Field(
+        description="how old the count is: a worker counts at most every 5 s and shares it"
+    )
 
 
 class CacheStatsOut(BaseModel):

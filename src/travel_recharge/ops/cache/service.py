@@ -17,6 +17,7 @@ from travel_recharge.kit.audit import Actor, audit
 from travel_recharge.kit.cache import Cache, CacheStats, CacheUnavailable
 from travel_recharge.kit.errors import NotFound, ServiceUnavailable, Unprocessable
 from travel_recharge.ops import service as health
+from travel_recharge.ops.cache.key_count import namespace_keys, scan
 from travel_recharge.ops.cache.schemas import (
     BreakerState,
     CacheHealthOut,
@@ -33,9 +34,6 @@ from travel_recharge.ops.cache.schemas import (
 # SCAN steps one keys page may take: a sparse pattern in a big database ends the page early
 # (with a cursor) instead of holding the request.
 _MAX_SCANS_PER_PAGE = 20
-# Counting our keys for the stats stops here; beyond it the count is a lower bound.
-_MAX_COUNT_SCANS = 50
-_SCAN_COUNT = 1000
 # The most keys one SCAN step of a keys page examines (its COUNT grows on empty steps).
 _MAX_SCAN_COUNT = 10_000
 # Redis glob's special characters: a pattern without them names one key.
@@ -115,14 +113,7 @@ def _rate(hits: int, misses: int) -> float | None:
 
 async def _redis_figures(cache: Cache) -> RedisFigures:
     info = cast(dict[str, Any], await cache.call(lambda: cache.redis.info()))
-    counted, complete = 0, False
-    cursor = 0
-    for _ in range(_MAX_COUNT_SCANS):
-        cursor, batch = await _scan(cache, cursor, f"{namespace_prefix(cache)}*", _SCAN_COUNT)
-        counted += len(batch)
-        if cursor == 0:
-            complete = True
-            break
+    counted = await namespace_keys(cache, namespace_prefix(cache))
     return RedisFigures(
         redis_version=str(info.get("redis_version", "")),
         used_memory=int(info.get("used_memory", 0)),
@@ -131,8 +122,9 @@ async def _redis_figures(cache: Cache) -> RedisFigures:
         keyspace_misses=int(info.get("keyspace_misses", 0)),
         instantaneous_ops_per_sec=int(info.get("instantaneous_ops_per_sec", 0)),
         connected_clients=int(info.get("connected_clients", 0)),
-        namespace_keys=counted,
-        namespace_keys_complete=complete,
+        namespace_keys=counted.keys,
+        namespace_keys_complete=counted.complete,
+        namespace_keys_age_s=round(counted.age_s, 3),
     )
 
 
@@ -171,7 +163,7 @@ async def list_keys(cache: Cache, cursor: int, limit: int, pattern: str | None) 
     found: list[bytes] = []
     count = limit
     for _ in range(_MAX_SCANS_PER_PAGE):
-        cursor, batch = await _admin(_scan(cache, cursor, match, count))
+        cursor, batch = await _admin(scan(cache, cursor, match, count))
         found.extend(batch)
         if cursor == 0 or len(found) >= limit:
             break
@@ -230,7 +222,7 @@ async def sweep(cache: Cache, match: str, *, rotate_tokens: bool) -> tuple[int, 
     deleted = rotated = 0
     cursor = 0
     while True:
-        cursor, batch = await _scan(cache, cursor, match, _CLEAR_BATCH)
+        cursor, batch = await scan(cache, cursor, match, _CLEAR_BATCH)
         removed, replaced = await cache.call(partial(_sweep_batch, cache, batch, rotate_tokens))
         deleted += removed
         rotated += replaced
@@ -274,16 +266,6 @@ async def delete_key(cache: Cache, name: str, *, actor: Actor) -> DeletedKeyOut:
     action = "invalidated" if cache.is_generation_key(name) else "deleted"
     audit("cache.key_deleted", actor, f"cache:{name}", outcome=action)
     return DeletedKeyOut(key=name, action=action)
-
-
-async def _scan(cache: Cache, cursor: int, match: str, count: int) -> tuple[int, list[bytes]]:
-    async def run() -> tuple[int, list[bytes]]:
-        return cast(
-            tuple[int, list[bytes]],
-            await cache.redis.scan(cursor=cursor, match=match, count=count),
-        )
-
-    return await cache.call(run)
 
 
 async def _admin(operation: Awaitable[T]) -> T:
