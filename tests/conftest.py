@@ -81,9 +81,10 @@ def test_servers() -> Iterator[ServerUrls]:
         yield servers
     finally:
         asyncio.run(admin_execute(database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        asyncio.run(drop_namespace(redis_url, servers.namespace))
-        # The rate limiter's sorted sets have no TTL (they must never be evicted): those of
-        # this session's namespace and of the namespaces tests derive from it.
+        # This session's namespace and those tests derive from it (`{namespace}rl…`, a
+        # debt test's, the web service's), and the rate limiter's sorted sets, which have
+        # no TTL (they must never be evicted).
+        asyncio.run(drop_keys(redis_url, f"{servers.namespace}*"))
         asyncio.run(drop_keys(redis_url, f"rl:{servers.namespace}*"))
         if embedded is not None:
             embedded.stop()
