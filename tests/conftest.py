@@ -82,10 +82,10 @@ def test_servers() -> Iterator[ServerUrls]:
     finally:
         asyncio.run(admin_execute(database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         # This session's namespace and those tests derive from it (`{namespace}rl…`, a
-        # debt test's, the web service's), and the rate limiter's sorted sets, which have
-        # no TTL (they must never be evicted).
-        asyncio.run(drop_keys(redis_url, f"{servers.namespace}*"))
-        asyncio.run(drop_keys(redis_url, f"rl:{servers.namespace}*"))
+        # debt test's, the web service's), with their rate limiter's sorted sets, which have
+        # no TTL (they must never be evicted), and the traffic simulator's run records.
+        for owned in ("", "rl:", "sim:"):
+            asyncio.run(drop_keys(redis_url, f"{owned}{servers.namespace}*"))
         if embedded is not None:
             embedded.stop()
         shutil.rmtree(embedded_dir, ignore_errors=True)

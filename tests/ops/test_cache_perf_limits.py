@@ -23,9 +23,9 @@ async def workers(
 ) -> AsyncIterator[list[tuple[FastAPI, httpx.AsyncClient]]]:
     """`count` app instances (as separate workers would be) sharing one Redis namespace,
     each with an in-process client acting as the same admin."""
-    settings = make_settings(
-        test_servers, cache_namespace=f"trpf{uuid.uuid4().hex[:10]}", **overrides
-    )
+    # Derived from the session's namespace: the session's end drops it with its limits.
+    namespace = f"{test_servers.namespace}pf{uuid.uuid4().hex[:10]}"
+    settings = make_settings(test_servers, cache_namespace=namespace, **overrides)
     async with AsyncExitStack() as stack:
         started = []
         for _ in range(count):

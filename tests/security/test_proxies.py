@@ -41,7 +41,7 @@ def served(test_servers: ServerUrls, tmp_path: Path, **env: str) -> Iterator[str
         "TR_ENV": "test",
         "TR_DATABASE_URL": test_servers.database_url,
         "TR_REDIS_URL": test_servers.redis_url,
-        "TR_CACHE_NAMESPACE": f"trpx{uuid.uuid4().hex[:10]}",
+        "TR_CACHE_NAMESPACE": f"{test_servers.namespace}px{uuid.uuid4().hex[:10]}",
         "TR_AUTH_SIGNING_KEY": TEST_SIGNING_KEY,
         "TR_RATE_LIMITS": json.dumps(LIMITS),
         "TR_ROLLUP_FOLD_INTERVAL_S": "0",
