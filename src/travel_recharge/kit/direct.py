@@ -100,10 +100,11 @@ def direct_routes(
         if not isinstance(route, APIRoute):
             continue
         for method in route.methods or ():
-            handler = handlers.get((method, prefix + route.path))
+            key = (method, prefix + route.path)
+            handler = handlers.get(key)
             if handler is not None:
                 routing = {"route": route, "endpoint": route.endpoint, "path_params": {}}
-                found[(method, prefix + route.path)] = DirectRoute(handler, routing)
+                found[key] = DirectRoute(handler, routing)
     missing = sorted(f"{method} {path}" for method, path in handlers.keys() - found.keys())
     if missing:
         raise RuntimeError(f"direct handlers without a route of their own: {missing}")

@@ -196,6 +196,18 @@ class Cache:
         self.breaker.record_success()
         return result
 
+    async def scan(self, cursor: int, match: str, count: int) -> tuple[int, list[bytes]]:
+        """One SCAN step under the breaker and the time budget: the next cursor (0: done)
+        and the keys it found."""
+
+        async def run() -> tuple[int, list[bytes]]:
+            return cast(
+                tuple[int, list[bytes]],
+                await self.redis.scan(cursor=cursor, match=match, count=count),
+            )
+
+        return await self.call(run)
+
     async def get(self, name: str) -> bytes | None:
         """The cached bytes, or None on a miss or when Redis cannot answer."""
         group = bucket_of(name)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from typing import cast
 from weakref import WeakKeyDictionary
 
 from travel_recharge.kit.cache import Cache
@@ -62,21 +61,9 @@ async def namespace_keys(cache: Cache, prefix: str) -> KeyCount:
 async def _count(cache: Cache, prefix: str, counted: _Counted) -> None:
     keys, complete, cursor = 0, False, 0
     for _ in range(COUNT_SCANS):
-        cursor, batch = await scan(cache, cursor, f"{prefix}*", SCAN_COUNT)
+        cursor, batch = await cache.scan(cursor, f"{prefix}*", SCAN_COUNT)
         keys += len(batch)
         if cursor == 0:
             complete = True
             break
     counted.keys, counted.complete, counted.at = keys, complete, time.monotonic()
-
-
-async def scan(cache: Cache, cursor: int, match: str, count: int) -> tuple[int, list[bytes]]:
-    """One SCAN step: the next cursor (0: done) and the keys it found."""
-
-    async def run() -> tuple[int, list[bytes]]:
-        return cast(
-            tuple[int, list[bytes]],
-            await cache.redis.scan(cursor=cursor, match=match, count=count),
-        )
-
-    return await cache.call(run)

@@ -17,7 +17,7 @@ from travel_recharge.kit.audit import Actor, audit
 from travel_recharge.kit.cache import Cache, CacheStats, CacheUnavailable
 from travel_recharge.kit.errors import NotFound, ServiceUnavailable, Unprocessable
 from travel_recharge.ops import service as health
-from travel_recharge.ops.cache.key_count import namespace_keys, scan
+from travel_recharge.ops.cache.key_count import namespace_keys
 from travel_recharge.ops.cache.schemas import (
     BreakerState,
     CacheHealthOut,
@@ -163,7 +163,7 @@ async def list_keys(cache: Cache, cursor: int, limit: int, pattern: str | None) 
     found: list[bytes] = []
     count = limit
     for _ in range(_MAX_SCANS_PER_PAGE):
-        cursor, batch = await _admin(scan(cache, cursor, match, count))
+        cursor, batch = await _admin(cache.scan(cursor, match, count))
         found.extend(batch)
         if cursor == 0 or len(found) >= limit:
             break
@@ -222,7 +222,7 @@ async def sweep(cache: Cache, match: str, *, rotate_tokens: bool) -> tuple[int, 
     deleted = rotated = 0
     cursor = 0
     while True:
-        cursor, batch = await scan(cache, cursor, match, _CLEAR_BATCH)
+        cursor, batch = await cache.scan(cursor, match, _CLEAR_BATCH)
         removed, replaced = await cache.call(partial(_sweep_batch, cache, batch, rotate_tokens))
         deleted += removed
         rotated += replaced
