@@ -29,7 +29,7 @@ import uvloop
 from travel_recharge.bench.http_load import get_request, run_load
 from travel_recharge.bench.server import signed_authorization
 from travel_recharge.bench.taps import tap_on
-from travel_recharge.bench.workloads import recharge_on
+from travel_recharge.bench.workloads import recharge_card_count, recharge_on
 from travel_recharge.cluster.cpu import cpu_seconds_by_role
 from travel_recharge.cluster.drill.cards import DrillCards, prepare_drill
 from travel_recharge.cluster.launcher import Cluster
@@ -113,9 +113,9 @@ def measure_front(
 ) -> dict[str, Any]:
     """Each workload through the front, with its ratio to the single node's (`single`:
     the suite's workloads of the same run) and the CPU a request cost each role of server."""
-    # Recharge cards take ~70 recharges each before the maximum balance.
     cluster = Cluster.attach(front.state_dir)
-    made = asyncio.run(prepare_drill(front.database_url, cards, max(10, cards // 4)))
+    recharge_cards = recharge_card_count(cards, seconds + warmup_seconds)
+    made = asyncio.run(prepare_drill(front.database_url, cards, recharge_cards))
     found: dict[str, Any] = {}
     for name, (kind, request) in front_workloads(front, made).items():
         _load(front, request, clients, warmup_seconds)

@@ -101,7 +101,8 @@ def run_suite(settings: Settings, options: SuiteOptions) -> dict[str, Any]:
     # Read first: a bad baseline should fail now, not after minutes of measuring.
     baseline = json.loads(options.baseline.read_text()) if options.baseline else None
     load_before = os.getloadavg()
-    ranges = CardRanges(options.cards)
+    # Recharges are sent twice: their own workload and the mix, each after its warm-up.
+    ranges = CardRanges(options.cards, 2 * (options.seconds + options.warmup_seconds))
     with scratch_database(settings.migration_url or "", "tr_bench") as database_url:
         upgrade_to_head(database_url)
         asyncio.run(_fixtures(database_url, ranges))
