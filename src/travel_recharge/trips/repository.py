@@ -19,15 +19,13 @@ from travel_recharge.models import Route, Trip
 
 # The tap is the hot path: three statements run by the asyncpg connection itself (see
 # db.DriverTransaction), which is what lets HTTP taps approach the throughput of the same
-# transaction run by pgbench.
+# transaction run by pgbench. The first locks the card and reads the tap's context at once.
 
-_LOCK_CARD = """
-SELECT c.id, c.card_type, c.status, c.balance, c.credit_trips_in_use, c.profile, c.simulated,
-       (SELECT s.kind FROM stations s WHERE s.id = $2) AS station_kind,
-       (SELECT r.id FROM routes r WHERE r.code = $3) AS route_id,
-       (SELECT r.kind FROM routes r WHERE r.code = $3) AS route_kind
-FROM cards c WHERE c.id = $1
-FOR UPDATE OF c
+_CARD_COLUMNS = """
+    c.id, c.card_type, c.status, c.balance, c.credit_trips_in_use, c.profile, c.simulated,
+    (SELECT s.kind FROM stations s WHERE s.id = $8) AS station_kind,
+    (SELECT r.id FROM routes r WHERE r.code = $9) AS route_id,
+    (SELECT r.kind FROM routes r WHERE r.code = $9) AS route_kind
 """
 
 _TRIP_COLUMNS = """
@@ -36,10 +34,13 @@ _TRIP_COLUMNS = """
     t.benefit_trip_used, t.transfers_in_window, t.window_ends_at, t.balance_after
 """
 
-# Runs after the card lock, so its snapshot includes every tap of the card committed before.
-# (Built from constant fragments only; every value is a bind parameter.)
-_TAP_CONTEXT = f"""
-SELECT
+
+def _context_columns(counts_benefit_trips: str) -> str:
+    """The tap's context as columns over the policy in force (`p`): the same tap_id, a double
+    tap, the policy, the transfer window's history, the month's benefit trips when
+    `counts_benefit_trips` (an SQL condition) holds. Built from constant fragments only;
+    every value is a bind parameter."""
+    return f"""
   (SELECT row_to_json(x)::text FROM (
       SELECT {_TRIP_COLUMNS} FROM trips t LEFT JOIN routes r ON r.id = t.route_id
       WHERE t.tap_id = $1) x) AS same_tap,
@@ -56,16 +57,36 @@ SELECT
         AND event_time >= $4::timestamptz
             - p.transfer_window_s * interval '1 second') h
   ) AS history,
-  CASE WHEN $6::boolean THEN (
+  CASE WHEN {counts_benefit_trips} THEN (
       SELECT count(*) FROM trips
       WHERE card_id = ANY (ARRAY(
             -- The person's cards: a card replaced mid-month brings no fresh month of trips.
             SELECT o.id FROM cards o
             WHERE o.id = $2 OR o.user_id = (SELECT c.user_id FROM cards c WHERE c.id = $2)))
-        AND benefit_trip_used AND event_time >= $7 AND event_time < $8)
+        AND benefit_trip_used AND event_time >= $6 AND event_time < $7)
   ELSE 0 END AS benefit_trips
-FROM (SELECT 1) AS one
-LEFT JOIN LATERAL ({fares.policy_in_force_sql("$4::timestamptz")}) p ON true
+"""  # noqa: S608
+
+
+_POLICY = f"LEFT JOIN LATERAL ({fares.policy_in_force_sql('$4::timestamptz')}) p ON true"
+
+# A statement reads with the snapshot it took when it began, and a lock wait does not renew
+# it: the locked card row comes back as it is now, but a tap of the card committed while the
+# statement waited is missing from its context. That tap changed the card row, so the card
+# row as locked (its xmin) differs from the row in the snapshot: the context is then read
+# again, by _TAP_CONTEXT, after the lock. An uncontended tap saves a round trip.
+CONTEXT_IS_FRESH = "c.xmin = (SELECT o.xmin FROM cards o WHERE o.id = $2)"
+_LOCK_CARD_WITH_CONTEXT = f"""
+SELECT {_CARD_COLUMNS}, {CONTEXT_IS_FRESH} AS context_is_fresh,
+  {_context_columns("c.profile IS NOT NULL")}
+FROM cards c {_POLICY}
+WHERE c.id = $2
+FOR UPDATE OF c
+"""  # noqa: S608
+
+_TAP_CONTEXT = f"""
+SELECT {_context_columns("$8::boolean")}
+FROM (SELECT 1) AS one {_POLICY}
 """  # noqa: S608
 
 # The tables other features own (the ledger, the card) are written by their fragments.
@@ -165,36 +186,35 @@ class TapContext:
     benefit_trips: int
 
 
-async def lock_card_for_tap(
-    connection: asyncpg.Connection, card_id: int, station_id: int | None, route_code: str | None
-) -> LockedCard | None:
-    row = await connection.fetchrow(_LOCK_CARD, card_id, station_id, route_code)
-    return None if row is None else LockedCard(**row)
+_LOCKED_CARD_FIELDS = tuple(LockedCard.__dataclass_fields__)
 
 
-async def tap_context(
+async def lock_card_with_context(
     connection: asyncpg.Connection,
     *,
     tap_id: uuid.UUID,
     card_id: int,
+    station_id: int | None,
+    route_code: str | None,
     validator_id: str,
     event_time: datetime,
     double_tap_window: timedelta,
-    month: tuple[datetime, datetime] | None,
-) -> TapContext:
-    start, end = month or (event_time, event_time)
-    row = await connection.fetchrow(
-        _TAP_CONTEXT,
-        tap_id,
-        card_id,
-        validator_id,
-        event_time,
-        double_tap_window,
-        month is not None,
-        start,
-        end,
-    )
-    assert row is not None  # the query always returns its one row
+    benefit_month: tuple[datetime, datetime],
+) -> tuple[LockedCard, TapContext] | None:
+    """Lock the card and read the tap's context after the lock: in one statement when no
+    tap of the card committed while it waited for the lock, else in two. None: no card."""
+    arguments = (tap_id, card_id, validator_id, event_time, double_tap_window, *benefit_month)
+    row = await connection.fetchrow(_LOCK_CARD_WITH_CONTEXT, *arguments, station_id, route_code)
+    if row is None:
+        return None
+    card = LockedCard(**{name: row[name] for name in _LOCKED_CARD_FIELDS})
+    if not row["context_is_fresh"]:
+        row = await connection.fetchrow(_TAP_CONTEXT, *arguments, card.profile is not None)
+    assert row is not None  # the context query always returns its one row
+    return card, _context(row)
+
+
+def _context(row: asyncpg.Record) -> TapContext:
     return TapContext(
         same_tap=PostedTap.from_json(row["same_tap"]) if row["same_tap"] else None,
         double_tap=PostedTap.from_json(row["double_tap"]) if row["double_tap"] else None,

@@ -67,21 +67,21 @@ async def tap(
     if request.station_id is None and request.route_code is None:
         raise Unprocessable("station_id: give station_id or route_code (or both)")
 
-    card = await repository.lock_card_for_tap(
-        connection, request.card_id, request.station_id, request.route_code
-    )
-    if card is None:
-        raise CardNotFound(request.card_id)
-    service_kind = _service_kind(request, card)
-    context = await repository.tap_context(
+    locked = await repository.lock_card_with_context(
         connection,
         tap_id=request.tap_id,
-        card_id=card.id,
+        card_id=request.card_id,
+        station_id=request.station_id,
+        route_code=request.route_code,
         validator_id=request.validator_id,
         event_time=event_time,
         double_tap_window=timedelta(seconds=settings.double_tap_window_s),
-        month=_benefit_month(event_time, settings) if card.profile else None,
+        benefit_month=_benefit_month(event_time, settings),
     )
+    if locked is None:
+        raise CardNotFound(request.card_id)
+    card, context = locked
+    service_kind = _service_kind(request, card)
     # A retry or a double tap answers with the original tap, even if the card was blocked since.
     earlier = _earlier(context, card.id, request)
     if earlier is not None:
