@@ -107,9 +107,7 @@ def run_suite(settings: Settings, options: SuiteOptions) -> dict[str, Any]:
         upgrade_to_head(database_url)
         asyncio.run(_fixtures(database_url, ranges))
         pool_for = max(options.clients, *options.steps)
-        environment = server_environment(
-            database_url, settings.redis_url, pool_for, options.workers
-        )
+        environment = server_environment(database_url, settings.redis_url, pool_for)
         with service_process(environment, 1) as single:
             stall = _stall(single.port, ranges, options)
         with service_process(environment, options.workers) as server:

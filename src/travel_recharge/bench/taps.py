@@ -120,20 +120,24 @@ def tap_on(
     return request
 
 
-def server_environment(
-    database_url: str, redis_url: str, clients: int, workers: int
-) -> dict[str, str]:
-    """The service's settings for a bench: a pool per worker that the clients can fill."""
+def server_environment(database_url: str, redis_url: str, clients: int) -> dict[str, str]:
+    """The service's settings for a bench: a pool per worker that the clients can fill.
+
+    The kernel hands the clients' connections to the workers unevenly, so any worker may
+    serve them all at once: its pool holds a connection per client. Sized at an even share
+    (clients // workers), the busier worker took overflow connections, each opened for one
+    request and closed after it: `bench taps` at 16 clients made 509 taps/s against 866/s
+    in the suite's run at 16 clients with room in the pool."""
     return {
         "TR_DATABASE_URL": database_url,
         "TR_REDIS_URL": redis_url,
         "TR_CACHE_NAMESPACE": f"bench{uuid.uuid4().hex[:8]}",
-        "TR_DB_POOL_SIZE": str(max(4, clients // workers)),
+        "TR_DB_POOL_SIZE": str(max(4, clients)),
     }
 
 
 def _http_phase(database_url: str, redis_url: str, options: TapBenchOptions) -> LoadResult:
-    environment = server_environment(database_url, redis_url, options.clients, options.workers)
+    environment = server_environment(database_url, redis_url, options.clients)
     request = tap_request(1, options.cards // 2)
     with bench_server(environment, options.workers) as port:
         load_local(port, request, options.clients, options.warmup_seconds)
