@@ -15,6 +15,8 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from travel_recharge.accounts.router import router as auth_router
 from travel_recharge.analytics.folder import fold_forever
+from travel_recharge.analytics.forecast.router import router as forecast_router
+from travel_recharge.analytics.forecast.service import refit_forever
 from travel_recharge.analytics.live.router import router as live_router
 from travel_recharge.analytics.router import router as analytics_router
 from travel_recharge.cards import direct as cards_direct
@@ -122,6 +124,11 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
             if settings.rollup_fold_interval_s > 0
             else None
         )
+        forecaster = (
+            asyncio.create_task(refit_forever(app.state.database, settings))
+            if settings.forecast_check_interval_s > 0
+            else None
+        )
         prober = (
             asyncio.create_task(probe_forever(app.state.database, settings))
             if settings.metrics_probe_interval_s > 0
@@ -141,7 +148,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
         finally:
             # First: a running simulation still needs the database and Redis to end cleanly.
             await app.state.simulator.shutdown()
-            for task in (folder, prober):
+            for task in (folder, forecaster, prober):
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -175,6 +182,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
         finance_router,
         analytics_router,
         live_router,
+        forecast_router,
         network_router,
         alerts_router,
         gtfs_rt_router,

@@ -116,6 +116,11 @@ class Settings(BaseSettings):
     cache_ttl_live_active_cards_s: int = Field(default=60, ge=1)
     # Taps reach the analytics rollups through deltas folded this often (0: never, for tools).
     rollup_fold_interval_s: float = Field(default=1.0, ge=0)
+    # The revenue forecast is refitted when its answer is older than forecast_refit_s; each
+    # worker looks this often (0: never, for tools and tests) and starts the fitting job.
+    forecast_check_interval_s: float = Field(default=300.0, ge=0)
+    forecast_refit_s: int = Field(default=3600, ge=60)
+    cache_ttl_forecast_s: int = Field(default=60, ge=1)
 
     # Money path.
     timezone: str = "America/Bogota"  # monthly benefit trips follow the city's calendar

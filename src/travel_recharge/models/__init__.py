@@ -3,6 +3,7 @@
 from travel_recharge.models.accounts import Account
 from travel_recharge.models.analytics import (
     AnalyticsSettings,
+    RevenueForecastRow,
     RollupDelta,
     RollupHour,
     RollupStationDay,
@@ -33,6 +34,7 @@ __all__ = [
     "Locality",
     "Recharge",
     "RechargePoint",
+    "RevenueForecastRow",
     "RollupDelta",
     "RollupHour",
     "RollupStationDay",

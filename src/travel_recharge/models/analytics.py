@@ -14,7 +14,18 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Boolean, Date, DateTime, Index, Integer, SmallInteger, String
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from travel_recharge.models.base import Base
@@ -102,3 +113,15 @@ class RollupUsers(Base):
     active_users: Mapped[int] = mapped_column(BigInteger, server_default="0")
     simulated_users: Mapped[int] = mapped_column(BigInteger, server_default="0")
     simulated_active_users: Mapped[int] = mapped_column(BigInteger, server_default="0")
+
+
+class RevenueForecastRow(Base):
+    """One row: the revenue forecast's last answer (JSON) and when it was fitted (migration
+    0011). The forecast job replaces it at most hourly; workers only read it."""
+
+    __tablename__ = "revenue_forecasts"
+    __table_args__ = (CheckConstraint("id = 1", name="ck_revenue_forecasts_one_row"),)
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    fitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    answer: Mapped[str] = mapped_column(Text)

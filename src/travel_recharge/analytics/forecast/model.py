@@ -1,0 +1,128 @@
+"""The forecast's arithmetic: ETS with a weekly season, a rolling-origin backtest, a baseline.
+
+ETS(A,Ad,A): additive errors, a damped additive trend, an additive weekly season, as
+statsmodels' ETSModel fits it (its maximum likelihood, heuristic initial states: estimated
+initial states were seen to stall far from the optimum on a plain weekly series). Its
+prediction interval is the model's own. The baseline is seasonal-naive: each day as the same
+weekday one week before the forecast's origin. Imported by the forecast job only.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import pandas as pd
+from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+
+SEASON_DAYS = 7
+HORIZON_DAYS = 14
+BACKTEST_DAYS = 28
+# Rolling origin: an origin every week over the last 28 days, each forecasting its week.
+BACKTEST_STEP_DAYS = 7
+MIN_TRAINING_DAYS = 21  # three weekly seasons before the first origin
+MIN_HISTORY_DAYS = BACKTEST_DAYS + MIN_TRAINING_DAYS
+INTERVAL = 0.95
+MODEL_NAME = "ETS(A,Ad,A), weekly season (statsmodels ETSModel)"
+
+
+@dataclass(frozen=True)
+class DayForecast:
+    day: date
+    revenue: int  # pesos
+    lower: int
+    upper: int
+
+
+@dataclass(frozen=True)
+class Backtest:
+    origins: list[date]
+    scored_days: int  # days of the 28 with revenue (a day without any has no percentage error)
+    model_mape_pct: float
+    seasonal_naive_mape_pct: float
+
+
+def daily_series(revenue_by_day: Mapping[date, int], first: date, last: date) -> list[int]:
+    """Revenue of every day from `first` to `last`, 0 for a day without trips."""
+    days = (last - first).days + 1
+    return [revenue_by_day.get(first + timedelta(days=i), 0) for i in range(days)]
+
+
+def seasonal_naive(history: Sequence[float], horizon: int) -> list[float]:
+    """Each day ahead as the same weekday of the history's last week."""
+    last_week = history[-SEASON_DAYS:]
+    return [last_week[k % SEASON_DAYS] for k in range(horizon)]
+
+
+def _fit(history: Sequence[float], first_day: date) -> object:
+    series = pd.Series(
+        [float(v) for v in history],
+        index=pd.date_range(first_day, periods=len(history), freq="D"),
+    )
+    model = ETSModel(
+        series,
+        error="add",
+        trend="add",
+        damped_trend=True,
+        seasonal="add",
+        seasonal_periods=SEASON_DAYS,
+        initialization_method="heuristic",
+    )
+    with warnings.catch_warnings():
+        # Convergence notes on short or flat series: the backtest says how good the fit is.
+        warnings.simplefilter("ignore")
+        return model.fit(disp=False, maxiter=1000)
+
+
+def forecast(history: Sequence[float], first_day: date, horizon: int) -> list[DayForecast]:
+    """The `horizon` days after the history, with the model's prediction interval."""
+    fitted = _fit(history, first_day)
+    n = len(history)
+    frame = fitted.get_prediction(start=n, end=n + horizon - 1).summary_frame(  # type: ignore[attr-defined]
+        alpha=1 - INTERVAL
+    )
+    start = first_day + timedelta(days=n)
+    return [
+        DayForecast(
+            day=start + timedelta(days=i),
+            # Revenue is never negative: the interval's low end is cut at zero.
+            revenue=max(0, round(mean)),
+            lower=max(0, round(lower)),
+            upper=max(0, round(upper)),
+        )
+        for i, (mean, lower, upper) in enumerate(
+            zip(frame["mean"], frame["pi_lower"], frame["pi_upper"], strict=True)
+        )
+    ]
+
+
+def backtest(history: Sequence[float], first_day: date) -> Backtest:
+    """MAPE of the model and of seasonal-naive over the history's last 28 days, each origin
+    forecasting the week after it from the days before it only."""
+    n = len(history)
+    if n < MIN_HISTORY_DAYS:
+        raise ValueError(f"history: {n} days, the backtest needs {MIN_HISTORY_DAYS}")
+    model_errors: list[float] = []
+    naive_errors: list[float] = []
+    origins = list(range(n - BACKTEST_DAYS, n, BACKTEST_STEP_DAYS))
+    for origin in origins:
+        training = history[:origin]
+        actual = history[origin : origin + BACKTEST_STEP_DAYS]
+        predicted = forecast(training, first_day, len(actual))
+        naive = seasonal_naive(training, len(actual))
+        for value, model_day, naive_value in zip(actual, predicted, naive, strict=True):
+            if value > 0:
+                model_errors.append(abs(model_day.revenue - value) / value)
+                naive_errors.append(abs(naive_value - value) / value)
+    return Backtest(
+        origins=[first_day + timedelta(days=o) for o in origins],
+        scored_days=len(model_errors),
+        model_mape_pct=_percent(model_errors),
+        seasonal_naive_mape_pct=_percent(naive_errors),
+    )
+
+
+def _percent(errors: list[float]) -> float:
+    return round(100 * sum(errors) / len(errors), 2) if errors else 0.0

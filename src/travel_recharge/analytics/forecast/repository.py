@@ -1,0 +1,54 @@
+"""SQL of the revenue forecast: the daily revenue it is fitted on, its stored answer."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import func, select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from travel_recharge.kit.db import ReadSession
+from travel_recharge.models import RevenueForecastRow, RollupHour
+
+# One fit at a time across workers and machines: the job holds this session lock while it
+# fits (a job that finds it taken leaves; the lock goes with its connection).
+_FIT_LOCK = 7_242_011
+
+
+async def try_fit_lock(connection: AsyncConnection) -> bool:
+    return bool(
+        (
+            await connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": _FIT_LOCK})
+        ).scalar_one()
+    )
+
+
+async def daily_revenue(connection: AsyncConnection, last: date) -> dict[date, int]:
+    """Real riders' fare revenue per local day up to `last`, from the hourly rollup."""
+    query = (
+        select(RollupHour.day, func.sum(RollupHour.revenue))
+        .where(RollupHour.day <= last, RollupHour.simulated.is_(False))
+        .group_by(RollupHour.day)
+    )
+    return {day: int(revenue) for day, revenue in (await connection.execute(query)).all()}
+
+
+async def fitted_at(connection: AsyncConnection) -> datetime | None:
+    query = select(RevenueForecastRow.fitted_at).where(RevenueForecastRow.id == 1)
+    return (await connection.execute(query)).scalar_one_or_none()
+
+
+async def store(connection: AsyncConnection, answer: str, at: datetime) -> None:
+    statement = insert(RevenueForecastRow).values(id=1, fitted_at=at, answer=answer)
+    await connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=[RevenueForecastRow.id],
+            set_={"fitted_at": statement.excluded.fitted_at, "answer": statement.excluded.answer},
+        )
+    )
+
+
+async def stored_answer(session: ReadSession) -> str | None:
+    query = select(RevenueForecastRow.answer).where(RevenueForecastRow.id == 1)
+    return (await session.execute(query)).scalar_one_or_none()

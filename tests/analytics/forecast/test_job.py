@@ -1,0 +1,158 @@
+"""The forecast job on generated data in a database of its own, and the endpoint serving it.
+
+The generator's riders are loaded as `travel-recharge seed` loads them; the job reads their
+revenue from the rollups, fits, backtests and stores; the endpoint serves what it stored.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import pytest
+
+from tests.conftest import (
+    WATCHING,
+    ServerUrls,
+    caller_headers,
+    client_for,
+    make_settings,
+    start_app,
+)
+from travel_recharge.analytics.forecast import model, service
+from travel_recharge.analytics.forecast.job import build_answer, fit
+from travel_recharge.kit.config import Settings
+from travel_recharge.kit.db import Database
+from travel_recharge.kit.scratch import scratch_database
+from travel_recharge.security.roles import Role
+from travel_recharge.seed.load import seed
+from travel_recharge.seed.options import SeedOptions
+
+BOGOTA = ZoneInfo("America/Bogota")
+FORECAST = "/api/v1/analytics/revenue-forecast"
+DAYS = 56  # eight weeks: the backtest's 28 days after three weeks of training, and more
+
+
+@pytest.fixture(scope="module")
+def seeded(test_servers: ServerUrls) -> Iterator[tuple[str, date]]:
+    """A database with eight weeks of generated riders up to yesterday; (its URL, today)."""
+    today = datetime.now(UTC).astimezone(BOGOTA).date()
+    with scratch_database(test_servers.server_database_url, "tr_forecast") as database_url:
+        options = SeedOptions(users=150, days=DAYS, random_seed=5, until=today, workers=1)
+        seed(database_url, options, progress=False)
+        yield database_url, today
+
+
+def settings_of(test_servers: ServerUrls, database_url: str) -> Settings:
+    # A namespace of its own (derived from the session's, dropped with it): the cached
+    # forecast of this database is no other test's.
+    namespace = f"{test_servers.namespace}fc{uuid.uuid4().hex[:8]}"
+    return make_settings(test_servers, database_url=database_url, cache_namespace=namespace)
+
+
+async def forget_forecast(database_url: str) -> None:
+    connection = await asyncpg.connect(database_url)
+    try:
+        await connection.execute("DELETE FROM revenue_forecasts")
+    finally:
+        await connection.close()
+
+
+async def revenue_from_trips(database_url: str, first: date, last: date) -> list[int]:
+    """The daily revenue straight from the trips, to check the rollups the job read."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        rows = await connection.fetch(
+            "SELECT (event_time AT TIME ZONE 'America/Bogota')::date AS day,"
+            " sum(fare_charged) AS revenue FROM trips GROUP BY 1"
+        )
+    finally:
+        await connection.close()
+    return model.daily_series({r["day"]: int(r["revenue"]) for r in rows}, first, last)
+
+
+async def test_the_job_fits_at_most_hourly_and_the_endpoint_serves_its_answer(
+    seeded: tuple[str, date], test_servers: ServerUrls
+) -> None:
+    database_url, today = seeded
+    settings = settings_of(test_servers, database_url)
+    await forget_forecast(database_url)  # another test of the module may have fitted
+    async for app, client in start_app(settings):
+        before = await client.get(FORECAST)
+        assert before.status_code == 503, before.text
+        assert before.json()["error"] == "service_unavailable"
+
+        now = datetime.now(UTC)
+        assert await fit(settings, now) == "ok"
+        assert await fit(settings, now + timedelta(minutes=59)) == "fresh"
+        database = Database.from_settings(settings)
+        try:
+            assert not await service.refit_due(database, settings, now + timedelta(minutes=59))
+            assert await service.refit_due(database, settings, now + timedelta(minutes=60))
+        finally:
+            await database.dispose()
+        later = now + timedelta(minutes=61)
+        assert await fit(settings, later) == "ok"
+
+        answers: dict[Role | None, Any] = {}
+        for role, status in WATCHING:
+            async with client_for(app, caller_headers(app, role)) as caller:
+                response = await caller.get(FORECAST)
+            assert response.status_code == status, (role, response.text)
+            answers[role] = response.json()
+        answer = answers[Role.analyst]
+        assert answers[Role.operator] == answer
+
+    assert answer["status"] == "ok"
+    assert datetime.fromisoformat(answer["fitted_at"]) == later
+    yesterday = today - timedelta(days=1)
+    assert answer["history_to"] == yesterday.isoformat()
+    assert answer["history_days"] == DAYS
+    assert answer["min_history_days"] == 49
+    assert [d["day"] for d in answer["days"]] == [
+        (today + timedelta(days=i)).isoformat() for i in range(14)
+    ]
+    for day in answer["days"]:
+        assert 0 <= day["lower"] <= day["revenue"] <= day["upper"], day
+    # What the job fitted is the trips' own daily revenue: the rollups lost nothing.
+    first = date.fromisoformat(answer["history_from"])
+    history = await revenue_from_trips(database_url, first, yesterday)
+    assert len(history) == DAYS
+    tested = model.backtest(history, first)
+    backtest = answer["backtest"]
+    assert backtest["origins"] == [o.isoformat() for o in tested.origins]
+    assert (backtest["model_mape_pct"], backtest["seasonal_naive_mape_pct"]) == (
+        tested.model_mape_pct,
+        tested.seasonal_naive_mape_pct,
+    )
+    assert backtest["scored_days"] == 28
+    assert backtest["model_mape_pct"] < backtest["seasonal_naive_mape_pct"]
+    assert backtest["model_beats_baseline"] is True
+
+
+async def test_the_worker_starts_the_job_in_a_process_of_its_own(
+    seeded: tuple[str, date], test_servers: ServerUrls, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    database_url, _ = seeded
+    settings = settings_of(test_servers, database_url)
+    await fit(settings, datetime.now(UTC), force=True)
+    monkeypatch.setenv("TR_DATABASE_URL", database_url)
+    monkeypatch.setenv("TR_REDIS_URL", test_servers.redis_url)
+    # Fitted a moment ago: the job looks, finds it fresh and leaves without fitting.
+    assert await service.run_job() == "forecast: fresh"
+
+
+def test_a_history_shorter_than_the_backtest_needs_is_answered_as_such() -> None:
+    today = date(2026, 12, 7)
+    revenue = {today - timedelta(days=d): 100_000 for d in range(1, 11)}
+    answer = build_answer(revenue, today, datetime(2026, 12, 7, 12, tzinfo=UTC))
+    assert answer.status == "insufficient_history"
+    assert (answer.history_days, answer.min_history_days) == (10, 49)
+    assert answer.history_from == today - timedelta(days=10)
+    assert (answer.days, answer.backtest) == ([], None)
+    assert json.loads(answer.model_dump_json())["history_to"] == "2026-12-06"
