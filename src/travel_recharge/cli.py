@@ -123,7 +123,7 @@ async def _demo_accounts(settings: Settings, token_url: str) -> DemoCredentials:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
+    from travel_recharge.kit.serving import PortTaken, serve
 
     try:
         settings = _shared_signing_key(get_settings())
@@ -162,19 +162,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "documents and the health are linked there)",
             flush=True,
         )
-        uvicorn.run(
-            "travel_recharge.app:create_app",
-            factory=True,
-            host=host,
-            port=port,
-            workers=args.workers or settings.workers,
-            loop="uvloop",
-            http="httptools",
-            log_config=None,
-            access_log=False,
-            timeout_graceful_shutdown=10,
-            **proxy_options(settings),
-        )
+        try:
+            serve(
+                "travel_recharge.app:create_app",
+                factory=True,
+                host=host,
+                port=port,
+                workers=args.workers or settings.workers,
+                loop="uvloop",
+                http="httptools",
+                log_config=None,
+                access_log=False,
+                timeout_graceful_shutdown=10,
+                **proxy_options(settings),
+            )
+        except PortTaken as exc:
+            print(f"travel-recharge serve: {exc}", file=sys.stderr)
+            return 2
     return 0
 
 

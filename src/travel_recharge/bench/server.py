@@ -113,11 +113,10 @@ def _drop_namespace_state(redis_url: str | None, namespace: str | None) -> None:
 @contextmanager
 def bare_server(workers: int) -> Iterator[RunningServer]:
     """A minimal FastAPI app (bench.bare_app) served the way `serve` serves ours: the ceiling."""
-    command = [sys.executable, "-m", "uvicorn", "travel_recharge.bench.bare_app:create_bare_app"]
-    command += ["--factory", "--host", "127.0.0.1", "--workers", str(workers)]
-    command += ["--loop", "uvloop", "--http", "httptools", "--no-access-log"]
-    command += ["--log-level", "warning"]
-    with _process(lambda port: [*command, "--port", str(port)], dict(os.environ), BARE_PATH) as s:
+    command = [sys.executable, "-m", "travel_recharge.bench.bare_serve"]
+    with _process(
+        lambda port: [*command, str(port), str(workers)], dict(os.environ), BARE_PATH
+    ) as s:
         yield s
 
 
