@@ -19,6 +19,7 @@ from travel_recharge.analytics.forecast.router import router as forecast_router
 from travel_recharge.analytics.forecast.service import refit_forever
 from travel_recharge.analytics.live.router import router as live_router
 from travel_recharge.analytics.router import router as analytics_router
+from travel_recharge.analytics.stations.router import router as stations_router
 from travel_recharge.cards import direct as cards_direct
 from travel_recharge.cards.router import RECHARGE_PATH
 from travel_recharge.cards.router import router as cards_router
@@ -183,6 +184,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
         analytics_router,
         live_router,
         forecast_router,
+        stations_router,
         network_router,
         alerts_router,
         gtfs_rt_router,

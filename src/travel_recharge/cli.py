@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any, TypeVar
@@ -243,6 +243,16 @@ def cmd_migrate(_: argparse.Namespace) -> int:
         except RoleProblem as exc:
             print(f"travel-recharge migrate: {exc}", file=sys.stderr)
             return 2
+    return 0
+
+
+def cmd_forecast(args: argparse.Namespace) -> int:
+    """Fit the revenue forecast now if it is due (or `--force`) and store it."""
+    from travel_recharge.analytics.forecast.job import fit
+
+    with infrastructure(get_settings()) as ready:
+        outcome = asyncio.run(fit(ready, datetime.now(UTC), force=args.force))
+    print(f"forecast: {outcome}", flush=True)
     return 0
 
 
@@ -513,6 +523,12 @@ def build_parser() -> argparse.ArgumentParser:
         "migrate", help="upgrade the database schema to the newest version"
     )
     migrate.set_defaults(handler=cmd_migrate)
+
+    forecast = commands.add_parser(
+        "forecast", help="fit the revenue forecast now (workers do it at most hourly)"
+    )
+    forecast.add_argument("--force", action="store_true", help="fit even if the last is fresh")
+    forecast.set_defaults(handler=cmd_forecast)
 
     database = commands.add_parser("db", help="database administration")
     database_commands = database.add_subparsers(dest="db_command", required=True)

@@ -47,7 +47,9 @@ SIMULATED_ROWS = {
     "rollup_rows": "SELECT (SELECT count(*) FROM rollup_deltas WHERE simulated)"
     " + (SELECT count(*) FROM rollup_totals WHERE simulated)"
     " + (SELECT count(*) FROM rollup_hours WHERE simulated)"
-    " + (SELECT count(*) FROM rollup_station_days WHERE simulated)",
+    " + (SELECT count(*) FROM rollup_station_days WHERE simulated)"
+    " + (SELECT count(*) FROM rollup_station_hours WHERE simulated)"
+    " + (SELECT count(*) FROM rollup_station_quarters WHERE simulated)",
 }
 
 

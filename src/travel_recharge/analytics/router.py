@@ -35,6 +35,18 @@ router = APIRouter(
     dependencies=[allow("analytics", Role.analyst)],
 )
 
+
+def watched_router() -> APIRouter:
+    """A router under /api/v1/analytics for analysts and operators: operators watch the
+    network too (the live dashboard, station performance, the revenue forecast)."""
+    return APIRouter(
+        prefix="/api/v1/analytics",
+        tags=["analytics"],
+        route_class=StrictJSONRoute,
+        dependencies=[allow("analytics", Role.analyst, Role.operator)],
+    )
+
+
 # Analytics are about real riders; the traffic simulator's are added only when asked for.
 IncludeSimulated = Annotated[
     bool,

@@ -121,6 +121,7 @@ class Settings(BaseSettings):
     forecast_check_interval_s: float = Field(default=300.0, ge=0)
     forecast_refit_s: int = Field(default=3600, ge=60)
     cache_ttl_forecast_s: int = Field(default=60, ge=1)
+    cache_ttl_station_performance_s: int = Field(default=60, ge=1)
 
     # Money path.
     timezone: str = "America/Bogota"  # monthly benefit trips follow the city's calendar

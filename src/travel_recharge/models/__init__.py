@@ -7,6 +7,8 @@ from travel_recharge.models.analytics import (
     RollupDelta,
     RollupHour,
     RollupStationDay,
+    RollupStationHour,
+    RollupStationQuarter,
     RollupTotal,
     RollupUsers,
 )
@@ -38,6 +40,8 @@ __all__ = [
     "RollupDelta",
     "RollupHour",
     "RollupStationDay",
+    "RollupStationHour",
+    "RollupStationQuarter",
     "RollupTotal",
     "RollupUsers",
     "Route",

@@ -125,3 +125,28 @@ class RevenueForecastRow(Base):
     id: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     fitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     answer: Mapped[str] = mapped_column(Text)
+
+
+class _StationBoardings:
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    station_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    simulated: Mapped[bool] = mapped_column(Boolean, primary_key=True, server_default="false")
+    trips: Mapped[int] = mapped_column(BigInteger, server_default="0")
+
+
+class RollupStationHour(_StationBoardings, Base):
+    """Boardings per local day and hour at trunk stations, portals and cable stations
+    (migration 0012): the weeks of history a station's hour is compared with."""
+
+    __tablename__ = "rollup_station_hours"
+
+    hour: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+
+
+class RollupStationQuarter(_StationBoardings, Base):
+    """Boardings per local day and quarter hour (0-95) at the same stations: a day's busiest
+    15 minutes and its peak-hour factor."""
+
+    __tablename__ = "rollup_station_quarters"
+
+    quarter: Mapped[int] = mapped_column(SmallInteger, primary_key=True)

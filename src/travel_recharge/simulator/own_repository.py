@@ -225,7 +225,14 @@ _PURGE = {
 }
 _PURGE_ROLLUPS = tuple(
     f"DELETE FROM {table} WHERE simulated"  # noqa: S608  (constant table names)
-    for table in ("rollup_deltas", "rollup_totals", "rollup_hours", "rollup_station_days")
+    for table in (
+        "rollup_deltas",
+        "rollup_totals",
+        "rollup_hours",
+        "rollup_station_days",
+        "rollup_station_hours",
+        "rollup_station_quarters",
+    )
 )
 
 

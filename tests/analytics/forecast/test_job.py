@@ -7,15 +7,18 @@ revenue from the rollups, fits, backtests and stores; the endpoint serves what i
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
 
+from tests.analytics.conftest import GENERATED_DAYS, Generated
 from tests.conftest import (
     WATCHING,
     ServerUrls,
@@ -28,24 +31,9 @@ from travel_recharge.analytics.forecast import model, service
 from travel_recharge.analytics.forecast.job import build_answer, fit
 from travel_recharge.kit.config import Settings
 from travel_recharge.kit.db import Database
-from travel_recharge.kit.scratch import scratch_database
 from travel_recharge.security.roles import Role
-from travel_recharge.seed.load import seed
-from travel_recharge.seed.options import SeedOptions
 
-BOGOTA = ZoneInfo("America/Bogota")
 FORECAST = "/api/v1/analytics/revenue-forecast"
-DAYS = 56  # eight weeks: the backtest's 28 days after three weeks of training, and more
-
-
-@pytest.fixture(scope="module")
-def seeded(test_servers: ServerUrls) -> Iterator[tuple[str, date]]:
-    """A database with eight weeks of generated riders up to yesterday; (its URL, today)."""
-    today = datetime.now(UTC).astimezone(BOGOTA).date()
-    with scratch_database(test_servers.server_database_url, "tr_forecast") as database_url:
-        options = SeedOptions(users=150, days=DAYS, random_seed=5, until=today, workers=1)
-        seed(database_url, options, progress=False)
-        yield database_url, today
 
 
 def settings_of(test_servers: ServerUrls, database_url: str) -> Settings:
@@ -77,9 +65,9 @@ async def revenue_from_trips(database_url: str, first: date, last: date) -> list
 
 
 async def test_the_job_fits_at_most_hourly_and_the_endpoint_serves_its_answer(
-    seeded: tuple[str, date], test_servers: ServerUrls
+    generated: Generated, test_servers: ServerUrls
 ) -> None:
-    database_url, today = seeded
+    database_url, today = generated.database_url, generated.today
     settings = settings_of(test_servers, database_url)
     await forget_forecast(database_url)  # another test of the module may have fitted
     async for app, client in start_app(settings):
@@ -112,7 +100,7 @@ async def test_the_job_fits_at_most_hourly_and_the_endpoint_serves_its_answer(
     assert datetime.fromisoformat(answer["fitted_at"]) == later
     yesterday = today - timedelta(days=1)
     assert answer["history_to"] == yesterday.isoformat()
-    assert answer["history_days"] == DAYS
+    assert answer["history_days"] == GENERATED_DAYS
     assert answer["min_history_days"] == 49
     assert [d["day"] for d in answer["days"]] == [
         (today + timedelta(days=i)).isoformat() for i in range(14)
@@ -122,7 +110,7 @@ async def test_the_job_fits_at_most_hourly_and_the_endpoint_serves_its_answer(
     # What the job fitted is the trips' own daily revenue: the rollups lost nothing.
     first = date.fromisoformat(answer["history_from"])
     history = await revenue_from_trips(database_url, first, yesterday)
-    assert len(history) == DAYS
+    assert len(history) == GENERATED_DAYS
     tested = model.backtest(history, first)
     backtest = answer["backtest"]
     assert backtest["origins"] == [o.isoformat() for o in tested.origins]
@@ -136,15 +124,35 @@ async def test_the_job_fits_at_most_hourly_and_the_endpoint_serves_its_answer(
 
 
 async def test_the_worker_starts_the_job_in_a_process_of_its_own(
-    seeded: tuple[str, date], test_servers: ServerUrls, monkeypatch: pytest.MonkeyPatch
+    generated: Generated, test_servers: ServerUrls, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    database_url, _ = seeded
+    database_url = generated.database_url
     settings = settings_of(test_servers, database_url)
     await fit(settings, datetime.now(UTC), force=True)
     monkeypatch.setenv("TR_DATABASE_URL", database_url)
     monkeypatch.setenv("TR_REDIS_URL", test_servers.redis_url)
     # Fitted a moment ago: the job looks, finds it fresh and leaves without fitting.
     assert await service.run_job() == "forecast: fresh"
+
+
+def test_travel_recharge_forecast_fits_by_hand(
+    generated: Generated, test_servers: ServerUrls
+) -> None:
+    database_url = generated.database_url
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TR_")}
+    env |= {"TR_DATABASE_URL": database_url, "TR_REDIS_URL": test_servers.redis_url}
+    launcher = Path(sys.executable).parent / "travel-recharge"
+    outcomes = [
+        subprocess.run(
+            [str(launcher), "forecast", *args], env=env, capture_output=True, text=True, check=False
+        )
+        for args in ([], ["--force"])
+    ]
+    for done in outcomes:
+        assert done.returncode == 0, done.stderr
+    # The first fits unless a test of the module fitted less than an hour ago; forced, always.
+    assert outcomes[0].stdout.strip() in ("forecast: ok", "forecast: fresh")
+    assert outcomes[1].stdout.strip() == "forecast: ok"
 
 
 def test_a_history_shorter_than_the_backtest_needs_is_answered_as_such() -> None:

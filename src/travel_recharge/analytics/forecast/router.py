@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 
 from travel_recharge.analytics.forecast import service
 from travel_recharge.analytics.forecast.errors import ForecastNotFitted
 from travel_recharge.analytics.forecast.schemas import RevenueForecast
+from travel_recharge.analytics.router import watched_router
 from travel_recharge.kit.errors import error_responses
-from travel_recharge.kit.hardening import StrictJSONRoute
 from travel_recharge.kit.views import ReadsDep, json_response
-from travel_recharge.security import Role, allow
 
-router = APIRouter(
-    prefix="/api/v1/analytics",
-    tags=["analytics"],
-    route_class=StrictJSONRoute,
-    dependencies=[allow("analytics", Role.analyst, Role.operator)],
-)
+router = watched_router()
 
 
 @router.get(

@@ -6,21 +6,14 @@ operators watch the network live too.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 
 from travel_recharge.analytics.live import service as live
 from travel_recharge.analytics.live.schemas import LiveDashboard
-from travel_recharge.analytics.router import IncludeSimulated
-from travel_recharge.kit.hardening import StrictJSONRoute
+from travel_recharge.analytics.router import IncludeSimulated, watched_router
 from travel_recharge.kit.views import ReadsDep, json_response
-from travel_recharge.security import Role, allow
 
-router = APIRouter(
-    prefix="/api/v1/analytics",
-    tags=["analytics"],
-    route_class=StrictJSONRoute,
-    dependencies=[allow("analytics", Role.analyst, Role.operator)],
-)
+router = watched_router()
 
 
 @router.get("/live", response_model=LiveDashboard)

@@ -1,0 +1,75 @@
+"""The arithmetic of station performance, apart from any database.
+
+An hour is compared with the same weekday-hour of earlier weeks by a robust z-score (Iglewicz
+and Hoaglin): its distance from their median, in units of their median absolute deviation
+scaled to a normal's standard deviation, so one odd week in the history does not hide the
+next. An hour is an anomaly past |z| = 3.5.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from statistics import median
+
+Z_THRESHOLD = 3.5
+MAD_TO_SIGMA = 1.4826  # a normal distribution's sigma per median absolute deviation
+MEAN_AD_TO_SIGMA = 1.2533  # ... per mean absolute deviation, when the MAD is 0
+MIN_HISTORY = 4  # weeks of the same weekday an hour needs before it can be judged
+
+
+@dataclass(frozen=True)
+class HourScore:
+    median: float
+    robust_z: float
+
+    @property
+    def anomaly(self) -> bool:
+        return abs(self.robust_z) >= Z_THRESHOLD
+
+
+def hour_score(boardings: int, history: Sequence[int]) -> HourScore | None:
+    """The hour against its history (None: too little history to judge)."""
+    if len(history) < MIN_HISTORY:
+        return None
+    middle = median(history)
+    deviations = [abs(value - middle) for value in history]
+    mad = median(deviations)
+    # The MAD is 0 when most weeks agree exactly: then the mean deviation (only then: it is
+    # pulled by an odd week as the MAD is not); and at least one boarding, so a quiet hour
+    # that rises from 0 to 1 is not an anomaly.
+    spread = MAD_TO_SIGMA * mad if mad else MEAN_AD_TO_SIGMA * sum(deviations) / len(deviations)
+    spread = max(spread, 1.0)
+    return HourScore(median=float(middle), robust_z=round((boardings - middle) / spread, 2))
+
+
+@dataclass(frozen=True)
+class PeakHour:
+    hour: int
+    boardings: int
+    factor: float  # the peak-hour factor: the hour over four times its busiest quarter
+
+
+def peak_hour(quarters: Sequence[int]) -> PeakHour | None:
+    """The day's busiest clock hour and its peak-hour factor, from its 96 quarter hours."""
+    hours = [sum(quarters[h * 4 : h * 4 + 4]) for h in range(24)]
+    busiest = max(range(24), key=lambda h: (hours[h], -h))
+    if hours[busiest] == 0:
+        return None
+    top_quarter = max(quarters[busiest * 4 : busiest * 4 + 4])
+    return PeakHour(busiest, hours[busiest], round(hours[busiest] / (4 * top_quarter), 3))
+
+
+def busiest_quarter(quarters: Sequence[int]) -> int | None:
+    """The quarter hour (0-95) with the most boardings, the earliest of ties."""
+    best = max(range(len(quarters)), key=lambda q: (quarters[q], -q))
+    return best if quarters[best] > 0 else None
+
+
+def ranks(boardings: dict[int, int]) -> dict[int, int]:
+    """Rank of each station by boardings (1: the busiest; ties share the better rank)."""
+    ordered = sorted(boardings.values(), reverse=True)
+    first_place: dict[int, int] = {}
+    for place, value in enumerate(ordered, 1):
+        first_place.setdefault(value, place)
+    return {station: first_place[value] for station, value in boardings.items()}
