@@ -13,10 +13,12 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -165,3 +167,18 @@ def log_in(page: Page, web_service: WebService, role: str) -> None:
     page.click("#login-submit")
     page.locator("#login-dialog").wait_for(state="hidden")
     page.locator("#who").wait_for()
+
+
+def wait_for_forecast(web_service: WebService, timeout_s: float = 90.0) -> dict[str, Any]:
+    """The revenue forecast once a worker's job has fitted it (10 s after a worker starts),
+    so a page asking for it meets no 503 (which the browser logs as an error)."""
+    deadline = time.monotonic() + timeout_s
+    with web_service.api("analyst") as api:
+        while True:
+            response = api.get("/api/v1/analytics/revenue-forecast")
+            if response.status_code == 200:
+                answer: dict[str, Any] = response.json()
+                return answer
+            assert response.status_code == 503, response.text
+            assert time.monotonic() < deadline, "the forecast was never fitted"
+            time.sleep(1)

@@ -13,7 +13,7 @@ from tests.conftest import client_for
 from travel_recharge.kit.edge import CONTENT_SECURITY_POLICY
 from travel_recharge.web.router import CHART_LIBRARY
 
-PAGES = ("/", "/dashboard", "/routes", "/cache")
+PAGES = ("/", "/dashboard", "/routes", "/cache", "/insights")
 
 
 class _Tags(HTMLParser):

@@ -1,4 +1,4 @@
-"""The web pages (the root page and three dashboards) and their static files.
+"""The web pages (the root page and four dashboards) and their static files.
 
 The pages are plain files: no server data is ever inserted into them. They call the JSON API
 from the browser with the token the login form obtained, so a page holds no secret and shows
@@ -64,6 +64,12 @@ async def routes_explorer() -> Response:
 async def cache_monitor() -> Response:
     """Hit rate over time, keys, cold-vs-warm comparison and cache administration."""
     return _html("cache")
+
+
+@router.get("/insights")
+async def insights() -> Response:
+    """The revenue forecast and station performance (anomalies, peak hours, rank changes)."""
+    return _html("insights")
 
 
 @router.get("/favicon.ico")

@@ -15,6 +15,7 @@ const PAGES = [
   ["/dashboard", "Dashboard"],
   ["/routes", "Routes"],
   ["/cache", "Cache"],
+  ["/insights", "Insights"],
 ];
 
 export class ApiError extends Error {
