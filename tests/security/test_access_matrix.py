@@ -108,6 +108,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/dashboard"): EVERYONE,
     ("GET", "/routes"): EVERYONE,
     ("GET", "/cache"): EVERYONE,
+    ("GET", "/insights"): EVERYONE,
 }
 
 
