@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from datetime import date
 from types import MappingProxyType
 
-# `make run` seeds this much the first time: a few seconds of work, a lively dashboard.
-DEMO_USERS = 1500
-DEMO_DAYS = 14
+# `make run` seeds this much the first time: a few seconds of work, a lively dashboard, and
+# eight weeks, so that the revenue forecast (seven weeks at least) and station performance
+# (the same weekday of earlier weeks) have a history to show.
+DEMO_USERS = 1000
+DEMO_DAYS = 56
 DEFAULT_RANDOM_SEED = 42
 DEFAULT_BASIC_SHARE = 0.35  # share of the cards that are basic (anonymous)
 
