@@ -123,7 +123,7 @@ async def _demo_accounts(settings: Settings, token_url: str) -> DemoCredentials:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from travel_recharge.kit.serving import PortTaken, serve
+    from travel_recharge.kit.serving import SERVER_OPTIONS, PortTaken, serve
 
     try:
         settings = _shared_signing_key(get_settings())
@@ -169,11 +169,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 host=host,
                 port=port,
                 workers=args.workers or settings.workers,
-                loop="uvloop",
-                http="httptools",
                 log_config=None,
-                access_log=False,
                 timeout_graceful_shutdown=10,
+                **SERVER_OPTIONS,
                 **proxy_options(settings),
             )
         except PortTaken as exc:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -182,3 +183,8 @@ def wait_for_forecast(web_service: WebService, timeout_s: float = 90.0) -> dict[
             assert response.status_code == 503, response.text
             assert time.monotonic() < deadline, "the forecast was never fitted"
             time.sleep(1)
+
+
+def shown_number(text: str | None) -> int:
+    """A figure as the page shows it ("$ 12.345", "1.234"), as a number; -1 when it has none."""
+    return int(re.sub(r"\D", "", text or "") or -1)

@@ -4,20 +4,15 @@ by an operator from the page."""
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 
 from playwright.sync_api import Page, expect
-from tests.web.conftest import Console, WebService, log_in
+from tests.web.conftest import Console, WebService, log_in, shown_number
 
 LIVE_TIMEOUT_MS = 45_000  # the live figures are cached 5 s and the page polls every 5 s
 LIVE = "/api/v1/analytics/live"
 WITH_SIMULATED = f"{LIVE}?include_simulated=true"
-
-
-def _number(text: str | None) -> int:
-    return int(re.sub(r"\D", "", text or "") or -1)
 
 
 def _chart_values(page: Page, canvas: str) -> list[float]:
@@ -91,7 +86,7 @@ def test_an_operator_logs_in_runs_the_simulator_and_watches_the_figures_move(
 
         def page_and_api_agree() -> bool:
             live = api.get(WITH_SIMULATED).json()
-            shown = _number(page.locator("#kpi-trips").text_content())
+            shown = shown_number(page.locator("#kpi-trips").text_content())
             return live["today"]["trips"] == before + charged == shown
 
         _eventually(page_and_api_agree, 45, "the trips KPI never matched the API")
@@ -101,7 +96,7 @@ def test_an_operator_logs_in_runs_the_simulator_and_watches_the_figures_move(
     expect(page.locator("#kpi-revenue")).to_contain_text(f"{revenue:,}".replace(",", "."))
     page.uncheck("#include-simulated")
     _eventually(
-        lambda: _number(page.locator("#kpi-trips").text_content()) == real_before["trips"],
+        lambda: shown_number(page.locator("#kpi-trips").text_content()) == real_before["trips"],
         45,
         "unticked, the trips KPI did not go back to the real riders'",
     )

@@ -3,15 +3,9 @@ and station performance, as the API answers them, for an analyst and an operator
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from playwright.sync_api import Page, expect
-from tests.web.conftest import WebService, log_in, wait_for_forecast
-
-
-def _number(text: str | None) -> int:
-    return int(re.sub(r"\D", "", text or "") or -1)
+from tests.web.conftest import WebService, log_in, shown_number, wait_for_forecast
 
 
 @pytest.mark.parametrize("role", ["analyst", "operator"])
@@ -42,7 +36,7 @@ def test_the_forecast_and_station_performance_as_the_api_answers_them(
     busiest = found["stations"][0]
     first = rows.nth(0).locator("td")
     expect(first.nth(0)).to_have_text(f"{busiest['name']} ({busiest['code']})")
-    assert _number(first.nth(1).text_content()) == busiest["boardings"]
+    assert shown_number(first.nth(1).text_content()) == busiest["boardings"]
     expect(first.nth(4)).to_have_text(busiest["busiest_15_min"] or "—")
 
     # Another history length, through the form.

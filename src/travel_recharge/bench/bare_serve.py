@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from travel_recharge.kit.serving import serve
+from travel_recharge.kit.serving import SERVER_OPTIONS, serve
 
 
 def main() -> None:
@@ -16,10 +16,8 @@ def main() -> None:
         host="127.0.0.1",
         port=port,
         workers=workers,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,
         log_level="warning",
+        **SERVER_OPTIONS,
     )
 
 

@@ -14,6 +14,9 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from travel_recharge.analytics import repository as analytics
 from travel_recharge.analytics.forecast import repository
 from travel_recharge.analytics.forecast.schemas import (
     ForecastBacktest,
@@ -82,7 +85,10 @@ async def fit(settings: Settings, now: datetime, *, force: bool = False) -> str:
             ):
                 return "fresh"
             today = now.astimezone(ZoneInfo(settings.timezone)).date()
-            revenue = await repository.daily_revenue(connection, today - timedelta(days=1))
+            # Real riders' revenue per local day, read by the revenue-by-day figure's query.
+            async with AsyncSession(connection) as session:
+                rows = await analytics.by_day(session, date.min, today - timedelta(days=1), False)
+            revenue = {day: day_revenue for day, _, day_revenue in rows}
             answer = build_answer(revenue, today, now)
             await repository.store(connection, answer.model_dump_json(), now)
             await connection.commit()

@@ -1,15 +1,16 @@
-"""SQL of the revenue forecast: the daily revenue it is fitted on, its stored answer."""
+"""SQL of the revenue forecast: its stored answer and the lock of its fit (the daily revenue it
+is fitted on is analytics.repository.by_day's)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from travel_recharge.kit.db import ReadSession
-from travel_recharge.models import RevenueForecastRow, RollupHour
+from travel_recharge.models import RevenueForecastRow
 
 # One fit at a time across workers and machines: the job holds this session lock while it
 # fits (a job that finds it taken leaves; the lock goes with its connection).
@@ -22,16 +23,6 @@ async def try_fit_lock(connection: AsyncConnection) -> bool:
             await connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": _FIT_LOCK})
         ).scalar_one()
     )
-
-
-async def daily_revenue(connection: AsyncConnection, last: date) -> dict[date, int]:
-    """Real riders' fare revenue per local day up to `last`, from the hourly rollup."""
-    query = (
-        select(RollupHour.day, func.sum(RollupHour.revenue))
-        .where(RollupHour.day <= last, RollupHour.simulated.is_(False))
-        .group_by(RollupHour.day)
-    )
-    return {day: int(revenue) for day, revenue in (await connection.execute(query)).all()}
 
 
 async def fitted_at(connection: AsyncConnection) -> datetime | None:

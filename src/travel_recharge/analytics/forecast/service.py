@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from travel_recharge.analytics.forecast import repository
 from travel_recharge.analytics.forecast.errors import ForecastNotFitted
+from travel_recharge.analytics.views import GROUP
 from travel_recharge.kit.config import Settings
 from travel_recharge.kit.db import Database, ReadSession
 from travel_recharge.kit.logs import log_event
@@ -22,7 +23,6 @@ from travel_recharge.kit.views import Reads
 
 logger = logging.getLogger("travel_recharge.analytics")
 
-GROUP = "analytics"
 JOB_MODULE = "travel_recharge.analytics.forecast.job"
 JOB_TIMEOUT_S = 600.0
 FIRST_CHECK_S = 10.0  # soon after start: a new deployment shows a forecast within a minute

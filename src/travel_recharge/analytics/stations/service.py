@@ -9,11 +9,11 @@ from zoneinfo import ZoneInfo
 
 from travel_recharge.analytics.stations import repository, scores
 from travel_recharge.analytics.stations.schemas import HourAnomaly, StationDay, StationPerformance
+from travel_recharge.analytics.views import GROUP
 from travel_recharge.kit.db import ReadSession
 from travel_recharge.kit.errors import Unprocessable
 from travel_recharge.kit.views import Reads
 
-GROUP = "analytics"
 DEFAULT_WEEKS = 8
 
 

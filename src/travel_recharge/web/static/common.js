@@ -67,6 +67,8 @@ const countFormat = new Intl.NumberFormat("es-CO");
 
 export const pesos = (amount) => pesoFormat.format(amount);
 export const count = (n) => countFormat.format(n);
+// A local clock hour (0-23) as the charts and tables show it: "07h".
+export const hourLabel = (hour) => `${String(hour).padStart(2, "0")}h`;
 export const ms = (value) => (value === null || value === undefined ? "—" : `${value.toFixed(1)} ms`);
 export const percent = (share) =>
   share === null || share === undefined ? "—" : `${(share * 100).toFixed(1)} %`;

@@ -1,6 +1,6 @@
 // /dashboard: today's KPIs and charts, system health, endpoint latency and the simulator.
 import {
-  $, api, chart, clock, color, confirmAction, count, currentRole, el, frame, ms, pesos, poll,
+  $, api, chart, clock, color, confirmAction, count, currentRole, el, frame, hourLabel, ms, pesos, poll,
   replaceChildren, setText, showError, clearError,
 } from "./common.js";
 
@@ -61,7 +61,7 @@ function showLive(live) {
   );
   redraw(
     charts.hours,
-    live.trips_by_hour_today.map((row) => `${String(row.hour).padStart(2, "0")}h`),
+    live.trips_by_hour_today.map((row) => hourLabel(row.hour)),
     live.trips_by_hour_today.map((row) => row.trips),
   );
 }

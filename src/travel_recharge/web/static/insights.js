@@ -1,7 +1,7 @@
 // /insights: the revenue forecast with its interval and its backtest beside the baseline's,
 // and station performance (anomalies, peak hours, busiest 15 minutes, rank changes).
 import {
-  $, ApiError, api, chart, color, count, el, frame, pesos, poll, replaceChildren, setText,
+  $, ApiError, api, chart, color, count, el, frame, hourLabel, poll, replaceChildren, setText,
   showError, clearError,
 } from "./common.js";
 
@@ -65,7 +65,7 @@ async function showForecast() {
 
 const cell = (text, numeric = false) => el("td", numeric ? { className: "num" } : {}, text);
 const station = (row) => cell(`${row.name} (${row.code})`);
-const hour = (value) => (value === null ? "—" : `${String(value).padStart(2, "0")}h`);
+const hour = (value) => (value === null ? "—" : hourLabel(value));
 const signed = (value) => (value === null ? "—" : value > 0 ? `+${value}` : String(value));
 
 async function showPerformance() {
