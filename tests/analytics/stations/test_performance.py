@@ -62,20 +62,21 @@ def own(test_servers: ServerUrls) -> Iterator[Generated]:
 
 @pytest.fixture(scope="module")
 async def laid(own: Generated) -> list[int]:
-    """Three trunk stations; on DAY the first is as usual, the second spikes, the third drops."""
+    """Four trunk stations; on DAY the first is as usual, the second spikes, the third drops
+    and the fourth is silent, as it is all that week (a station closed for works)."""
     connection = await asyncpg.connect(own.database_url)
     try:
         stations = [
             int(r["id"])
             for r in await connection.fetch(
-                "SELECT id FROM stations WHERE kind = 'trunk' ORDER BY code LIMIT 3"
+                "SELECT id FROM stations WHERE kind = 'trunk' ORDER BY code LIMIT 4"
             )
         ]
         for weeks_back, usual in enumerate(HISTORY, 1):
             monday = DAY - timedelta(weeks=weeks_back)
             for station in stations:
                 await lay_boardings(connection, station, at_local(monday, 8, 20), usual)
-        usual, spike, drop = stations
+        usual, spike, drop, _silent = stations
         await lay_boardings(connection, usual, at_local(DAY, 8, 20), 41)
         await lay_boardings(connection, spike, at_local(DAY, 8, 0), 30)  # 8:00-8:15
         await lay_boardings(connection, spike, at_local(DAY, 8, 30), 50)  # 8:30-8:45
@@ -89,7 +90,7 @@ async def laid(own: Generated) -> list[int]:
 async def test_a_spike_and_a_drop_are_flagged_and_a_usual_hour_is_not(
     own: Generated, laid: list[int], test_servers: ServerUrls
 ) -> None:
-    usual, spike, drop = laid
+    usual, spike, drop, silent = laid
     settings = make_settings(test_servers, database_url=own.database_url)
     async for app, client in start_app(settings):
         answers: dict[Any, Any] = {}
@@ -105,14 +106,25 @@ async def test_a_spike_and_a_drop_are_flagged_and_a_usual_hour_is_not(
     assert answer["day"] == "2025-06-02"
     assert answer["weekday"] == "Monday"
     assert answer["history_days"] == [(DAY - timedelta(weeks=k)).isoformat() for k in range(1, 9)]
-    assert answer["hours_judged"] == 3  # each station's 8:00 hour; no other hour has boardings
+    assert answer["hours_judged"] == 4  # each station's 8:00 hour; no other hour has boardings
     # Worked out by hand (tests/analytics/stations/test_scores.py): median 40.5, spread 2.2239.
     assert [
         (a["station_id"], a["hour"], a["direction"], a["robust_z"]) for a in answer["anomalies"]
     ] == [
+        (silent, 8, "low", -18.21),
         (spike, 8, "high", 17.76),
         (drop, 8, "low", -12.82),
     ]
+    # The silent station is in no list of the day or the week, and still named.
+    connection = await asyncpg.connect(own.database_url)
+    try:
+        code, name = await connection.fetchrow(
+            "SELECT code, name FROM stations WHERE id = $1", silent
+        )
+    finally:
+        await connection.close()
+    assert (answer["anomalies"][0]["code"], answer["anomalies"][0]["name"]) == (code, name)
+    assert silent not in {s["station_id"] for s in answer["stations"]}
     by_station = {s["station_id"]: s for s in answer["stations"]}
     assert [s["station_id"] for s in answer["stations"]] == [spike, usual, drop]  # busiest first
     assert by_station[usual]["anomalies"] == 0
@@ -150,7 +162,7 @@ async def test_todays_hours_that_have_not_ended_are_not_judged(
             before_nine = await service.performance(session, DAY, 8, complete_hours=8)
             after_nine = await service.performance(session, DAY, 8, complete_hours=9)
     assert (before_nine.hours_judged, before_nine.anomalies) == (0, [])
-    assert after_nine.hours_judged == 3
+    assert after_nine.hours_judged == 4
     now = datetime(2025, 6, 2, 13, 40, tzinfo=UTC)  # 08:40 in Bogotá
     assert service.day_asked(None, now, "America/Bogota") == (DAY, 8)
     assert service.day_asked(DAY - timedelta(days=1), now, "America/Bogota")[1] == 24

@@ -52,7 +52,8 @@ async def performance(
         session, day - timedelta(days=13), day - timedelta(days=7)
     )
     stations = set(by_quarter) | set(this_week)
-    named = await repository.names(session, stations)
+    # Also the stations of the history: one silent all week is a low anomaly, named too.
+    named = await repository.names(session, stations | {station for station, _ in by_hour})
 
     judged = 0
     anomalies: list[HourAnomaly] = []
