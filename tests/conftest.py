@@ -116,8 +116,10 @@ def make_settings(servers: ServerUrls, **overrides: object) -> Settings:
         "rollup_fold_interval_s": 0,
         # The same for the database figures behind the alert rules (ops.probes).
         "metrics_probe_interval_s": 0,
-        # And the revenue forecast's refit: tests run its job themselves.
+        # And the revenue forecast's refit and the trip flows' count: tests run those jobs
+        # themselves.
         "forecast_check_interval_s": 0,
+        "flows_check_interval_s": 0,
         "auth_signing_key": TEST_SIGNING_KEY,
         "rate_limits": UNREACHABLE_LIMITS,
     }

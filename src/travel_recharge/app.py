@@ -14,6 +14,8 @@ from fastapi import FastAPI
 from starlette.middleware.gzip import GZipMiddleware
 
 from travel_recharge.accounts.router import router as auth_router
+from travel_recharge.analytics.flows.router import router as flows_router
+from travel_recharge.analytics.flows.service import infer_forever
 from travel_recharge.analytics.folder import fold_forever
 from travel_recharge.analytics.forecast.router import router as forecast_router
 from travel_recharge.analytics.forecast.service import refit_forever
@@ -130,6 +132,11 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
             if settings.forecast_check_interval_s > 0
             else None
         )
+        flow_counter = (
+            asyncio.create_task(infer_forever(app.state.database, settings))
+            if settings.flows_check_interval_s > 0
+            else None
+        )
         prober = (
             asyncio.create_task(probe_forever(app.state.database, settings))
             if settings.metrics_probe_interval_s > 0
@@ -149,7 +156,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
         finally:
             # First: a running simulation still needs the database and Redis to end cleanly.
             await app.state.simulator.shutdown()
-            for task in (folder, forecaster, prober):
+            for task in (folder, forecaster, flow_counter, prober):
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -185,6 +192,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
         live_router,
         forecast_router,
         stations_router,
+        flows_router,
         network_router,
         alerts_router,
         gtfs_rt_router,

@@ -254,6 +254,16 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_flows(args: argparse.Namespace) -> int:
+    """Count the finished days' trip flows (origin-destination, transfers) that are due."""
+    from travel_recharge.analytics.flows.job import infer
+
+    with infrastructure(get_settings()) as ready:
+        outcome = asyncio.run(infer(ready, datetime.now(UTC)))
+    print(f"flows: {outcome}", flush=True)
+    return 0
+
+
 def cmd_db_grant(args: argparse.Namespace) -> int:
     """Exit 0 when the role may now serve; 2 when it is missing, a superuser or misnamed."""
     with infrastructure(get_settings()) as ready:
@@ -527,6 +537,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     forecast.add_argument("--force", action="store_true", help="fit even if the last is fresh")
     forecast.set_defaults(handler=cmd_forecast)
+
+    flows = commands.add_parser(
+        "flows", help="count the finished days' trip flows now (workers do it when one is due)"
+    )
+    flows.set_defaults(handler=cmd_flows)
 
     database = commands.add_parser("db", help="database administration")
     database_commands = database.add_subparsers(dest="db_command", required=True)

@@ -117,6 +117,11 @@ OPERATIONS: list[dict[str, Any]] = [
         "checks": {"positive_data_acceptance": STATEFUL_422},
     },
     {
+        # The range may not end after today, start after its end or pass 92 days.
+        "include-path-regex": "^/api/v1/analytics/(od-matrix|transfer-flows)$",
+        "checks": {"positive_data_acceptance": STATEFUL_422},
+    },
+    {
         # Keys must start with the deployment's cache namespace, a setting (the parameters'
         # descriptions say so): GET /cache/keys' pattern and DELETE /cache/key/{key_name}.
         "include-path-regex": "^/api/v1/cache/key",

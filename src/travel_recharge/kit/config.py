@@ -122,6 +122,12 @@ class Settings(BaseSettings):
     forecast_refit_s: int = Field(default=3600, ge=60)
     cache_ttl_forecast_s: int = Field(default=60, ge=1)
     cache_ttl_station_performance_s: int = Field(default=60, ge=1)
+    # Trip flows: finished days are counted by a job each worker starts when one is due (it
+    # looks this often; 0: never); a destination is inferred only within this walk of the
+    # next boarding. The counts change once a day, so their answers are cached longer.
+    flows_check_interval_s: float = Field(default=300.0, ge=0)
+    flows_max_walk_m: float = Field(default=1000.0, gt=0, le=5000)
+    cache_ttl_flows_s: int = Field(default=300, ge=1)
 
     # Money path.
     timezone: str = "America/Bogota"  # monthly benefit trips follow the city's calendar

@@ -13,6 +13,13 @@ from travel_recharge.models.analytics import (
     RollupUsers,
 )
 from travel_recharge.models.base import Base
+from travel_recharge.models.flows import (
+    FlowDay,
+    LocalityFlow,
+    StationFlow,
+    TransferLineFlow,
+    TransferPlace,
+)
 from travel_recharge.models.money import (
     Card,
     FarePolicyRow,
@@ -31,9 +38,11 @@ __all__ = [
     "Base",
     "Card",
     "FarePolicyRow",
+    "FlowDay",
     "IdempotencyRecord",
     "LedgerEntry",
     "Locality",
+    "LocalityFlow",
     "Recharge",
     "RechargePoint",
     "RevenueForecastRow",
@@ -47,6 +56,9 @@ __all__ = [
     "Route",
     "RouteStop",
     "Station",
+    "StationFlow",
+    "TransferLineFlow",
+    "TransferPlace",
     "Trip",
     "User",
 ]

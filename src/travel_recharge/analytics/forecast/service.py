@@ -7,21 +7,15 @@ TR_FORECAST_REFIT_S; if so they start the job, which fits once for all of them.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
-import sys
 from datetime import UTC, datetime, timedelta
 
 from travel_recharge.analytics.forecast import repository
 from travel_recharge.analytics.forecast.errors import ForecastNotFitted
+from travel_recharge.analytics.jobs import run_module, run_when_due
 from travel_recharge.analytics.views import GROUP
 from travel_recharge.kit.config import Settings
 from travel_recharge.kit.db import Database, ReadSession
-from travel_recharge.kit.logs import log_event
 from travel_recharge.kit.views import Reads
-
-logger = logging.getLogger("travel_recharge.analytics")
 
 JOB_MODULE = "travel_recharge.analytics.forecast.job"
 JOB_TIMEOUT_S = 600.0
@@ -49,33 +43,15 @@ async def refit_due(database: Database, settings: Settings, now: datetime) -> bo
 
 async def run_job() -> str:
     """Run the forecast job in a process of its own; returns the line it printed."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        JOB_MODULE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        out, err = await asyncio.wait_for(process.communicate(), JOB_TIMEOUT_S)
-    except BaseException:
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
-        await process.wait()
-        raise
-    if process.returncode != 0:
-        raise RuntimeError(f"forecast job exited {process.returncode}: {err.decode()[-300:]}")
-    return out.decode().strip()
+    return await run_module(JOB_MODULE, JOB_TIMEOUT_S)
 
 
 async def refit_forever(database: Database, settings: Settings) -> None:
-    await asyncio.sleep(min(FIRST_CHECK_S, settings.forecast_check_interval_s))
-    while True:
-        try:
-            if await refit_due(database, settings, datetime.now(UTC)):
-                log_event(logger, "forecast.refit", outcome=await run_job())
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # the database may be down: try again next round
-            log_event(logger, "forecast.refit_failed", logging.WARNING, error=type(exc).__name__)
-        await asyncio.sleep(settings.forecast_check_interval_s)
+    await run_when_due(
+        "forecast.refit",
+        JOB_MODULE,
+        JOB_TIMEOUT_S,
+        lambda: refit_due(database, settings, datetime.now(UTC)),
+        FIRST_CHECK_S,
+        settings.forecast_check_interval_s,
+    )

@@ -1,0 +1,263 @@
+"""The flows job on eight weeks of generated riders, and the endpoints summing its counts,
+checked against figures recounted from the trips themselves."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from tests.analytics.conftest import Generated
+from tests.conftest import (
+    WATCHING,
+    ServerUrls,
+    caller_headers,
+    client_for,
+    make_settings,
+    start_app,
+)
+from travel_recharge.analytics.flows import service
+from travel_recharge.analytics.flows.job import infer
+from travel_recharge.kit.config import Settings
+from travel_recharge.security.roles import Role
+
+OD = "/api/v1/analytics/od-matrix"
+TRANSFERS = "/api/v1/analytics/transfer-flows"
+
+# The real riders' trips of local days [first, last], as the job counts them.
+_RANGE = """
+    WITH t AS (
+        SELECT t.*, (t.event_time AT TIME ZONE 'America/Bogota') AS local
+        FROM trips t JOIN cards c ON c.id = t.card_id WHERE NOT c.simulated
+    )
+    SELECT {what} FROM t WHERE local::date BETWEEN $1 AND $2 {more}
+"""
+
+
+def settings_of(test_servers: ServerUrls, database_url: str) -> Settings:
+    namespace = f"{test_servers.namespace}fl{uuid.uuid4().hex[:8]}"
+    return make_settings(test_servers, database_url=database_url, cache_namespace=namespace)
+
+
+async def recount(database_url: str, first: date, last: date, what: str, more: str = "") -> int:
+    connection = await asyncpg.connect(database_url)
+    try:
+        found = await connection.fetchval(_RANGE.format(what=what, more=more), first, last)
+    finally:
+        await connection.close()
+    return int(found)
+
+
+async def count_afresh(settings: Settings, database_url: str) -> None:
+    connection = await asyncpg.connect(database_url)
+    try:  # another test module may have counted this database already
+        await connection.execute("TRUNCATE od_days, od_localities, od_stations")
+        await connection.execute("TRUNCATE transfer_lines, transfer_places")
+    finally:
+        await connection.close()
+    assert (await infer(settings, datetime.now(UTC))).startswith("counted 56 days, ")
+    assert await infer(settings, datetime.now(UTC)) == "up to date"
+
+
+async def station_pair_counts(
+    database_url: str, first: date, last: date
+) -> dict[tuple[str, str], tuple[int, int]]:
+    """(origin code, destination code) -> (observed, inferred), from the job's table."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        rows = await connection.fetch(
+            "SELECT o.code AS origin, d.code AS destination,"
+            " coalesce(sum(f.trips) FILTER (WHERE how = 'observed'), 0) AS observed,"
+            " coalesce(sum(f.trips) FILTER (WHERE how = 'inferred'), 0) AS inferred"
+            " FROM od_stations f JOIN stations o ON o.id = f.origin_id"
+            " JOIN stations d ON d.id = f.destination_id"
+            " WHERE f.day BETWEEN $1 AND $2 GROUP BY 1, 2",
+            first,
+            last,
+        )
+    finally:
+        await connection.close()
+    return {(r["origin"], r["destination"]): (r["observed"], r["inferred"]) for r in rows}
+
+
+@pytest.fixture(scope="module")
+def counted(generated: Generated, test_servers: ServerUrls) -> Settings:
+    """The generated database with every finished day counted by the job."""
+    settings = settings_of(test_servers, generated.database_url)
+    asyncio.run(count_afresh(settings, generated.database_url))
+    return settings
+
+
+async def test_the_matrix_accounts_for_every_trip_of_the_range(
+    counted: Settings, generated: Generated
+) -> None:
+    url, today = generated.database_url, generated.today
+    first, last = today - timedelta(days=7), today - timedelta(days=1)
+    async for app, client in start_app(counted):
+        answers: dict[Any, Any] = {}
+        for role, status in WATCHING:
+            async with client_for(app, caller_headers(app, role)) as caller:
+                response = await caller.get(OD)  # the default range: the 7 days before today
+            assert response.status_code == status, (role, response.text)
+            answers[role] = response.json()
+        everything = (await client.get(OD, params={"limit": 500})).json()
+        stations = (await client.get(OD, params={"level": "station", "limit": 500})).json()
+        peak = (await client.get(OD, params={"band": "am_peak"})).json()
+    answer = answers[Role.analyst]
+    assert answers[Role.operator] == answer
+    assert answer["coverage"] == {
+        "first": first.isoformat(),
+        "last": last.isoformat(),
+        "band": None,
+        "band_hours": None,
+        "days_counted": 7,
+        "days_not_counted": [],
+    }
+    shares = answer["shares"]
+    assert shares["trips"] == await recount(url, first, last, "count(*)")
+    assert shares["observed"] == await recount(
+        url, first, last, "count(*)", "AND end_station_id IS NOT NULL"
+    )
+    assert shares["observed"] + shares["inferred"] + shares["unknown"] == shares["trips"]
+    assert shares["inferred"] > 0
+    assert shares["unknown"] > 0
+    assert sum(everything["unknown_by_origin"].values()) == shares["unknown"]
+    # Every known destination is in exactly one locality pair.
+    pairs = everything["pairs"]
+    assert sum(p["trips"] for p in pairs) == shares["observed"] + shares["inferred"]
+    assert all(p["trips"] == p["observed"] + p["inferred"] for p in pairs)
+    assert [p["trips"] for p in pairs] == sorted((p["trips"] for p in pairs), reverse=True)
+    assert all(p["origin"]["name"] and p["destination"]["name"] for p in pairs)
+    # Exit taps are made at stations, after boarding at one: all are in station pairs.
+    assert stations["shares"] == shares
+    by_pair = await station_pair_counts(url, first, last)
+    assert sum(observed for observed, _ in by_pair.values()) == shares["observed"]
+    listed = {
+        (p["origin"]["code"], p["destination"]["code"]): (p["observed"], p["inferred"])
+        for p in stations["pairs"]
+    }
+    assert all(by_pair[pair] == counts for pair, counts in listed.items())
+    # The busiest 500 (which of equal pairs make the cut is the API's order).
+    assert [sum(p) for p in listed.values()] == sorted(map(sum, by_pair.values()), reverse=True)[
+        :500
+    ]
+    assert peak["shares"]["trips"] == await recount(
+        url, first, last, "count(*)", "AND extract(hour FROM local) BETWEEN 5 AND 8"
+    )
+    assert peak["coverage"]["band_hours"] == [5, 9]
+
+
+async def test_transfers_are_counted_by_kind_and_place(
+    counted: Settings, generated: Generated
+) -> None:
+    url, today = generated.database_url, generated.today
+    first, last = today - timedelta(days=28), today - timedelta(days=1)
+    params = {"from": first.isoformat(), "to": last.isoformat()}
+    async for _, client in start_app(counted):
+        answer = (await client.get(TRANSFERS, params=params)).json()
+    # A transfer tap linked to the card's trip before it on the same local day.
+    linked = await recount(
+        url,
+        first,
+        last,
+        "count(*)",
+        "AND is_transfer AND EXISTS (SELECT 1 FROM t b WHERE b.card_id = t.card_id"
+        " AND b.local::date = t.local::date AND b.event_time < t.event_time)",
+    )
+    assert answer["transfers"] == linked > 0
+    assert sum(k["transfers"] for k in answer["by_kind"]) == linked
+    kinds = {(k["from_kind"], k["to_kind"]) for k in answer["by_kind"]}
+    assert {("zonal", "trunk"), ("trunk", "zonal")} <= kinds
+    assert len(answer["lines"]) <= service.TOP
+    assert len(answer["places"]) <= service.TOP
+    counts = [p["transfers"] for p in answer["places"]]
+    assert counts == sorted(counts, reverse=True)
+    assert counts[0] > 0
+    assert answer["coverage"]["days_counted"] == 28
+
+
+async def test_a_day_whose_trips_changed_is_counted_again(
+    counted: Settings, generated: Generated
+) -> None:
+    day = generated.today - timedelta(days=3)
+    connection = await asyncpg.connect(generated.database_url)
+    try:
+        kept = await connection.fetchval("SELECT trips FROM od_days WHERE day = $1", day)
+        # As if a late tap had reached the rollups after the day was counted.
+        await connection.execute("UPDATE od_days SET trips = trips - 1 WHERE day = $1", day)
+        assert await infer(counted, datetime.now(UTC)) == f"counted 1 days, {kept} trips"
+        assert await connection.fetchval("SELECT trips FROM od_days WHERE day = $1", day) == kept
+    finally:
+        await connection.close()
+
+
+async def test_today_is_not_counted_and_bad_ranges_are_refused(
+    counted: Settings, generated: Generated
+) -> None:
+    today = generated.today
+    yesterday = today - timedelta(days=1)
+    async for _, client in start_app(counted):
+        with_today = await client.get(OD, params={"from": yesterday.isoformat()})
+        refused = [
+            (field, await client.get(url, params=params))
+            for field, url, params in [
+                ("to", OD, {"to": "2999-01-01"}),
+                ("from", OD, {"from": "2999-01-01"}),
+                ("from", OD, {"from": today.isoformat(), "to": yesterday.isoformat()}),
+                ("from", TRANSFERS, {"from": "2020-01-01", "to": "2020-06-01"}),
+                ("band", OD, {"band": "rush"}),
+                ("level", OD, {"level": "corridor"}),
+                ("limit", OD, {"limit": 0}),
+                ("from", TRANSFERS, {"from": "yesterday"}),
+            ]
+        ]
+    coverage = with_today.json()["coverage"]
+    assert coverage["last"] == today.isoformat()
+    assert coverage["days_not_counted"] == [today.isoformat()]
+    for field, response in refused:
+        assert response.status_code == 422, (field, response.text)
+        assert field in response.text, (field, response.text)
+
+
+async def test_the_worker_starts_the_job_in_a_process_of_its_own(
+    counted: Settings,
+    generated: Generated,
+    test_servers: ServerUrls,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TR_DATABASE_URL", generated.database_url)
+    monkeypatch.setenv("TR_REDIS_URL", test_servers.redis_url)
+    assert await service.run_job() == "flows: up to date"
+
+
+async def forget_day(database_url: str, day: date) -> int:
+    """Drop a counted day's record (as if never counted); returns the trips it had."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        kept = await connection.fetchval("SELECT trips FROM od_days WHERE day = $1", day)
+        await connection.execute("DELETE FROM od_days WHERE day = $1", day)
+    finally:
+        await connection.close()
+    return int(kept)
+
+
+def test_travel_recharge_flows_counts_by_hand(
+    counted: Settings, generated: Generated, test_servers: ServerUrls
+) -> None:
+    kept = asyncio.run(forget_day(generated.database_url, generated.today - timedelta(days=9)))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TR_")}
+    env |= {"TR_DATABASE_URL": generated.database_url, "TR_REDIS_URL": test_servers.redis_url}
+    launcher = Path(sys.executable).parent / "travel-recharge"
+    done = subprocess.run(
+        [str(launcher), "flows"], env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"flows: counted 1 days, {kept} trips"
