@@ -20,6 +20,7 @@ from travel_recharge.analytics.folder import fold_forever
 from travel_recharge.analytics.forecast.router import router as forecast_router
 from travel_recharge.analytics.forecast.service import refit_forever
 from travel_recharge.analytics.live.router import router as live_router
+from travel_recharge.analytics.riders.router import router as riders_router
 from travel_recharge.analytics.router import router as analytics_router
 from travel_recharge.analytics.stations.router import router as stations_router
 from travel_recharge.cards import direct as cards_direct
@@ -193,6 +194,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
         forecast_router,
         stations_router,
         flows_router,
+        riders_router,
         network_router,
         alerts_router,
         gtfs_rt_router,

@@ -78,6 +78,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/analytics/station-performance"): WATCHERS,
     ("GET", "/api/v1/analytics/od-matrix"): WATCHERS,
     ("GET", "/api/v1/analytics/transfer-flows"): WATCHERS,
+    ("GET", "/api/v1/analytics/riders"): WATCHERS,
     ("GET", "/api/v1/stations"): EVERYONE,
     ("GET", "/api/v1/stations/identifiers"): EVERYONE,
     ("GET", "/api/v1/stations/{station_code}/details"): EVERYONE,

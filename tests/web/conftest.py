@@ -188,3 +188,18 @@ def wait_for_forecast(web_service: WebService, timeout_s: float = 90.0) -> dict[
 def shown_number(text: str | None) -> int:
     """A figure as the page shows it ("$ 12.345", "1.234"), as a number; -1 when it has none."""
     return int(re.sub(r"\D", "", text or "") or -1)
+
+
+def wait_for_flows(web_service: WebService, timeout_s: float = 90.0) -> dict[str, Any]:
+    """The default week's origin-destination matrix once a worker's job has counted the
+    seeded days (15 s after a worker starts)."""
+    deadline = time.monotonic() + timeout_s
+    with web_service.api("analyst") as api:
+        while True:
+            response = api.get("/api/v1/analytics/od-matrix")
+            assert response.status_code == 200, response.text
+            answer: dict[str, Any] = response.json()
+            if answer["coverage"]["days_counted"] > 0:
+                return answer
+            assert time.monotonic() < deadline, "the flows were never counted"
+            time.sleep(1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from playwright.sync_api import Page, expect
-from tests.web.conftest import WebService, log_in, wait_for_forecast
+from tests.web.conftest import WebService, log_in, wait_for_flows, wait_for_forecast
 
 PHONE = {"width": 390, "height": 844}
 # What each page shows once its data has arrived.
@@ -14,7 +14,7 @@ PAGES = {
     "/dashboard": "#kpi-trips",
     "/routes": "#network",
     "/cache": "#kpi-hit-rate",
-    "/insights": "#stations tbody tr >> nth=0",
+    "/insights": "#flow-map line.flow-line >> nth=0",
 }
 
 
@@ -44,6 +44,7 @@ def test_each_page_fits_a_phone(page: Page, web_service: WebService, path: str) 
     page.set_viewport_size(PHONE)
     if path == "/insights":
         wait_for_forecast(web_service)  # before it is fitted the page meets a 503
+        wait_for_flows(web_service)  # and its flows would be empty before they are counted
     page.goto(path)
     if path == "/routes":
         page.click("#login-open")  # a public page: it asks for no login by itself

@@ -16,6 +16,9 @@ from travel_recharge.kit.db import ReadSession
 from travel_recharge.kit.views import Reads
 
 GROUP = "analytics"
+# The views the daily job's counts feed (trip flows, rider behaviour): a group of their own,
+# which the job invalidates once it has counted, so a new day shows at once.
+DAILY_GROUP = "analytics:daily"
 
 
 def cache_field(field: str, include_simulated: bool) -> str:

@@ -13,8 +13,10 @@ import asyncio
 import random
 import uuid
 from dataclasses import asdict, dataclass
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 
@@ -29,6 +31,16 @@ from travel_recharge.security.roles import Role
 
 CLOSED_REDIS = "redis://127.0.0.1:1/0"
 
+# The roadmap's analytics, over the data's own days (the seed may end before today): the last
+# day's station performance, and the flows of the whole span, the most days a request sums.
+ROADMAP_READS = (
+    "/api/v1/analytics/station-performance?day={last}",
+    "/api/v1/analytics/od-matrix?from={first}&to={last}",
+    "/api/v1/analytics/od-matrix?level=station&from={first}&to={last}",
+    "/api/v1/analytics/od-matrix?band=am_peak&from={first}&to={last}",
+    "/api/v1/analytics/transfer-flows?from={first}&to={last}",
+)
+
 
 @dataclass(frozen=True)
 class ReadBenchOptions:
@@ -41,13 +53,16 @@ class ReadBenchOptions:
 def run_read_bench(settings: Settings, options: ReadBenchOptions) -> dict[str, Any]:
     assert settings.database_url, "infrastructure() provides the database"
     assert settings.redis_url, "infrastructure() provides Redis"
-    trips, card_ids = asyncio.run(_dataset(settings.database_url))
+    trips, card_ids, days = asyncio.run(_dataset(settings.database_url))
     base = {"TR_DATABASE_URL": settings.database_url}
     warm_env = base | {
         "TR_REDIS_URL": settings.redis_url,
         "TR_CACHE_NAMESPACE": f"benchreads{uuid.uuid4().hex[:8]}",
     }
     paths = list(READ_ENDPOINTS)
+    if days is not None:
+        first, last = _span(*days, settings.timezone)
+        paths += [path.format(first=first, last=last) for path in ROADMAP_READS]
     if card_ids:
         paths.append("/api/v1/cards/{card_id}/balance")
     rows = []
@@ -68,14 +83,26 @@ def run_read_bench(settings: Settings, options: ReadBenchOptions) -> dict[str, A
     return report
 
 
-async def _dataset(database_url: str) -> tuple[int, list[int]]:
+async def _dataset(database_url: str) -> tuple[int, list[int], tuple[date, date] | None]:
+    """Trips, some card ids, and the first and last local days with real trips."""
     connection = await asyncpg.connect(libpq_url(database_url))
     try:
         trips = await connection.fetchval("SELECT coalesce(sum(trips), 0) FROM rollup_totals")
         ids = await connection.fetch("SELECT id FROM cards ORDER BY id LIMIT 200")
-        return int(trips), [int(r["id"]) for r in ids]
+        first, last = await connection.fetchrow(
+            "SELECT min(day), max(day) FROM rollup_hours WHERE NOT simulated"
+        )
+        days = None if first is None else (first, last)
+        return int(trips), [int(r["id"]) for r in ids], days
     finally:
         await connection.close()
+
+
+def _span(first: date, last: date, timezone: str) -> tuple[str, str]:
+    """The data's days as the endpoints accept them: none after today, at most 92."""
+    last = min(last, datetime.now(ZoneInfo(timezone)).date())
+    first = max(first, last - timedelta(days=91))
+    return first.isoformat(), last.isoformat()
 
 
 def _measure(

@@ -15,10 +15,12 @@ from travel_recharge.models.analytics import (
 from travel_recharge.models.base import Base
 from travel_recharge.models.flows import (
     FlowDay,
+    FlowSeriesState,
     LocalityFlow,
-    StationFlow,
-    TransferLineFlow,
-    TransferPlace,
+    StationFlowSeries,
+    TransferKindFlow,
+    TransferLineSeries,
+    TransferPlaceSeries,
 )
 from travel_recharge.models.money import (
     Card,
@@ -29,6 +31,7 @@ from travel_recharge.models.money import (
     Trip,
 )
 from travel_recharge.models.network import Alert, Locality, RechargePoint, Route, RouteStop, Station
+from travel_recharge.models.riders import RiderDay, RiderSnapshot
 from travel_recharge.models.users import User
 
 __all__ = [
@@ -39,6 +42,7 @@ __all__ = [
     "Card",
     "FarePolicyRow",
     "FlowDay",
+    "FlowSeriesState",
     "IdempotencyRecord",
     "LedgerEntry",
     "Locality",
@@ -46,6 +50,8 @@ __all__ = [
     "Recharge",
     "RechargePoint",
     "RevenueForecastRow",
+    "RiderDay",
+    "RiderSnapshot",
     "RollupDelta",
     "RollupHour",
     "RollupStationDay",
@@ -56,9 +62,10 @@ __all__ = [
     "Route",
     "RouteStop",
     "Station",
-    "StationFlow",
-    "TransferLineFlow",
-    "TransferPlace",
+    "StationFlowSeries",
+    "TransferKindFlow",
+    "TransferLineSeries",
+    "TransferPlaceSeries",
     "Trip",
     "User",
 ]

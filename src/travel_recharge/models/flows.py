@@ -1,5 +1,10 @@
-"""Where trips went, per finished local day (migration 0013): written by the flows job
-(analytics/flows/job.py), which infers destinations by trip chaining, and summed by the API.
+"""Where trips went (migration 0013): written by the flows job (analytics/flows/job.py), which
+infers destinations by trip chaining once a local day has ended, and read by the API.
+
+Small figures are kept per day and band. Large ones (station pairs, pairs of lines, transfer
+places) are cumulative series: a row per key and band whose arrays hold the running totals
+per day from FlowSeriesState.first_day (element 1) to last_day, so a range of days sums as
+two elements per key (analytics/flows/series.py).
 
 Real riders only: the traffic simulator's trips never reach these tables.
 """
@@ -8,12 +13,16 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, DateTime, Integer, String
+from sqlalchemy import BigInteger, CheckConstraint, Date, DateTime, Integer, SmallInteger, String
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from travel_recharge.models.base import Base
 
 UNKNOWN_DESTINATION = ""  # od_localities.destination of a trip whose destination is unknown
+WHOLE_DAY = "all"  # the series' band of every hour of the day
+# Series rows are rewritten each counted day: half-empty pages keep the updates HOT (0013).
+SERIES_OPTIONS = {"postgresql_with": {"fillfactor": 50}}
 
 
 class FlowDay(Base):
@@ -27,49 +36,75 @@ class FlowDay(Base):
     inferred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-class _DayBand:
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
-    band: Mapped[str] = mapped_column(String(8), primary_key=True)
-
-
-class LocalityFlow(_DayBand, Base):
-    """Trips by origin and destination locality; an unknown destination is ''."""
+class LocalityFlow(Base):
+    """Trips by day, band, origin and destination locality; an unknown destination is ''."""
 
     __tablename__ = "od_localities"
 
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    band: Mapped[str] = mapped_column(String(8), primary_key=True)
     origin: Mapped[str] = mapped_column(String(2), primary_key=True)
     destination: Mapped[str] = mapped_column(String(2), primary_key=True)
     how: Mapped[str] = mapped_column(String(8), primary_key=True)  # observed, inferred, unknown
     trips: Mapped[int] = mapped_column(BigInteger)
 
 
-class StationFlow(_DayBand, Base):
+class TransferKindFlow(Base):
+    """Transfers by day, band and the service kinds they link (trunk, zonal, feeder, cable)."""
+
+    __tablename__ = "transfer_kinds"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    band: Mapped[str] = mapped_column(String(8), primary_key=True)
+    from_kind: Mapped[str] = mapped_column(String(10), primary_key=True)
+    to_kind: Mapped[str] = mapped_column(String(10), primary_key=True)
+    transfers: Mapped[int] = mapped_column(BigInteger)
+
+
+class FlowSeriesState(Base):
+    """One row: the days the series' arrays cover (element 1 is first_day)."""
+
+    __tablename__ = "flow_series_state"
+    __table_args__ = (CheckConstraint("id = 1", name="ck_flow_series_state_one_row"),)
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    first_day: Mapped[date] = mapped_column(Date)
+    last_day: Mapped[date] = mapped_column(Date)
+
+
+class StationFlowSeries(Base):
     """Trips between trunk stations, portals and cable stations (both ends known)."""
 
-    __tablename__ = "od_stations"
+    __tablename__ = "od_station_series"
+    __table_args__ = SERIES_OPTIONS
 
+    band: Mapped[str] = mapped_column(String(8), primary_key=True)
     origin_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     destination_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    how: Mapped[str] = mapped_column(String(8), primary_key=True)  # observed, inferred
-    trips: Mapped[int] = mapped_column(BigInteger)
+    observed: Mapped[list[int]] = mapped_column(ARRAY(Integer))
+    inferred: Mapped[list[int]] = mapped_column(ARRAY(Integer))
 
 
-class TransferLineFlow(_DayBand, Base):
+class TransferLineSeries(Base):
     """Transfers by the lines they link: a bus route's code, or 'trunk' / 'cable'."""
 
-    __tablename__ = "transfer_lines"
+    __tablename__ = "transfer_line_series"
+    __table_args__ = SERIES_OPTIONS
 
+    band: Mapped[str] = mapped_column(String(8), primary_key=True)
     from_kind: Mapped[str] = mapped_column(String(10), primary_key=True)
     from_line: Mapped[str] = mapped_column(String(20), primary_key=True)
     to_kind: Mapped[str] = mapped_column(String(10), primary_key=True)
     to_line: Mapped[str] = mapped_column(String(20), primary_key=True)
-    transfers: Mapped[int] = mapped_column(BigInteger)
+    transfers: Mapped[list[int]] = mapped_column(ARRAY(Integer))
 
 
-class TransferPlace(_DayBand, Base):
+class TransferPlaceSeries(Base):
     """Transfers by the stop where the rider boarded the next leg."""
 
-    __tablename__ = "transfer_places"
+    __tablename__ = "transfer_place_series"
+    __table_args__ = SERIES_OPTIONS
 
+    band: Mapped[str] = mapped_column(String(8), primary_key=True)
     station_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    transfers: Mapped[int] = mapped_column(BigInteger)
+    transfers: Mapped[list[int]] = mapped_column(ARRAY(Integer))

@@ -7,7 +7,6 @@ import asyncio
 import os
 import subprocess
 import sys
-import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,6 @@ from tests.conftest import (
     ServerUrls,
     caller_headers,
     client_for,
-    make_settings,
     start_app,
 )
 from travel_recharge.analytics.flows import service
@@ -38,62 +36,56 @@ _RANGE = """
         SELECT t.*, (t.event_time AT TIME ZONE 'America/Bogota') AS local
         FROM trips t JOIN cards c ON c.id = t.card_id WHERE NOT c.simulated
     )
-    SELECT {what} FROM t WHERE local::date BETWEEN $1 AND $2 {more}
+    SELECT {what} FROM {source} WHERE local::date BETWEEN $1 AND $2 {more}
 """
-
-
-def settings_of(test_servers: ServerUrls, database_url: str) -> Settings:
-    namespace = f"{test_servers.namespace}fl{uuid.uuid4().hex[:8]}"
-    return make_settings(test_servers, database_url=database_url, cache_namespace=namespace)
 
 
 async def recount(database_url: str, first: date, last: date, what: str, more: str = "") -> int:
     connection = await asyncpg.connect(database_url)
     try:
-        found = await connection.fetchval(_RANGE.format(what=what, more=more), first, last)
+        query = _RANGE.format(what=what, source="t", more=more)
+        found = await connection.fetchval(query, first, last)
     finally:
         await connection.close()
     return int(found)
 
 
-async def count_afresh(settings: Settings, database_url: str) -> None:
+async def series_sum(database_url: str, first: date, last: date, total: str) -> int:
+    """A station series' total over the range (whole-day band), straight from its table."""
     connection = await asyncpg.connect(database_url)
-    try:  # another test module may have counted this database already
-        await connection.execute("TRUNCATE od_days, od_localities, od_stations")
-        await connection.execute("TRUNCATE transfer_lines, transfer_places")
+    try:
+        start = await connection.fetchval("SELECT first_day FROM flow_series_state")
+        a, b = (first - start).days + 1, (last - start).days + 1
+        found = await connection.fetchval(
+            f"SELECT sum({total}[$1::int] - coalesce({total}[$2::int], 0))"  # noqa: S608
+            " FROM od_station_series WHERE band = 'all'",
+            b,
+            a - 1,
+        )
     finally:
         await connection.close()
-    assert (await infer(settings, datetime.now(UTC))).startswith("counted 56 days, ")
-    assert await infer(settings, datetime.now(UTC)) == "up to date"
+    return int(found)
 
 
-async def station_pair_counts(
+async def observed_station_pairs(
     database_url: str, first: date, last: date
-) -> dict[tuple[str, str], tuple[int, int]]:
-    """(origin code, destination code) -> (observed, inferred), from the job's table."""
+) -> dict[tuple[str, str], int]:
+    """(origin code, destination code) -> trips with an exit tap, from the trips."""
     connection = await asyncpg.connect(database_url)
     try:
         rows = await connection.fetch(
-            "SELECT o.code AS origin, d.code AS destination,"
-            " coalesce(sum(f.trips) FILTER (WHERE how = 'observed'), 0) AS observed,"
-            " coalesce(sum(f.trips) FILTER (WHERE how = 'inferred'), 0) AS inferred"
-            " FROM od_stations f JOIN stations o ON o.id = f.origin_id"
-            " JOIN stations d ON d.id = f.destination_id"
-            " WHERE f.day BETWEEN $1 AND $2 GROUP BY 1, 2",
+            _RANGE.format(
+                what="o.code AS origin, d.code AS destination, count(*) AS trips",
+                source="t JOIN stations o ON o.id = t.station_id"
+                " JOIN stations d ON d.id = t.end_station_id",
+                more="GROUP BY 1, 2",
+            ),
             first,
             last,
         )
     finally:
         await connection.close()
-    return {(r["origin"], r["destination"]): (r["observed"], r["inferred"]) for r in rows}
-
-
-@pytest.fixture(scope="module")
-def counted(generated: Generated, test_servers: ServerUrls) -> Settings:
-    """The generated database with every finished day counted by the job."""
-    settings = settings_of(test_servers, generated.database_url)
-    asyncio.run(count_afresh(settings, generated.database_url))
-    return settings
+    return {(r["origin"], r["destination"]): r["trips"] for r in rows}
 
 
 async def test_the_matrix_accounts_for_every_trip_of_the_range(
@@ -136,19 +128,20 @@ async def test_the_matrix_accounts_for_every_trip_of_the_range(
     assert all(p["trips"] == p["observed"] + p["inferred"] for p in pairs)
     assert [p["trips"] for p in pairs] == sorted((p["trips"] for p in pairs), reverse=True)
     assert all(p["origin"]["name"] and p["destination"]["name"] for p in pairs)
-    # Exit taps are made at stations, after boarding at one: all are in station pairs.
+    # Exit taps are made at stations, after boarding at one: all are in station pairs, and
+    # the series' sums over the range hold every one.
     assert stations["shares"] == shares
-    by_pair = await station_pair_counts(url, first, last)
-    assert sum(observed for observed, _ in by_pair.values()) == shares["observed"]
-    listed = {
-        (p["origin"]["code"], p["destination"]["code"]): (p["observed"], p["inferred"])
-        for p in stations["pairs"]
-    }
-    assert all(by_pair[pair] == counts for pair, counts in listed.items())
-    # The busiest 500 (which of equal pairs make the cut is the API's order).
-    assert [sum(p) for p in listed.values()] == sorted(map(sum, by_pair.values()), reverse=True)[
-        :500
-    ]
+    observed = await observed_station_pairs(url, first, last)
+    assert sum(observed.values()) == shares["observed"]
+    assert await series_sum(url, first, last, "observed") == shares["observed"]
+    assert await series_sum(url, first, last, "inferred") > 0
+    listed = stations["pairs"]
+    assert 0 < len(listed) <= 500
+    for pair in listed:
+        key = (pair["origin"]["code"], pair["destination"]["code"])
+        assert pair["observed"] == observed.get(key, 0), key
+        assert pair["trips"] == pair["observed"] + pair["inferred"]
+    assert [p["trips"] for p in listed] == sorted((p["trips"] for p in listed), reverse=True)
     assert peak["shares"]["trips"] == await recount(
         url, first, last, "count(*)", "AND extract(hour FROM local) BETWEEN 5 AND 8"
     )
@@ -184,19 +177,54 @@ async def test_transfers_are_counted_by_kind_and_place(
     assert answer["coverage"]["days_counted"] == 28
 
 
-async def test_a_day_whose_trips_changed_is_counted_again(
+# Counts that differ from the trips of the day: 5 more on a station pair and 3 on a transfer
+# place from the day on, and a pair that had 4 trips that day but has none.
+_WRONG_SERIES = (
+    "UPDATE od_station_series SET observed = flow_shift(observed, $1, 5)"
+    " WHERE band = 'all' AND (origin_id, destination_id) = (SELECT origin_id, destination_id"
+    " FROM od_station_series WHERE band = 'all' ORDER BY origin_id, destination_id LIMIT 1)",
+    "UPDATE transfer_place_series SET transfers = flow_shift(transfers, $1, 3)"
+    " WHERE band = 'all' AND station_id = (SELECT min(station_id) FROM transfer_place_series)",
+    "INSERT INTO od_station_series SELECT 'all', id, id, flow_shift(array_fill(0,"
+    " ARRAY[$2::int]), $1, 4), array_fill(0, ARRAY[$2::int]) FROM stations"
+    " WHERE kind = 'trunk' ORDER BY id LIMIT 1",
+)
+
+
+async def test_a_recounted_day_moves_every_later_total(
     counted: Settings, generated: Generated
 ) -> None:
-    day = generated.today - timedelta(days=3)
-    connection = await asyncpg.connect(generated.database_url)
-    try:
-        kept = await connection.fetchval("SELECT trips FROM od_days WHERE day = $1", day)
-        # As if a late tap had reached the rollups after the day was counted.
-        await connection.execute("UPDATE od_days SET trips = trips - 1 WHERE day = $1", day)
-        assert await infer(counted, datetime.now(UTC)) == f"counted 1 days, {kept} trips"
-        assert await connection.fetchval("SELECT trips FROM od_days WHERE day = $1", day) == kept
-    finally:
-        await connection.close()
+    url, today = generated.database_url, generated.today
+    day = today - timedelta(days=3)
+    week = {"from": (today - timedelta(days=7)).isoformat(), "to": day.isoformat()}
+    first, last = today - timedelta(days=7), today - timedelta(days=1)
+    right = await series_sum(url, first, last, "observed")
+    async for _, client in start_app(counted):
+        asked = [(OD, week | {"level": "station", "limit": 500}), (TRANSFERS, week)]
+        before = [(await client.get(url_, params=p)).json() for url_, p in asked]
+        connection = await asyncpg.connect(url)
+        try:
+            start = await connection.fetchval("SELECT first_day FROM flow_series_state")
+            length = await connection.fetchval(
+                "SELECT last_day - first_day + 1 FROM flow_series_state"
+            )
+            kept = await connection.fetchval("SELECT trips FROM od_days WHERE day = $1", day)
+            k = (day - start).days + 1
+            for statement in _WRONG_SERIES:
+                await connection.execute(statement, *((k, length) if "$2" in statement else (k,)))
+            # The wrong counts show in every range through the day's (the test can fail).
+            assert await series_sum(url, first, last, "observed") == right + 5 + 4
+            # As if a late tap had reached the rollups after the day was counted.
+            await connection.execute("UPDATE od_days SET trips = trips - 1 WHERE day = $1", day)
+            assert await infer(counted, datetime.now(UTC)) == f"counted 1 days, {kept} trips"
+            assert (
+                await connection.fetchval("SELECT trips FROM od_days WHERE day = $1", day) == kept
+            )
+        finally:
+            await connection.close()
+        after = [(await client.get(url_, params=p)).json() for url_, p in asked]
+    assert await series_sum(url, first, last, "observed") == right
+    assert after == before
 
 
 async def test_today_is_not_counted_and_bad_ranges_are_refused(
@@ -261,3 +289,18 @@ def test_travel_recharge_flows_counts_by_hand(
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == f"flows: counted 1 days, {kept} trips"
+
+
+async def test_a_day_counted_shows_at_once_in_the_cached_answers(
+    counted: Settings, generated: Generated
+) -> None:
+    day = generated.today - timedelta(days=2)
+    async for _, client in start_app(counted):
+        await forget_day(generated.database_url, day)
+        before = (await client.get(OD)).json()["coverage"]
+        assert before["days_not_counted"] == [day.isoformat()]
+        assert (await client.get(OD)).json()["coverage"] == before  # cached
+        assert (await infer(counted, datetime.now(UTC))).startswith("counted 1 days, ")
+        after = (await client.get(OD)).json()["coverage"]
+    assert after["days_not_counted"] == []
+    assert after["days_counted"] == 7

@@ -179,3 +179,26 @@ def test_rides_on_the_same_bus_route_place_neither_stop() -> None:
         (T3, T1, "inferred"),
         (Z4, None, "unknown"),
     ]
+
+
+def test_the_rows_stored_add_the_whole_day_to_each_band() -> None:
+    net = network()
+    days = [
+        [bus(R1, 6), trunk(T2, 7, transfer=True)],
+        [trunk(T1, 7, exit_at=T2), trunk(T2, 17)],
+        [trunk(T2, 18)],  # unknown: in no station pair
+    ]
+    counts = count_day(PLACES, (chain_day(net, day) for day in days))
+    assert sorted(counts.station_rows()) == [
+        ("all", T1, T2, 1, 0),
+        ("all", T2, T1, 0, 2),
+        ("am_peak", T1, T2, 1, 0),
+        ("am_peak", T2, T1, 0, 1),
+        ("pm_peak", T2, T1, 0, 1),
+    ]
+    assert sorted(counts.line_rows()) == [
+        ("all", "zonal", "Z-1", "trunk", "trunk", 1),
+        ("am_peak", "zonal", "Z-1", "trunk", "trunk", 1),
+    ]
+    assert sorted(counts.place_rows()) == [("all", T2, 1), ("am_peak", T2, 1)]
+    assert counts.kind_rows() == [("am_peak", "zonal", "trunk", 1)]

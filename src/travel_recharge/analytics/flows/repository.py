@@ -3,13 +3,14 @@ counts), and what the API sums (real riders only: simulated cards never reach th
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Select, delete, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from travel_recharge.analytics.flows import series
 from travel_recharge.kit.db import ReadSession
 from travel_recharge.models import (
     FlowDay,
@@ -17,25 +18,22 @@ from travel_recharge.models import (
     LocalityFlow,
     RollupHour,
     Station,
-    StationFlow,
-    TransferLineFlow,
-    TransferPlace,
+    TransferKindFlow,
 )
+from travel_recharge.models.flows import WHOLE_DAY
 
 
 class DayCounts(Protocol):
-    """A day's counts as the job's tally keeps them (keys in the tables' column order)."""
+    """A day's counts as the job's tally gives them (rows in the tables' column order)."""
 
     @property
     def trips(self) -> int: ...
     @property
     def localities(self) -> Mapping[tuple[Any, ...], int]: ...
-    @property
-    def stations(self) -> Mapping[tuple[Any, ...], int]: ...
-    @property
-    def transfer_lines(self) -> Mapping[tuple[Any, ...], int]: ...
-    @property
-    def transfer_places(self) -> Mapping[tuple[Any, ...], int]: ...
+    def station_rows(self) -> list[tuple[str, int, int, int, int]]: ...
+    def line_rows(self) -> list[tuple[Any, ...]]: ...
+    def place_rows(self) -> list[tuple[Any, ...]]: ...
+    def kind_rows(self) -> list[tuple[str, str, str, int]]: ...
 
 
 # One job at a time across workers and machines (a session lock, gone with its connection).
@@ -43,7 +41,7 @@ _JOB_LOCK = 7_242_013
 
 _DAY_TAPS = text(
     "SELECT t.card_id, t.event_time, t.service_kind, t.station_id, t.route_id,"
-    " t.end_station_id, t.is_transfer"
+    " t.end_station_id, t.is_transfer, t.credit_used"
     " FROM trips t JOIN cards c ON c.id = t.card_id"
     " WHERE t.event_time >= :start AND t.event_time < :end AND NOT c.simulated"
     " ORDER BY t.card_id, t.event_time, t.id"
@@ -73,9 +71,16 @@ async def days_due(connection: AsyncConnection, before: date) -> list[tuple[date
     return sorted(((day, int(trips)) for day, trips in rows), reverse=True)
 
 
-async def day_taps(connection: AsyncConnection, start: datetime, end: datetime) -> Sequence[Any]:
-    """A day's taps of real cards, by card and time."""
-    return (await connection.execute(_DAY_TAPS, {"start": start, "end": end})).all()
+async def day_taps(
+    connection: AsyncConnection, start: datetime, end: datetime
+) -> AsyncIterator[Any]:
+    """A day's taps of real cards, by card and time, read in batches (a day of a big city
+    is a million rows: never all in memory at once)."""
+    result = await connection.stream(
+        _DAY_TAPS.execution_options(yield_per=10_000), {"start": start, "end": end}
+    )
+    async for row in result:
+        yield row
 
 
 async def stations(connection: AsyncConnection) -> Sequence[Any]:
@@ -86,43 +91,46 @@ async def routes(connection: AsyncConnection) -> Sequence[Any]:
     return (await connection.execute(_ROUTES)).all()
 
 
+async def counted_since(connection: AsyncConnection, day: date) -> list[date]:
+    query = select(FlowDay.day).where(FlowDay.day >= day).order_by(FlowDay.day)
+    return list((await connection.execute(query)).scalars().all())
+
+
+async def first_series_day(connection: AsyncConnection) -> date | None:
+    covered = await series.span(connection)
+    return None if covered is None else covered.first
+
+
+async def forget_everything(connection: AsyncConnection) -> None:
+    """Drop every count: the next run counts every finished day again, in order."""
+    for table in (FlowDay, LocalityFlow, TransferKindFlow):
+        await connection.execute(delete(table))
+    await series.reset(connection)
+
+
 async def store_day(
     connection: AsyncConnection, day: date, counts: DayCounts, at: datetime
 ) -> None:
-    """Replace the day's counts (in the caller's transaction)."""
-    tables = (LocalityFlow, StationFlow, TransferLineFlow, TransferPlace, FlowDay)
-    for table in tables:
+    """Replace the day's counts (in the caller's transaction). Days after the series' first
+    day only: an earlier one resets them (forget_everything)."""
+    for table in (LocalityFlow, TransferKindFlow, FlowDay):
         await connection.execute(delete(table).where(table.day == day))
-    await _insert(
-        connection, LocalityFlow, day, counts.localities, "origin destination how", "trips"
-    )
-    await _insert(
-        connection, StationFlow, day, counts.stations, "origin_id destination_id how", "trips"
-    )
-    await _insert(
-        connection,
-        TransferLineFlow,
-        day,
-        counts.transfer_lines,
-        "from_kind from_line to_kind to_line",
-        "transfers",
-    )
-    await _insert(connection, TransferPlace, day, counts.transfer_places, "station_id", "transfers")
+    localities = [
+        {"day": day, "band": band, "origin": o, "destination": d, "how": how, "trips": n}
+        for (band, o, d, how), n in counts.localities.items()
+    ]
+    kinds = [
+        {"day": day, "band": band, "from_kind": a, "to_kind": b, "transfers": n}
+        for band, a, b, n in counts.kind_rows()
+    ]
+    for table, rows in ((LocalityFlow, localities), (TransferKindFlow, kinds)):
+        if rows:
+            await connection.execute(insert(table), rows)
+    covered = await series.extend(connection, day)
+    await series.put_day(connection, series.STATIONS, covered, day, counts.station_rows())
+    await series.put_day(connection, series.LINES, covered, day, counts.line_rows())
+    await series.put_day(connection, series.PLACES, covered, day, counts.place_rows())
     await connection.execute(insert(FlowDay).values(day=day, trips=counts.trips, inferred_at=at))
-
-
-async def _insert(
-    connection: AsyncConnection,
-    table: type[Any],
-    day: date,
-    counts: Mapping[tuple[Any, ...], int],
-    key: str,
-    count: str,
-) -> None:
-    names = ["band", *key.split()]
-    rows = [{"day": day, **dict(zip(names, k, strict=True)), count: n} for k, n in counts.items()]
-    if rows:
-        await connection.execute(insert(table), rows)
 
 
 Q = TypeVar("Q", bound=Select[*tuple[Any, ...]])
@@ -154,24 +162,15 @@ async def station_pairs(
     session: ReadSession, first: date, last: date, band: str | None, limit: int
 ) -> list[tuple[int, int, int, int]]:
     """The busiest station pairs: (origin, destination, observed, inferred)."""
-    f = StationFlow
-    observed = func.sum(f.trips).filter(f.how == "observed")
-    inferred = func.sum(f.trips).filter(f.how == "inferred")
-    query = (
-        select(f.origin_id, f.destination_id, observed, inferred)
-        .group_by(f.origin_id, f.destination_id)
-        .order_by(func.sum(f.trips).desc(), f.origin_id, f.destination_id)
-        .limit(limit)
-    )
-    rows = await session.execute(_in_range(query, f, first, last, band))
-    return [(int(o), int(d), int(a or 0), int(b or 0)) for o, d, a, b in rows.all()]
+    rows = await series.busiest(session, series.STATIONS, band or WHOLE_DAY, first, last, limit)
+    return [(int(o), int(d), int(a), int(b)) for o, d, a, b in rows]
 
 
 async def transfer_kinds(
     session: ReadSession, first: date, last: date, band: str | None
 ) -> list[tuple[str, str, int]]:
     """(from kind, to kind, transfers): between trunk, zonal, feeder and cable."""
-    f = TransferLineFlow
+    f = TransferKindFlow
     query = select(f.from_kind, f.to_kind, func.sum(f.transfers)).group_by(f.from_kind, f.to_kind)
     rows = await session.execute(_in_range(query, f, first, last, band))
     return [(a, b, int(n)) for a, b, n in rows.all()]
@@ -181,30 +180,15 @@ async def transfer_lines(
     session: ReadSession, first: date, last: date, band: str | None, limit: int
 ) -> list[tuple[str, str, str, str, int]]:
     """The busiest pairs of lines: (from kind, from line, to kind, to line, transfers)."""
-    f = TransferLineFlow
-    keys = (f.from_kind, f.from_line, f.to_kind, f.to_line)
-    query = (
-        select(*keys, func.sum(f.transfers))
-        .group_by(*keys)
-        .order_by(func.sum(f.transfers).desc(), *keys)
-        .limit(limit)
-    )
-    rows = await session.execute(_in_range(query, f, first, last, band))
-    return [(a, b, c, d, int(n)) for a, b, c, d, n in rows.all()]
+    rows = await series.busiest(session, series.LINES, band or WHOLE_DAY, first, last, limit)
+    return [(a, b, c, d, int(n)) for a, b, c, d, n in rows]
 
 
 async def transfer_places(
     session: ReadSession, first: date, last: date, band: str | None, limit: int
 ) -> list[tuple[int, int]]:
-    f = TransferPlace
-    query = (
-        select(f.station_id, func.sum(f.transfers))
-        .group_by(f.station_id)
-        .order_by(func.sum(f.transfers).desc(), f.station_id)
-        .limit(limit)
-    )
-    rows = await session.execute(_in_range(query, f, first, last, band))
-    return [(int(s), int(n)) for s, n in rows.all()]
+    rows = await series.busiest(session, series.PLACES, band or WHOLE_DAY, first, last, limit)
+    return [(int(s), int(n)) for s, n in rows]
 
 
 async def locality_places(session: ReadSession) -> dict[str, tuple[str, float, float]]:

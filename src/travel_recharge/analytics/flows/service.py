@@ -25,7 +25,8 @@ from travel_recharge.analytics.flows.schemas import (
     TransferPlace,
 )
 from travel_recharge.analytics.jobs import run_module, run_when_due
-from travel_recharge.analytics.views import GROUP
+from travel_recharge.analytics.views import DAILY_GROUP as GROUP
+from travel_recharge.kit.cache import Cache
 from travel_recharge.kit.config import Settings
 from travel_recharge.kit.db import Database, ReadSession
 from travel_recharge.kit.errors import Unprocessable
@@ -224,6 +225,18 @@ async def transfer_flows(
             for station, n in places
         ],
     )
+
+
+async def forget_views(settings: Settings) -> None:
+    """Called by the job after it counted: every worker's next answer is recomputed (with
+    Redis unreachable the views are not served either, so nothing stale is)."""
+    if not settings.redis_url:
+        return
+    cache = Cache.from_settings(settings)
+    try:
+        await cache.invalidate(GROUP)
+    finally:
+        await cache.close()
 
 
 async def days_due(database: Database, settings: Settings, now: datetime) -> bool:

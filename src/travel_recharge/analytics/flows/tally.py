@@ -7,10 +7,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from travel_recharge.analytics.flows.bands import Band, band_of
 from travel_recharge.analytics.flows.chaining import Boarding, Chained, How
-from travel_recharge.models.flows import UNKNOWN_DESTINATION
+from travel_recharge.models.flows import UNKNOWN_DESTINATION, WHOLE_DAY
 
 STATION_KINDS = frozenset({"portal", "trunk", "cable"})  # the station matrix's stations
 
@@ -75,6 +76,37 @@ class DayCounts:
                 ] += 1
                 if trip.origin is not None:
                     self.transfer_places[band, trip.origin] += 1
+
+    def station_rows(self) -> list[tuple[str, int, int, int, int]]:
+        """(band, origin, destination, observed, inferred), each band and the whole day."""
+        both: dict[tuple[str, int, int], list[int]] = {}
+        for (band, origin, destination, how), n in self.stations.items():
+            for key in ((band, origin, destination), (WHOLE_DAY, origin, destination)):
+                both.setdefault(key, [0, 0])[0 if how == "observed" else 1] += n
+        return [(*key, observed, inferred) for key, (observed, inferred) in both.items()]
+
+    def line_rows(self) -> list[tuple[Any, ...]]:
+        """(band, from kind, from line, to kind, to line, transfers), and the whole day."""
+        return _with_whole_day(self.transfer_lines)
+
+    def place_rows(self) -> list[tuple[Any, ...]]:
+        """(band, station, transfers), and the whole day."""
+        return _with_whole_day(self.transfer_places)
+
+    def kind_rows(self) -> list[tuple[str, str, str, int]]:
+        """(band, from kind, to kind, transfers)."""
+        kinds: Counter[tuple[str, str, str]] = Counter()
+        for (band, from_kind, _, to_kind, _), n in self.transfer_lines.items():
+            kinds[band, from_kind, to_kind] += n
+        return [(*key, n) for key, n in kinds.items()]
+
+
+def _with_whole_day(counts: Counter[Any]) -> list[tuple[Any, ...]]:
+    every: Counter[tuple[Any, ...]] = Counter()
+    for (band, *key), n in counts.items():
+        every[(band, *key)] += n
+        every[(WHOLE_DAY, *key)] += n
+    return [(*key, n) for key, n in every.items()]
 
 
 def count_day(places: Places, card_days: Iterable[Sequence[Chained]]) -> DayCounts:

@@ -1,76 +1,14 @@
 // /routes: the network drawn as SVG from station coordinates; a route's stops in order; a
 // station's routes, next arrivals and active alerts. Public data: no login needed.
 import { $, api, el, frame, replaceChildren, setText, showError, clearError } from "./common.js";
-
-const SVG = "http://www.w3.org/2000/svg";
-const SIZE = 1000;
-const MARGIN = 30;
-const PAGE = 500; // the API's largest page
+import { drawNetwork, loadStations, svg } from "./netmap.js";
 
 const stations = new Map(); // station_id -> station
-const dots = new Map(); // station_id -> SVG circle
+let dots; // station_id -> SVG circle
 let routeLayer;
 
-function svg(tag, attributes = {}) {
-  const node = document.createElementNS(SVG, tag);
-  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
-  return node;
-}
-
-async function loadStations() {
-  const all = [];
-  for (let offset = 0; ; offset += PAGE) {
-    const page = await api(`/api/v1/stations?limit=${PAGE}&offset=${offset}`);
-    all.push(...page.stations);
-    if (all.length >= page.total || page.stations.length === 0) return all;
-  }
-}
-
-// Equirectangular projection scaled by cos(latitude): faithful enough across one city.
-function projection(list) {
-  const lats = list.map((s) => s.latitude);
-  const lons = list.map((s) => s.longitude);
-  const [minLat, maxLat, minLon, maxLon] = [Math.min(...lats), Math.max(...lats), Math.min(...lons), Math.max(...lons)];
-  const xScale = Math.cos(((minLat + maxLat) / 2) * (Math.PI / 180));
-  const width = (maxLon - minLon) * xScale || 1;
-  const height = maxLat - minLat || 1;
-  const scale = (SIZE - 2 * MARGIN) / Math.max(width, height);
-  // The drawing takes the network's own shape: no empty band beside a tall city.
-  const box = [width * scale + 2 * MARGIN, height * scale + 2 * MARGIN];
-  const project = (station) => [
-    MARGIN + (station.longitude - minLon) * xScale * scale,
-    MARGIN + (maxLat - station.latitude) * scale,
-  ];
-  return { project, box };
-}
-
-function drawNetwork(list) {
-  const map = $("#network");
-  const { project, box } = projection(list);
-  map.setAttribute("viewBox", `0 0 ${box[0].toFixed(0)} ${box[1].toFixed(0)}`);
-  const zonal = svg("g", { class: "zonal-layer" });
-  const trunk = svg("g", { class: "trunk-layer" });
-  routeLayer = svg("g", { class: "route-layer" });
-  // Trunk stations on top: they are what most clicks aim at.
-  for (const station of list) {
-    const [x, y] = project(station);
-    station.x = x;
-    station.y = y;
-    const dot = svg("circle", {
-      cx: x.toFixed(1),
-      cy: y.toFixed(1),
-      r: station.kind === "zonal" ? 1.6 : station.kind === "portal" ? 6 : 4,
-      class: `station ${station.kind}${station.active ? "" : " inactive"}`,
-      "data-station-id": station.station_id,
-    });
-    const title = svg("title");
-    title.textContent = `${station.name} (${station.code})`;
-    dot.append(title);
-    dot.addEventListener("click", () => selectStation(station.station_id));
-    dots.set(station.station_id, dot);
-    (station.kind === "zonal" ? zonal : trunk).append(dot);
-  }
-  replaceChildren(map, zonal, routeLayer, trunk);
+function showNetwork(list) {
+  ({ dots, overlay: routeLayer } = drawNetwork($("#network"), list, selectStation));
   setText("#station-count", String(list.length));
 }
 
@@ -168,7 +106,7 @@ frame({
     try {
       const [list, codes] = await Promise.all([loadStations(), api("/api/v1/routes/codes")]);
       for (const station of list) stations.set(station.station_id, station);
-      drawNetwork(list);
+      showNetwork(list);
       fillSelects(list, codes.route_codes);
       clearError();
     } catch (failure) {
