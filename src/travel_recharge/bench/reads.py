@@ -40,6 +40,8 @@ ROADMAP_READS = (
     "/api/v1/analytics/od-matrix?band=am_peak&from={first}&to={last}",
     "/api/v1/analytics/transfer-flows?from={first}&to={last}",
 )
+# The latest day's rider figures, when the daily job has counted one.
+RIDERS_READ = "/api/v1/analytics/riders?day={day}"
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,7 @@ class ReadBenchOptions:
 def run_read_bench(settings: Settings, options: ReadBenchOptions) -> dict[str, Any]:
     assert settings.database_url, "infrastructure() provides the database"
     assert settings.redis_url, "infrastructure() provides Redis"
-    trips, card_ids, days = asyncio.run(_dataset(settings.database_url))
+    trips, card_ids, days, riders_day = asyncio.run(_dataset(settings.database_url))
     base = {"TR_DATABASE_URL": settings.database_url}
     warm_env = base | {
         "TR_REDIS_URL": settings.redis_url,
@@ -63,6 +65,8 @@ def run_read_bench(settings: Settings, options: ReadBenchOptions) -> dict[str, A
     if days is not None:
         first, last = _span(*days, settings.timezone)
         paths += [path.format(first=first, last=last) for path in ROADMAP_READS]
+    if riders_day is not None:
+        paths.append(RIDERS_READ.format(day=riders_day.isoformat()))
     if card_ids:
         paths.append("/api/v1/cards/{card_id}/balance")
     rows = []
@@ -83,8 +87,11 @@ def run_read_bench(settings: Settings, options: ReadBenchOptions) -> dict[str, A
     return report
 
 
-async def _dataset(database_url: str) -> tuple[int, list[int], tuple[date, date] | None]:
-    """Trips, some card ids, and the first and last local days with real trips."""
+async def _dataset(
+    database_url: str,
+) -> tuple[int, list[int], tuple[date, date] | None, date | None]:
+    """Trips, some card ids, the first and last local days with real trips, and the latest
+    day with rider figures."""
     connection = await asyncpg.connect(libpq_url(database_url))
     try:
         trips = await connection.fetchval("SELECT coalesce(sum(trips), 0) FROM rollup_totals")
@@ -93,7 +100,8 @@ async def _dataset(database_url: str) -> tuple[int, list[int], tuple[date, date]
             "SELECT min(day), max(day) FROM rollup_hours WHERE NOT simulated"
         )
         days = None if first is None else (first, last)
-        return int(trips), [int(r["id"]) for r in ids], days
+        riders_day = await connection.fetchval("SELECT max(day) FROM rider_snapshots")
+        return int(trips), [int(r["id"]) for r in ids], days, riders_day
     finally:
         await connection.close()
 

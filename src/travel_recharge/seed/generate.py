@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from travel_recharge.analytics.holidays import is_holiday
 from travel_recharge.cards.numbers import card_number_for
 from travel_recharge.fares.engine import (
     CardState,
@@ -294,7 +295,9 @@ def generate_cards(world: World, options: SeedOptions, first: int, last: int) ->
             if rider.blocked_on_day is not None and index >= rider.blocked_on_day:
                 break
             simulation.new_day(day)
-            for boarding in day_boardings(rider, planner, rng, day.weekday() >= 5):
+            # Sundays' habits on Saturdays, Sundays and Colombia's public holidays.
+            rest_day = day.weekday() >= 5 or is_holiday(day)
+            for boarding in day_boardings(rider, planner, rng, rest_day):
                 simulation.board(boarding, midnight + timedelta(seconds=boarding.at))
         rows.cards.append(simulation.card_row())
     return rows

@@ -8,17 +8,24 @@ backtest itself, on six generated histories (150-3,000 riders, 8-12 weeks): it b
 seasonal-naive on all six, the damped trend on five (a trend fitted on a few weeks is mostly
 noise, carried 14 days ahead). The baseline is seasonal-naive: each day as the same
 weekday one week before the forecast's origin. Imported by the forecast job only.
+
+Public holidays (analytics/holidays.py) are Sundays to riders and to TransMilenio's service:
+the model is fitted on a history whose holidays are replaced by the same weekday a week
+before (or after), so one holiday does not bend the weekly season, and a holiday ahead is
+forecast as the Sunday of its forecast week. The baseline knows no calendar.
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 import pandas as pd
 from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+
+from travel_recharge.analytics.holidays import is_holiday
 
 SEASON_DAYS = 7
 HORIZON_DAYS = 14
@@ -59,9 +66,37 @@ def seasonal_naive(history: Sequence[float], horizon: int) -> list[float]:
     return [last_week[k % SEASON_DAYS] for k in range(horizon)]
 
 
+def without_holidays(history: Sequence[float], first_day: date) -> list[float]:
+    """The history with each holiday replaced by the same weekday a week before it (a week
+    after it when the history starts later; kept when neither is an ordinary day)."""
+    days = [first_day + timedelta(days=i) for i in range(len(history))]
+    adjusted = [float(v) for v in history]
+    for i, day in enumerate(days):
+        if not is_holiday(day):
+            continue
+        for j in (i - SEASON_DAYS, i + SEASON_DAYS):
+            if 0 <= j < len(history) and not is_holiday(days[j]):
+                adjusted[i] = float(history[j])
+                break
+    return adjusted
+
+
+def _as_sundays(days: list[DayForecast]) -> list[DayForecast]:
+    """Each holiday among `days` forecast as the Sunday nearest it among them."""
+    sundays = [d for d in days if d.day.weekday() == 6]
+    if not sundays:
+        return days
+    return [
+        replace(min(sundays, key=lambda s: abs((s.day - d.day).days)), day=d.day)
+        if is_holiday(d.day)
+        else d
+        for d in days
+    ]
+
+
 def _fit(history: Sequence[float], first_day: date) -> object:
     series = pd.Series(
-        [float(v) for v in history],
+        without_holidays(history, first_day),
         index=pd.date_range(first_day, periods=len(history), freq="D"),
     )
     model = ETSModel(
@@ -82,22 +117,25 @@ def forecast(history: Sequence[float], first_day: date, horizon: int) -> list[Da
     """The `horizon` days after the history, with the model's prediction interval."""
     fitted = _fit(history, first_day)
     n = len(history)
-    frame = fitted.get_prediction(start=n, end=n + horizon - 1).summary_frame(  # type: ignore[attr-defined]
+    frame = fitted.get_prediction(start=n, end=n + horizon + SEASON_DAYS - 1).summary_frame(  # type: ignore[attr-defined]
         alpha=1 - INTERVAL
     )
     start = first_day + timedelta(days=n)
-    return [
-        DayForecast(
-            day=start + timedelta(days=i),
-            # Revenue is never negative: the interval's low end is cut at zero.
-            revenue=max(0, round(mean)),
-            lower=max(0, round(lower)),
-            upper=max(0, round(upper)),
-        )
-        for i, (mean, lower, upper) in enumerate(
-            zip(frame["mean"], frame["pi_lower"], frame["pi_upper"], strict=True)
-        )
-    ]
+    # A whole week past the horizon too, so a holiday at its end has a Sunday to borrow.
+    return _as_sundays(
+        [
+            DayForecast(
+                day=start + timedelta(days=i),
+                # Revenue is never negative: the interval's low end is cut at zero.
+                revenue=max(0, round(mean)),
+                lower=max(0, round(lower)),
+                upper=max(0, round(upper)),
+            )
+            for i, (mean, lower, upper) in enumerate(
+                zip(frame["mean"], frame["pi_lower"], frame["pi_upper"], strict=True)
+            )
+        ]
+    )[:horizon]
 
 
 def backtest(history: Sequence[float], first_day: date) -> Backtest:
