@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -177,6 +178,19 @@ def client_for(app: FastAPI, headers: dict[str, str] | None = None) -> httpx.Asy
     """An in-process client sending `headers` (none: an anonymous caller)."""
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     return httpx.AsyncClient(transport=transport, base_url="http://testserver", headers=headers)
+
+
+async def watched_answer(app: FastAPI, url: str, params: dict[str, str] | None = None) -> Any:
+    """A dashboard figure as an analyst reads it, after checking that every role in WATCHING
+    gets its status and that an operator reads the same answer."""
+    answers: dict[Role | None, Any] = {}
+    for role, status in WATCHING:
+        async with client_for(app, caller_headers(app, role)) as caller:
+            response = await caller.get(url, params=params)
+        assert response.status_code == status, (role, response.text)
+        answers[role] = response.json()
+    assert answers[Role.operator] == answers[Role.analyst]
+    return answers[Role.analyst]
 
 
 async def start_app(

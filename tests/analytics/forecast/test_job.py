@@ -13,25 +13,21 @@ import sys
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import pytest
 
 from tests.analytics.conftest import GENERATED_DAYS, Generated
 from tests.conftest import (
-    WATCHING,
     ServerUrls,
-    caller_headers,
-    client_for,
     make_settings,
     start_app,
+    watched_answer,
 )
 from travel_recharge.analytics.forecast import model, service
 from travel_recharge.analytics.forecast.job import build_answer, fit
 from travel_recharge.kit.config import Settings
 from travel_recharge.kit.db import Database
-from travel_recharge.security.roles import Role
 
 FORECAST = "/api/v1/analytics/revenue-forecast"
 
@@ -87,14 +83,7 @@ async def test_the_job_fits_at_most_hourly_and_the_endpoint_serves_its_answer(
         later = now + timedelta(minutes=61)
         assert await fit(settings, later) == "ok"
 
-        answers: dict[Role | None, Any] = {}
-        for role, status in WATCHING:
-            async with client_for(app, caller_headers(app, role)) as caller:
-                response = await caller.get(FORECAST)
-            assert response.status_code == status, (role, response.text)
-            answers[role] = response.json()
-        answer = answers[Role.analyst]
-        assert answers[Role.operator] == answer
+        answer = await watched_answer(app, FORECAST)
 
     assert answer["status"] == "ok"
     assert datetime.fromisoformat(answer["fitted_at"]) == later

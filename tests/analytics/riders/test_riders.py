@@ -12,17 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.analytics.conftest import Generated
 from tests.conftest import (
-    WATCHING,
     ServerUrls,
-    caller_headers,
-    client_for,
     make_settings,
     start_app,
+    watched_answer,
 )
 from travel_recharge.analytics.riders import repository as rider_figures
 from travel_recharge.kit.config import Settings
 from travel_recharge.kit.db import create_engine
-from travel_recharge.security.roles import Role
 
 RIDERS = "/api/v1/analytics/riders"
 BOGOTA = ZoneInfo("America/Bogota")
@@ -74,14 +71,7 @@ async def test_the_figures_equal_a_recount_from_the_rows(
 ) -> None:
     url, yesterday = generated.database_url, generated.today - timedelta(days=1)
     async for app, _ in start_app(counted):
-        answers: dict[Any, Any] = {}
-        for role, status in WATCHING:
-            async with client_for(app, caller_headers(app, role)) as caller:
-                response = await caller.get(RIDERS)
-            assert response.status_code == status, (role, response.text)
-            answers[role] = response.json()
-    answer = answers[Role.analyst]
-    assert answers[Role.operator] == answer
+        answer = await watched_answer(app, RIDERS)
     assert answer["day"] == yesterday.isoformat()
     first = yesterday - timedelta(days=27)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -13,15 +12,12 @@ import pytest
 
 from tests.analytics.conftest import Generated, generated_database
 from tests.conftest import (
-    WATCHING,
     ServerUrls,
-    caller_headers,
-    client_for,
     make_settings,
     start_app,
+    watched_answer,
 )
 from travel_recharge.analytics.stations import service
-from travel_recharge.security.roles import Role
 
 BOGOTA = ZoneInfo("America/Bogota")
 DAY = date(2025, 6, 2)  # a Monday, a year before the generated riders' weeks
@@ -93,16 +89,9 @@ async def test_a_spike_and_a_drop_are_flagged_and_a_usual_hour_is_not(
     usual, spike, drop, silent = laid
     settings = make_settings(test_servers, database_url=own.database_url)
     async for app, client in start_app(settings):
-        answers: dict[Any, Any] = {}
-        for role, status in WATCHING:
-            async with client_for(app, caller_headers(app, role)) as caller:
-                response = await caller.get(PERFORMANCE, params={"day": DAY.isoformat()})
-            assert response.status_code == status, (role, response.text)
-            answers[role] = response.json()
+        answer = await watched_answer(app, PERFORMANCE, {"day": DAY.isoformat()})
         future = await client.get(PERFORMANCE, params={"day": "2999-01-01"})
         few_weeks = await client.get(PERFORMANCE, params={"day": DAY.isoformat(), "weeks": 2})
-    answer = answers[Role.analyst]
-    assert answers[Role.operator] == answer
     assert answer["day"] == "2025-06-02"
     assert answer["weekday"] == "Monday"
     assert answer["history_days"] == [(DAY - timedelta(weeks=k)).isoformat() for k in range(1, 9)]

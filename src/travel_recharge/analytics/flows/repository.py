@@ -123,13 +123,15 @@ async def store_day(
         {"day": day, "band": band, "from_kind": a, "to_kind": b, "transfers": n}
         for band, a, b, n in counts.kind_rows()
     ]
-    for table, rows in ((LocalityFlow, localities), (TransferKindFlow, kinds)):
-        if rows:
-            await connection.execute(insert(table), rows)
-    covered = await series.extend(connection, day)
-    await series.put_day(connection, series.STATIONS, covered, day, counts.station_rows())
-    await series.put_day(connection, series.LINES, covered, day, counts.line_rows())
-    await series.put_day(connection, series.PLACES, covered, day, counts.place_rows())
+    for table, table_rows in ((LocalityFlow, localities), (TransferKindFlow, kinds)):
+        if table_rows:
+            await connection.execute(insert(table), table_rows)
+    by_family: dict[series.Family, Sequence[tuple[Any, ...]]] = {
+        series.STATIONS: counts.station_rows(),
+        series.LINES: counts.line_rows(),
+        series.PLACES: counts.place_rows(),
+    }
+    await series.store_day(connection, day, by_family)
     await connection.execute(insert(FlowDay).values(day=day, trips=counts.trips, inferred_at=at))
 
 

@@ -6,14 +6,14 @@ hold running totals: element k is the sum of days first_day .. first_day + k - 1
 covers the same days, so the total of days a..b is totals[b] - totals[a - 1] (migration 0013).
 
 A new day extends every row by the days since the last (gap days repeat the last total) and
-adds its counts; a recounted day (a late tap) moves every later total of the keys whose count
-changed by the difference (flow_shift, a SQL function). Keys seen for the first time get a row
-of zeros up to that day.
+adds its counts, each row written once; a recounted day (a late tap) moves every later total
+of the keys whose count changed by the difference (flow_shift, a SQL function). Keys seen for
+the first time get a row of zeros up to that day.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -93,40 +93,36 @@ async def reset(connection: AsyncConnection) -> None:
         await connection.execute(text(f"DELETE FROM {table}"))  # noqa: S608
 
 
-async def extend(connection: AsyncConnection, day: date) -> Span:
-    """Make the series reach `day` (the first day starts them); returns their new span."""
+async def store_day(
+    connection: AsyncConnection, day: date, rows: Mapping[Family, Sequence[tuple[Any, ...]]]
+) -> None:
+    """Set the day's counts of each family (rows of band, *keys, *counts; a key absent counts
+    0 that day). A day after the series' last extends them; an earlier one is recounted. A
+    day before their first is not taken (the caller resets them: reset)."""
     before = await span(connection)
-    if before is None:
+    if before is not None and day < before.first:
+        raise ValueError(f"day: {day} is before the series' first day {before.first}")
+    if before is None or day > before.last:
+        for family, family_rows in rows.items():
+            await _load_day(connection, family, family_rows)
+            await _append(connection, family, before, day)
         await connection.execute(
-            text("INSERT INTO flow_series_state (id, first_day, last_day) VALUES (1, :d, :d)"),
+            text(
+                "INSERT INTO flow_series_state (id, first_day, last_day) VALUES (1, :d, :d)"
+                " ON CONFLICT (id) DO UPDATE SET last_day = EXCLUDED.last_day"
+            ),
             {"d": day},
         )
-        return Span(day, day)
-    if day <= before.last:
-        return before
-    added, last = (day - before.last).days, before.length
-    for family in FAMILIES:
-        repeated = ", ".join(
-            f"{total} = {total} || array_fill({total}[{last}], ARRAY[{added}])"
-            for total in family.totals
-        )
-        await connection.execute(text(f"UPDATE {family.table} SET {repeated}"))  # noqa: S608
-    await connection.execute(
-        text("UPDATE flow_series_state SET last_day = :d WHERE id = 1"), {"d": day}
-    )
-    return Span(before.first, day)
+        return
+    for family, family_rows in rows.items():
+        await _load_day(connection, family, family_rows)
+        await _recount(connection, family, before, day)
 
 
-async def put_day(
-    connection: AsyncConnection,
-    family: Family,
-    covered: Span,
-    day: date,
-    rows: Sequence[tuple[Any, ...]],
+async def _load_day(
+    connection: AsyncConnection, family: Family, rows: Sequence[tuple[Any, ...]]
 ) -> None:
-    """Set the day's counts of a family (band, *keys, *counts per row); keys absent from
-    `rows` count 0 that day. The series must already reach the day (extend)."""
-    k, length = covered.element(day), covered.length
+    """The day's rows of a family into the temporary table flow_day."""
     columns = ("band", *family.keys, *family.totals)
     types = ("text", *family.key_types, *("integer" for _ in family.totals))
     await connection.execute(text("DROP TABLE IF EXISTS flow_day"))
@@ -137,10 +133,42 @@ async def put_day(
         text(f"{made} FROM unnest({arrays}) AS u({', '.join(columns)})"),
         {column: [row[i] for row in rows] for i, column in enumerate(columns)},
     )
-    # Each total moves by the day's new count minus the one it holds for the day.
+
+
+async def _append(
+    connection: AsyncConnection, family: Family, before: Span | None, day: date
+) -> None:
+    """Extend every row to `day`, each written once: the days between repeat its last total,
+    the day adds its count; a new key gets zeros up to the day."""
+    table, length = family.table, 0 if before is None else before.length
+    added = 1 if before is None else (day - before.last).days
+    if length:
+        counted = ", ".join(
+            f"{t} = t.{t} || array_fill(t.{t}[{length}], ARRAY[{added - 1}])"
+            f" || (t.{t}[{length}] + d.{t})"
+            for t in family.totals
+        )
+        await connection.execute(
+            text(f"UPDATE {table} t SET {counted} FROM flow_day d WHERE {family.match}")  # noqa: S608
+        )
+        repeated = ", ".join(
+            f"{t} = t.{t} || array_fill(t.{t}[{length}], ARRAY[{added}])" for t in family.totals
+        )
+        absent = f"NOT EXISTS (SELECT 1 FROM flow_day d WHERE {family.match})"  # noqa: S608
+        await connection.execute(
+            text(f"UPDATE {table} t SET {repeated} WHERE {absent}")  # noqa: S608
+        )
+    started = ", ".join(
+        f"array_fill(0, ARRAY[{length + added - 1}]) || d.{t}" for t in family.totals
+    )
+    await _insert_new_keys(connection, family, started)
+
+
+async def _recount(connection: AsyncConnection, family: Family, covered: Span, day: date) -> None:
+    """Move each key's totals from the day on by its new count minus the one they hold."""
+    k, length, table = covered.element(day), covered.length, family.table
     held = {t: f"(t.{t}[{k}] - coalesce(t.{t}[{k - 1}], 0))" for t in family.totals}
     moved = ", ".join(f"{t} = flow_shift(t.{t}, {k}, d.{t} - {held[t]})" for t in family.totals)
-    table = family.table
     await connection.execute(
         text(f"UPDATE {table} t SET {moved} FROM flow_day d WHERE {family.match}")  # noqa: S608
     )
@@ -151,15 +179,21 @@ async def put_day(
         text(f"UPDATE {table} t SET {cleared} WHERE ({counted}) AND {absent}")  # noqa: S608
     )
     started = ", ".join(
-        f"array_fill(0, ARRAY[{k - 1}]) || array_fill(d.{total}, ARRAY[{length - k + 1}])"
-        for total in family.totals
+        f"array_fill(0, ARRAY[{k - 1}]) || array_fill(d.{t}, ARRAY[{length - k + 1}])"
+        for t in family.totals
     )
+    await _insert_new_keys(connection, family, started)
+
+
+async def _insert_new_keys(connection: AsyncConnection, family: Family, totals: str) -> None:
+    """Rows for the keys of flow_day a series does not have yet, their totals as given."""
+    table = family.table
     keys = ", ".join(("band", *family.keys))
     values = ", ".join(f"d.{column}" for column in ("band", *family.keys))
     await connection.execute(
         text(
             f"INSERT INTO {table} ({keys}, {', '.join(family.totals)})"  # noqa: S608
-            f" SELECT {values}, {started} FROM flow_day d WHERE NOT EXISTS"
+            f" SELECT {values}, {totals} FROM flow_day d WHERE NOT EXISTS"
             f" (SELECT 1 FROM {table} t WHERE {family.match})"
         )
     )
