@@ -58,7 +58,7 @@ async def count_afresh(settings: Settings, database_url: str) -> None:
     connection = await asyncpg.connect(database_url)
     try:
         await connection.execute(
-            "TRUNCATE od_days, od_localities, transfer_kinds, flow_series_state,"
+            "TRUNCATE od_days, od_locality_series, transfer_kinds, flow_series_state,"
             " od_station_series, transfer_line_series, transfer_place_series, rider_days,"
             " rider_snapshots"
         )

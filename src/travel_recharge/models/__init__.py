@@ -16,7 +16,7 @@ from travel_recharge.models.base import Base
 from travel_recharge.models.flows import (
     FlowDay,
     FlowSeriesState,
-    LocalityFlow,
+    LocalityFlowSeries,
     StationFlowSeries,
     TransferKindFlow,
     TransferLineSeries,
@@ -46,7 +46,7 @@ __all__ = [
     "IdempotencyRecord",
     "LedgerEntry",
     "Locality",
-    "LocalityFlow",
+    "LocalityFlowSeries",
     "Recharge",
     "RechargePoint",
     "RevenueForecastRow",

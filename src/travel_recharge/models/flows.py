@@ -1,10 +1,10 @@
 """Where trips went (migration 0013): written by the flows job (analytics/flows/job.py), which
 infers destinations by trip chaining once a local day has ended, and read by the API.
 
-Small figures are kept per day and band. Large ones (station pairs, pairs of lines, transfer
-places) are cumulative series: a row per key and band whose arrays hold the running totals
-per day from FlowSeriesState.first_day (element 1) to last_day, so a range of days sums as
-two elements per key (analytics/flows/series.py).
+Transfers by service kind are kept per day and band; the rest (locality and station pairs,
+pairs of lines, transfer places) are cumulative series: a row per key and band whose arrays
+hold the running totals per day from FlowSeriesState.first_day (element 1) to last_day, so a
+range of days sums as two elements per key (analytics/flows/series.py).
 
 Real riders only: the traffic simulator's trips never reach these tables.
 """
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from travel_recharge.models.base import Base
 
-UNKNOWN_DESTINATION = ""  # od_localities.destination of a trip whose destination is unknown
+UNKNOWN_DESTINATION = ""  # the destination locality of a trip whose destination is unknown
 WHOLE_DAY = "all"  # the series' band of every hour of the day
 # Series rows are rewritten each counted day: half-empty pages keep the updates HOT (0013).
 SERIES_OPTIONS = {"postgresql_with": {"fillfactor": 50}}
@@ -34,19 +34,6 @@ class FlowDay(Base):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     trips: Mapped[int] = mapped_column(BigInteger)
     inferred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-
-
-class LocalityFlow(Base):
-    """Trips by day, band, origin and destination locality; an unknown destination is ''."""
-
-    __tablename__ = "od_localities"
-
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
-    band: Mapped[str] = mapped_column(String(8), primary_key=True)
-    origin: Mapped[str] = mapped_column(String(2), primary_key=True)
-    destination: Mapped[str] = mapped_column(String(2), primary_key=True)
-    how: Mapped[str] = mapped_column(String(8), primary_key=True)  # observed, inferred, unknown
-    trips: Mapped[int] = mapped_column(BigInteger)
 
 
 class TransferKindFlow(Base):
@@ -70,6 +57,20 @@ class FlowSeriesState(Base):
     id: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     first_day: Mapped[date] = mapped_column(Date)
     last_day: Mapped[date] = mapped_column(Date)
+
+
+class LocalityFlowSeries(Base):
+    """Trips by origin and destination locality and how the destination is known (observed,
+    inferred, unknown); an unknown destination is ''."""
+
+    __tablename__ = "od_locality_series"
+    __table_args__ = SERIES_OPTIONS
+
+    band: Mapped[str] = mapped_column(String(8), primary_key=True)
+    origin: Mapped[str] = mapped_column(String(2), primary_key=True)
+    destination: Mapped[str] = mapped_column(String(2), primary_key=True)
+    how: Mapped[str] = mapped_column(String(8), primary_key=True)
+    trips: Mapped[list[int]] = mapped_column(ARRAY(Integer))
 
 
 class StationFlowSeries(Base):

@@ -3,7 +3,7 @@ counts), and what the API sums (real riders only: simulated cards never reach th
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import date, datetime
 from typing import Any, Protocol, TypeVar
 
@@ -15,7 +15,6 @@ from travel_recharge.kit.db import ReadSession
 from travel_recharge.models import (
     FlowDay,
     Locality,
-    LocalityFlow,
     RollupHour,
     Station,
     TransferKindFlow,
@@ -28,8 +27,7 @@ class DayCounts(Protocol):
 
     @property
     def trips(self) -> int: ...
-    @property
-    def localities(self) -> Mapping[tuple[Any, ...], int]: ...
+    def locality_rows(self) -> list[tuple[Any, ...]]: ...
     def station_rows(self) -> list[tuple[str, int, int, int, int]]: ...
     def line_rows(self) -> list[tuple[Any, ...]]: ...
     def place_rows(self) -> list[tuple[Any, ...]]: ...
@@ -103,7 +101,7 @@ async def first_series_day(connection: AsyncConnection) -> date | None:
 
 async def forget_everything(connection: AsyncConnection) -> None:
     """Drop every count: the next run counts every finished day again, in order."""
-    for table in (FlowDay, LocalityFlow, TransferKindFlow):
+    for table in (FlowDay, TransferKindFlow):
         await connection.execute(delete(table))
     await series.reset(connection)
 
@@ -113,20 +111,16 @@ async def store_day(
 ) -> None:
     """Replace the day's counts (in the caller's transaction). Days after the series' first
     day only: an earlier one resets them (forget_everything)."""
-    for table in (LocalityFlow, TransferKindFlow, FlowDay):
+    for table in (TransferKindFlow, FlowDay):
         await connection.execute(delete(table).where(table.day == day))
-    localities = [
-        {"day": day, "band": band, "origin": o, "destination": d, "how": how, "trips": n}
-        for (band, o, d, how), n in counts.localities.items()
-    ]
     kinds = [
         {"day": day, "band": band, "from_kind": a, "to_kind": b, "transfers": n}
         for band, a, b, n in counts.kind_rows()
     ]
-    for table, table_rows in ((LocalityFlow, localities), (TransferKindFlow, kinds)):
-        if table_rows:
-            await connection.execute(insert(table), table_rows)
+    if kinds:
+        await connection.execute(insert(TransferKindFlow), kinds)
     by_family: dict[series.Family, Sequence[tuple[Any, ...]]] = {
+        series.LOCALITIES: counts.locality_rows(),
         series.STATIONS: counts.station_rows(),
         series.LINES: counts.line_rows(),
         series.PLACES: counts.place_rows(),
@@ -151,13 +145,9 @@ async def counted_days(session: ReadSession, first: date, last: date) -> list[da
 async def locality_pairs(
     session: ReadSession, first: date, last: date, band: str | None
 ) -> list[tuple[str, str, str, int]]:
-    """(origin, destination, how, trips) summed over the days and band."""
-    f = LocalityFlow
-    query = select(f.origin, f.destination, f.how, func.sum(f.trips)).group_by(
-        f.origin, f.destination, f.how
-    )
-    rows = await session.execute(_in_range(query, f, first, last, band))
-    return [(o, d, how, int(n)) for o, d, how, n in rows.all()]
+    """(origin, destination, how, trips) over the days and band."""
+    rows = await series.busiest(session, series.LOCALITIES, band or WHOLE_DAY, first, last, None)
+    return [(o, d, how, int(n)) for o, d, how, n in rows]
 
 
 async def station_pairs(

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from travel_recharge.kit.db import ReadSession
 from travel_recharge.models import (
     FlowSeriesState,
+    LocalityFlowSeries,
     StationFlowSeries,
     TransferLineSeries,
     TransferPlaceSeries,
@@ -48,6 +49,12 @@ class Family:
         return " AND ".join(f"t.{column} = d.{column}" for column in ("band", *self.keys))
 
 
+LOCALITIES = Family(
+    LocalityFlowSeries,
+    ("origin", "destination", "how"),
+    ("text", "text", "text"),
+    ("trips",),
+)
 STATIONS = Family(
     StationFlowSeries,
     ("origin_id", "destination_id"),
@@ -61,7 +68,7 @@ LINES = Family(
     ("transfers",),
 )
 PLACES = Family(TransferPlaceSeries, ("station_id",), ("integer",), ("transfers",))
-FAMILIES = (STATIONS, LINES, PLACES)
+FAMILIES = (LOCALITIES, STATIONS, LINES, PLACES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,7 +212,7 @@ async def busiest(
     band: str,
     first: date,
     last: date,
-    limit: int,
+    limit: int | None,
 ) -> list[tuple[Any, ...]]:
     """The keys with the most over days first..last (within the series' span), busiest first:
     (*keys, *sums); [] when the range holds no day of the series."""

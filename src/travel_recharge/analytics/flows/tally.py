@@ -77,6 +77,10 @@ class DayCounts:
                 if trip.origin is not None:
                     self.transfer_places[band, trip.origin] += 1
 
+    def locality_rows(self) -> list[tuple[Any, ...]]:
+        """(band, origin, destination, how, trips), and the whole day."""
+        return _with_whole_day(self.localities)
+
     def station_rows(self) -> list[tuple[str, int, int, int, int]]:
         """(band, origin, destination, observed, inferred), each band and the whole day."""
         both: dict[tuple[str, int, int], list[int]] = {}

@@ -1,9 +1,9 @@
 """Where trips went: origin-destination counts by trip chaining, and transfer flows.
 
-Written by the flows job (analytics/flows/job.py) per finished local day. The small figures
-are kept per day and time band: trips between localities, transfers between service kinds.
-The large ones (station pairs, pairs of lines, transfer places: tens of thousands of keys a
-day in a big city) are kept as cumulative series, one row per key and band with an array of
+Written by the flows job (analytics/flows/job.py) per finished local day. Transfers between
+service kinds are kept per day and time band (a handful of rows a day). Trips between
+localities and stations, pairs of lines and transfer places (up to tens of thousands of keys
+a day in a big city) are kept as cumulative series, one row per key and band with an array of
 running totals per day since the series' first day, so the sum over any range of days is two
 array elements a key (flows/series.py) instead of a row per key and day.
 
@@ -77,16 +77,6 @@ def upgrade() -> None:
         sa.Column("inferred_at", sa.DateTime(timezone=True), nullable=False),
     )
     _table(
-        "od_localities",
-        sa.Column("day", sa.Date(), nullable=False),
-        _band(),
-        sa.Column("origin", sa.String(2), nullable=False),
-        sa.Column("destination", sa.String(2), nullable=False),
-        sa.Column("how", sa.String(8), nullable=False),
-        sa.Column("trips", sa.BigInteger(), nullable=False),
-        key=("day", "band", "origin", "destination", "how"),
-    )
-    _table(
         "transfer_kinds",
         sa.Column("day", sa.Date(), nullable=False),
         _band(),
@@ -101,6 +91,16 @@ def upgrade() -> None:
         sa.Column("first_day", sa.Date(), nullable=False),
         sa.Column("last_day", sa.Date(), nullable=False),
         sa.CheckConstraint("id = 1", name="ck_flow_series_state_one_row"),
+    )
+    _table(
+        "od_locality_series",
+        _band(),
+        sa.Column("origin", sa.String(2), nullable=False),
+        sa.Column("destination", sa.String(2), nullable=False),
+        sa.Column("how", sa.String(8), nullable=False),
+        _totals("trips"),
+        key=("band", "origin", "destination", "how"),
+        fillfactor=SERIES_FILLFACTOR,
     )
     _table(
         "od_station_series",
@@ -140,9 +140,9 @@ def downgrade() -> None:
         "transfer_place_series",
         "transfer_line_series",
         "od_station_series",
+        "od_locality_series",
         "flow_series_state",
         "transfer_kinds",
-        "od_localities",
         "od_days",
     ):
         op.drop_table(name)
