@@ -59,8 +59,8 @@ async def count_afresh(settings: Settings, database_url: str) -> None:
     try:
         await connection.execute(
             "TRUNCATE od_days, od_locality_series, transfer_kinds, flow_series_state,"
-            " od_station_series, transfer_line_series, transfer_place_series, rider_days,"
-            " rider_snapshots"
+            " od_station_series, transfer_line_series, transfer_line_day_series,"
+            " transfer_place_series, rider_days, rider_snapshots"
         )
     finally:
         await connection.close()

@@ -19,6 +19,7 @@ from travel_recharge.models.flows import (
     LocalityFlowSeries,
     StationFlowSeries,
     TransferKindFlow,
+    TransferLineDaySeries,
     TransferLineSeries,
     TransferPlaceSeries,
 )
@@ -64,6 +65,7 @@ __all__ = [
     "Station",
     "StationFlowSeries",
     "TransferKindFlow",
+    "TransferLineDaySeries",
     "TransferLineSeries",
     "TransferPlaceSeries",
     "Trip",

@@ -86,18 +86,28 @@ class StationFlowSeries(Base):
     inferred: Mapped[list[int]] = mapped_column(ARRAY(Integer))
 
 
-class TransferLineSeries(Base):
-    """Transfers by the lines they link: a bus route's code, or 'trunk' / 'cable'."""
-
-    __tablename__ = "transfer_line_series"
-    __table_args__ = SERIES_OPTIONS
-
+class _TransferLines:
     band: Mapped[str] = mapped_column(String(8), primary_key=True)
     from_kind: Mapped[str] = mapped_column(String(10), primary_key=True)
     from_line: Mapped[str] = mapped_column(String(20), primary_key=True)
     to_kind: Mapped[str] = mapped_column(String(10), primary_key=True)
     to_line: Mapped[str] = mapped_column(String(20), primary_key=True)
     transfers: Mapped[list[int]] = mapped_column(ARRAY(Integer))
+
+
+class TransferLineSeries(_TransferLines, Base):
+    """Transfers by the lines they link (a bus route's code, or 'trunk' / 'cable'), by band."""
+
+    __tablename__ = "transfer_line_series"
+    __table_args__ = SERIES_OPTIONS
+
+
+class TransferLineDaySeries(_TransferLines, Base):
+    """The same for the whole day only (band 'all'): the most asked-for figure of the family
+    with the most keys, in a table of its own so its answer scans only its rows."""
+
+    __tablename__ = "transfer_line_day_series"
+    __table_args__ = SERIES_OPTIONS
 
 
 class TransferPlaceSeries(Base):

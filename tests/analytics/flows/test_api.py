@@ -145,16 +145,22 @@ async def test_transfers_are_counted_by_kind_and_place(
     params = {"from": first.isoformat(), "to": last.isoformat()}
     async for _, client in start_app(counted):
         answer = (await client.get(TRANSFERS, params=params)).json()
+        peak = (await client.get(TRANSFERS, params=params | {"band": "pm_peak"})).json()
     # A transfer tap linked to the card's trip before it on the same local day.
-    linked = await recount(
-        url,
-        first,
-        last,
-        "count(*)",
+    linked_sql = (
         "AND is_transfer AND EXISTS (SELECT 1 FROM t b WHERE b.card_id = t.card_id"
-        " AND b.local::date = t.local::date AND b.event_time < t.event_time)",
+        " AND b.local::date = t.local::date AND b.event_time < t.event_time)"
     )
+    linked = await recount(url, first, last, "count(*)", linked_sql)
     assert answer["transfers"] == linked > 0
+    in_peak = " AND extract(hour FROM local) BETWEEN 16 AND 19"
+    assert peak["transfers"] == await recount(url, first, last, "count(*)", linked_sql + in_peak)
+    # The band's pairs of lines are its own (a table apart from the whole day's).
+    peak_lines = {(x["from_line"], x["to_line"]): x["transfers"] for x in peak["lines"]}
+    day_lines = {(x["from_line"], x["to_line"]): x["transfers"] for x in answer["lines"]}
+    assert peak_lines
+    assert all(n <= day_lines.get(pair, n) for pair, n in peak_lines.items())
+    assert sum(peak_lines.values()) < sum(day_lines.values())
     assert sum(k["transfers"] for k in answer["by_kind"]) == linked
     kinds = {(k["from_kind"], k["to_kind"]) for k in answer["by_kind"]}
     assert {("zonal", "trunk"), ("trunk", "zonal")} <= kinds

@@ -119,10 +119,12 @@ async def store_day(
     ]
     if kinds:
         await connection.execute(insert(TransferKindFlow), kinds)
+    lines = counts.line_rows()
     by_family: dict[series.Family, Sequence[tuple[Any, ...]]] = {
         series.LOCALITIES: counts.locality_rows(),
         series.STATIONS: counts.station_rows(),
-        series.LINES: counts.line_rows(),
+        series.LINES: [row for row in lines if row[0] != WHOLE_DAY],
+        series.LINES_WHOLE_DAY: [row for row in lines if row[0] == WHOLE_DAY],
         series.PLACES: counts.place_rows(),
     }
     await series.store_day(connection, day, by_family)
@@ -172,7 +174,8 @@ async def transfer_lines(
     session: ReadSession, first: date, last: date, band: str | None, limit: int
 ) -> list[tuple[str, str, str, str, int]]:
     """The busiest pairs of lines: (from kind, from line, to kind, to line, transfers)."""
-    rows = await series.busiest(session, series.LINES, band or WHOLE_DAY, first, last, limit)
+    family = series.LINES if band else series.LINES_WHOLE_DAY
+    rows = await series.busiest(session, family, band or WHOLE_DAY, first, last, limit)
     return [(a, b, c, d, int(n)) for a, b, c, d, n in rows]
 
 

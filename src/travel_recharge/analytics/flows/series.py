@@ -26,6 +26,7 @@ from travel_recharge.models import (
     FlowSeriesState,
     LocalityFlowSeries,
     StationFlowSeries,
+    TransferLineDaySeries,
     TransferLineSeries,
     TransferPlaceSeries,
 )
@@ -67,8 +68,14 @@ LINES = Family(
     ("text", "text", "text", "text"),
     ("transfers",),
 )
+LINES_WHOLE_DAY = Family(
+    TransferLineDaySeries,
+    ("from_kind", "from_line", "to_kind", "to_line"),
+    ("text", "text", "text", "text"),
+    ("transfers",),
+)
 PLACES = Family(TransferPlaceSeries, ("station_id",), ("integer",), ("transfers",))
-FAMILIES = (LOCALITIES, STATIONS, LINES, PLACES)
+FAMILIES = (LOCALITIES, STATIONS, LINES, LINES_WHOLE_DAY, PLACES)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,9 @@ service kinds are kept per day and time band (a handful of rows a day). Trips be
 localities and stations, pairs of lines and transfer places (up to tens of thousands of keys
 a day in a big city) are kept as cumulative series, one row per key and band with an array of
 running totals per day since the series' first day, so the sum over any range of days is two
-array elements a key (flows/series.py) instead of a row per key and day.
+array elements a key (flows/series.py) instead of a row per key and day. The pairs of lines
+(the most keys) keep the whole day in a table of their own, so the default answer scans only
+its rows.
 
 The tables start empty; the job fills the finished days of existing trips on its first run.
 
@@ -124,6 +126,17 @@ def upgrade() -> None:
         fillfactor=SERIES_FILLFACTOR,
     )
     _table(
+        "transfer_line_day_series",
+        _band(),
+        sa.Column("from_kind", sa.String(10), nullable=False),
+        sa.Column("from_line", sa.String(20), nullable=False),
+        sa.Column("to_kind", sa.String(10), nullable=False),
+        sa.Column("to_line", sa.String(20), nullable=False),
+        _totals("transfers"),
+        key=("band", "from_kind", "from_line", "to_kind", "to_line"),
+        fillfactor=SERIES_FILLFACTOR,
+    )
+    _table(
         "transfer_place_series",
         _band(),
         sa.Column("station_id", sa.Integer(), nullable=False),
@@ -138,6 +151,7 @@ def downgrade() -> None:
     op.execute("DROP FUNCTION flow_shift(integer[], integer, integer)")
     for name in (
         "transfer_place_series",
+        "transfer_line_day_series",
         "transfer_line_series",
         "od_station_series",
         "od_locality_series",
