@@ -50,20 +50,20 @@ class PeakHour:
     factor: float  # the peak-hour factor: the hour over four times its busiest quarter
 
 
-def peak_hour(quarters: Sequence[int]) -> PeakHour | None:
+def peak_hour(quarters: list[int]) -> PeakHour | None:
     """The day's busiest clock hour and its peak-hour factor, from its 96 quarter hours."""
     hours = [sum(quarters[h * 4 : h * 4 + 4]) for h in range(24)]
-    busiest = max(range(24), key=lambda h: (hours[h], -h))
+    busiest = hours.index(max(hours))  # the earliest of ties
     if hours[busiest] == 0:
         return None
     top_quarter = max(quarters[busiest * 4 : busiest * 4 + 4])
     return PeakHour(busiest, hours[busiest], round(hours[busiest] / (4 * top_quarter), 3))
 
 
-def busiest_quarter(quarters: Sequence[int]) -> int | None:
+def busiest_quarter(quarters: list[int]) -> int | None:
     """The quarter hour (0-95) with the most boardings, the earliest of ties."""
-    best = max(range(len(quarters)), key=lambda q: (quarters[q], -q))
-    return best if quarters[best] > 0 else None
+    most = max(quarters)
+    return quarters.index(most) if most > 0 else None  # index: the earliest of ties
 
 
 def ranks(boardings: dict[int, int]) -> dict[int, int]:
