@@ -258,6 +258,9 @@ async def test_the_worker_starts_the_job_in_a_process_of_its_own(
 ) -> None:
     monkeypatch.setenv("TR_DATABASE_URL", generated.database_url)
     monkeypatch.setenv("TR_REDIS_URL", test_servers.redis_url)
+    # The job invalidates cached views when it counts: in the session's namespace, not the
+    # shared Redis's default one.
+    monkeypatch.setenv("TR_CACHE_NAMESPACE", counted.cache_namespace)
     assert await service.run_job() == "flows: up to date"
 
 
@@ -277,7 +280,11 @@ def test_travel_recharge_flows_counts_by_hand(
 ) -> None:
     kept = asyncio.run(forget_day(generated.database_url, generated.today - timedelta(days=9)))
     env = {k: v for k, v in os.environ.items() if not k.startswith("TR_")}
-    env |= {"TR_DATABASE_URL": generated.database_url, "TR_REDIS_URL": test_servers.redis_url}
+    env |= {
+        "TR_DATABASE_URL": generated.database_url,
+        "TR_REDIS_URL": test_servers.redis_url,
+        "TR_CACHE_NAMESPACE": counted.cache_namespace,  # its invalidation stays in the session's
+    }
     launcher = Path(sys.executable).parent / "travel-recharge"
     done = subprocess.run(
         [str(launcher), "flows"], env=env, capture_output=True, text=True, check=False
