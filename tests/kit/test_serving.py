@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from collections import Counter
 
 import psutil
@@ -30,8 +31,18 @@ def listeners_and_clients(launcher_pid: int, port: int) -> tuple[dict[int, str],
     return listening, clients
 
 
+def wait_for_listeners(launcher_pid: int, port: int, workers: int, timeout_s: float = 30) -> None:
+    """Until every worker listens: the server answers as soon as its first worker does, and
+    clients connecting before the second binds its socket all go to the first."""
+    deadline = time.monotonic() + timeout_s
+    while len(listeners_and_clients(launcher_pid, port)[0]) < workers:
+        assert time.monotonic() < deadline, "the workers never all listened"
+        time.sleep(0.1)
+
+
 def test_clients_that_connect_together_are_spread_over_the_workers() -> None:
     with bare_server(workers=2) as server:
+        wait_for_listeners(server.pid, server.port, 2)
         # 32 keep-alive clients connecting at once, as a benchmark's or a balancer's pool do;
         # each asks once, so each connection is accepted and answered before counting.
         connections = [
