@@ -169,6 +169,11 @@ async def top_stations(
     )
 
 
+def share(part: int, whole: int) -> float:
+    """`part` over `whole`, to four places; 0 of nothing is 0."""
+    return round(part / whole, 4) if whole else 0.0
+
+
 def _shares(
     kind: str, trips: int, transfers: int, credit: int, benefit: int, rev: int
 ) -> ServiceKindShares:
@@ -176,9 +181,9 @@ def _shares(
         service_kind=kind,
         trips=trips,
         transfers=transfers,
-        transfer_share=round(transfers / trips, 4) if trips else 0.0,
+        transfer_share=share(transfers, trips),
         credit_trips=credit,
-        credit_share=round(credit / trips, 4) if trips else 0.0,
+        credit_share=share(credit, trips),
         benefit_trips=benefit,
         revenue=rev,
     )

@@ -11,7 +11,7 @@ import math
 import pytest
 
 from travel_recharge.analytics.flows.chaining import Boarding, Chained, Network, chain_day
-from travel_recharge.analytics.flows.tally import Places, count_day
+from travel_recharge.analytics.flows.tally import DayCounts, Places
 
 T1, T2, T3, PORTAL = 1, 2, 3, 4
 Z1, Z2, Z3, Z4 = 11, 12, 13, 14
@@ -135,14 +135,21 @@ PLACES = Places(
 )
 
 
+def count_day(places: Places, days: list[list[Boarding]]) -> DayCounts:
+    """The counts of card days as the job makes them (chained, then added card by card)."""
+    counts = DayCounts()
+    for day in days:
+        counts.add_card_day(places, chain_day(network(), day))
+    return counts
+
+
 def test_the_counts_by_band_locality_station_and_transfer() -> None:
-    net = network()
     days = [
         [bus(R1, 6), trunk(T2, 7, transfer=True)],  # Z4 -> Z1, T2 -> T1
         [trunk(T1, 7, exit_at=T2), trunk(T2, 17)],  # observed T1 -> T2, T2 -> T1
         [trunk(T1, 22)],  # unknown
     ]
-    counts = count_day(PLACES, (chain_day(net, day) for day in days))
+    counts = count_day(PLACES, days)
     assert counts.trips == 5
     assert dict(counts.localities) == {
         ("am_peak", "01", "02", "inferred"): 1,  # Z4 -> Z1
@@ -182,13 +189,12 @@ def test_rides_on_the_same_bus_route_place_neither_stop() -> None:
 
 
 def test_the_rows_stored_add_the_whole_day_to_each_band() -> None:
-    net = network()
     days = [
         [bus(R1, 6), trunk(T2, 7, transfer=True)],
         [trunk(T1, 7, exit_at=T2), trunk(T2, 17)],
         [trunk(T2, 18)],  # unknown: in no station pair
     ]
-    counts = count_day(PLACES, (chain_day(net, day) for day in days))
+    counts = count_day(PLACES, days)
     assert sorted(counts.station_rows()) == [
         ("all", T1, T2, 1, 0),
         ("all", T2, T1, 0, 2),

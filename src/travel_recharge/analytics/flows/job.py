@@ -3,9 +3,9 @@
 Run by a worker (service.infer_forever) as `python -m travel_recharge.analytics.flows.job`, or
 by hand as `travel-recharge flows`. It counts the finished local days whose real trips it has
 not counted as they stand (oldest first, as the series grow day by day; a day per transaction,
-so a stopped job keeps what it finished), one job at a time (an advisory lock). A day of
-700,000 taps takes about ten seconds: they are streamed once, in card and time order, and
-chained card by card.
+so a stopped job keeps what it finished), one job at a time (an advisory lock). A day's taps
+are streamed once, in card and time order, and chained card by card: a day of 725,000 taps
+takes about 30 s with its series and rider figures.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,6 +25,7 @@ from travel_recharge.analytics.flows.chaining import Boarding, Network, chain_da
 from travel_recharge.analytics.flows.tally import DayCounts, Places
 from travel_recharge.analytics.riders import repository as rider_figures
 from travel_recharge.analytics.riders import service as rider_service
+from travel_recharge.kit.clock import local_days
 from travel_recharge.kit.config import Settings, get_settings
 from travel_recharge.kit.db import create_engine
 
@@ -82,11 +83,6 @@ def rider_row(taps: list[Any]) -> tuple[int, int, int, int]:
     return taps[0].card_id, len(taps), transfers, sum(1 for tap in taps if tap.credit_used)
 
 
-def local_day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
-    start = datetime.combine(day, time(), zone)
-    return start, datetime.combine(day + timedelta(days=1), time(), zone)
-
-
 async def infer(settings: Settings, now: datetime) -> str:
     """Count every finished day that is due; returns what happened (for the log)."""
     if not settings.database_url:
@@ -100,7 +96,7 @@ async def infer(settings: Settings, now: datetime) -> str:
             today = now.astimezone(zone).date()
             due = await repository.days_due(connection, today)
             first = await repository.first_series_day(connection)
-            if first is not None and due and due[-1][0] < first:
+            if first is not None and due and due[0][0] < first:
                 # A day before the series began (history loaded late): count all afresh.
                 await repository.forget_everything(connection)
                 due = await repository.days_due(connection, today)
@@ -109,13 +105,13 @@ async def infer(settings: Settings, now: datetime) -> str:
                 return "up to date"
             network, places = await load_network(connection, settings.flows_max_walk_m)
             trips = 0
-            for day, _ in reversed(due):  # oldest first: the series grow day by day
+            for day, _ in due:  # oldest first: the series grow day by day
                 counts, riders = await count_stored_day(connection, network, places, day, zone)
                 await repository.store_day(connection, day, counts, datetime.now(UTC))
                 await rider_figures.store_days(connection, day, riders)
                 await connection.commit()
                 trips += counts.trips
-            await count_rider_figures(connection, due[-1][0], zone)
+            await count_rider_figures(connection, due[0][0], zone)
             await service.forget_views(settings)
             return f"counted {len(due)} days, {trips} trips"
     finally:
@@ -127,7 +123,7 @@ async def count_stored_day(
 ) -> tuple[DayCounts, list[tuple[int, int, int, int]]]:
     """The day's flows, and its rider rows (card, trips, transfers, credit trips)."""
     counts, riders = DayCounts(), []
-    async for taps in card_days(repository.day_taps(connection, *local_day_bounds(day, zone))):
+    async for taps in card_days(repository.day_taps(connection, *local_days(day, day, zone))):
         counts.add_card_day(places, chain_day(network, [boarding_of(tap, zone) for tap in taps]))
         riders.append(rider_row(taps))
     return counts, riders

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from datetime import date, datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
-from sqlalchemy import Select, delete, func, insert, select, text
+from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from travel_recharge.analytics.flows import series
@@ -58,7 +58,7 @@ async def try_job_lock(connection: AsyncConnection) -> bool:
 
 async def days_due(connection: AsyncConnection, before: date) -> list[tuple[date, int]]:
     """Finished days (before `before`) whose real trips the job has not counted as they are
-    now, newest first: (day, trips in the rollups)."""
+    now, oldest first: (day, trips in the rollups)."""
     counted = select(FlowDay.day, FlowDay.trips)
     in_rollups = (
         select(RollupHour.day, func.sum(RollupHour.trips).cast(FlowDay.trips.type))
@@ -66,7 +66,7 @@ async def days_due(connection: AsyncConnection, before: date) -> list[tuple[date
         .group_by(RollupHour.day)
     )
     rows = (await connection.execute(in_rollups.except_(counted))).all()
-    return sorted(((day, int(trips)) for day, trips in rows), reverse=True)
+    return sorted((day, int(trips)) for day, trips in rows)
 
 
 async def day_taps(
@@ -131,14 +131,6 @@ async def store_day(
     await connection.execute(insert(FlowDay).values(day=day, trips=counts.trips, inferred_at=at))
 
 
-Q = TypeVar("Q", bound=Select[*tuple[Any, ...]])
-
-
-def _in_range(query: Q, table: type[Any], first: date, last: date, band: str | None) -> Q:
-    query = query.where(table.day.between(first, last))
-    return query if band is None else query.where(table.band == band)
-
-
 async def counted_days(session: ReadSession, first: date, last: date) -> list[date]:
     query = select(FlowDay.day).where(FlowDay.day.between(first, last)).order_by(FlowDay.day)
     return list((await session.scalars(query)).all())
@@ -165,8 +157,12 @@ async def transfer_kinds(
 ) -> list[tuple[str, str, int]]:
     """(from kind, to kind, transfers): between trunk, zonal, feeder and cable."""
     f = TransferKindFlow
-    query = select(f.from_kind, f.to_kind, func.sum(f.transfers)).group_by(f.from_kind, f.to_kind)
-    rows = await session.execute(_in_range(query, f, first, last, band))
+    query = (
+        select(f.from_kind, f.to_kind, func.sum(f.transfers))
+        .where(f.day.between(first, last))
+        .group_by(f.from_kind, f.to_kind)
+    )
+    rows = await session.execute(query if band is None else query.where(f.band == band))
     return [(a, b, int(n)) for a, b, n in rows.all()]
 
 

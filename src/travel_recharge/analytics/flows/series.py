@@ -1,9 +1,10 @@
 """Cumulative series: the flows with many keys a day, summed over any range of days in two
 array elements per key.
 
-Each key (a station pair, a pair of lines, a transfer place) has a row per band whose arrays
-hold running totals: element k is the sum of days first_day .. first_day + k - 1. Every row
-covers the same days, so the total of days a..b is totals[b] - totals[a - 1] (migration 0013).
+Each key (a locality or station pair, a pair of lines, a transfer place) has a row per band
+whose arrays hold running totals: element k is the sum of days first_day .. first_day + k - 1.
+Every row covers the same days, so the total of days a..b is totals[b] - totals[a - 1]
+(migration 0013).
 
 A new day extends every row by the days since the last (gap days repeat the last total) and
 adds its counts, each row written once; a recounted day (a late tap) moves every later total
@@ -19,6 +20,8 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import func, select, text
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from travel_recharge.kit.db import ReadSession
@@ -31,50 +34,47 @@ from travel_recharge.models import (
     TransferPlaceSeries,
 )
 
-# Identifiers spliced into the SQL below come only from these constants, never from a request.
+# Identifiers spliced into the SQL below come only from the tables' own definitions, never
+# from a request.
+_DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
 
 
 @dataclass(frozen=True, slots=True)
 class Family:
+    """A series table: its keys are its primary key after the band, its totals its arrays
+    (migration 0013). The day's rows of a family come in that order: band, keys, counts."""
+
     model: type[Any]
-    keys: tuple[str, ...]
-    key_types: tuple[str, ...]
-    totals: tuple[str, ...]
 
     @property
     def table(self) -> str:
         return str(self.model.__tablename__)
 
     @property
+    def keys(self) -> tuple[str, ...]:
+        primary = self.model.__table__.primary_key.columns
+        return tuple(column.name for column in primary if column.name != "band")
+
+    @property
+    def key_types(self) -> tuple[str, ...]:
+        columns = self.model.__table__.columns
+        return tuple(str(columns[key].type.compile(dialect=_DIALECT)) for key in self.keys)
+
+    @property
+    def totals(self) -> tuple[str, ...]:
+        columns = self.model.__table__.columns
+        return tuple(column.name for column in columns if isinstance(column.type, ARRAY))
+
+    @property
     def match(self) -> str:
         return " AND ".join(f"t.{column} = d.{column}" for column in ("band", *self.keys))
 
 
-LOCALITIES = Family(
-    LocalityFlowSeries,
-    ("origin", "destination", "how"),
-    ("text", "text", "text"),
-    ("trips",),
-)
-STATIONS = Family(
-    StationFlowSeries,
-    ("origin_id", "destination_id"),
-    ("integer", "integer"),
-    ("observed", "inferred"),
-)
-LINES = Family(
-    TransferLineSeries,
-    ("from_kind", "from_line", "to_kind", "to_line"),
-    ("text", "text", "text", "text"),
-    ("transfers",),
-)
-LINES_WHOLE_DAY = Family(
-    TransferLineDaySeries,
-    ("from_kind", "from_line", "to_kind", "to_line"),
-    ("text", "text", "text", "text"),
-    ("transfers",),
-)
-PLACES = Family(TransferPlaceSeries, ("station_id",), ("integer",), ("transfers",))
+LOCALITIES = Family(LocalityFlowSeries)
+STATIONS = Family(StationFlowSeries)
+LINES = Family(TransferLineSeries)
+LINES_WHOLE_DAY = Family(TransferLineDaySeries)
+PLACES = Family(TransferPlaceSeries)
 FAMILIES = (LOCALITIES, STATIONS, LINES, LINES_WHOLE_DAY, PLACES)
 
 
@@ -117,8 +117,9 @@ async def store_day(
     if before is not None and day < before.first:
         raise ValueError(f"day: {day} is before the series' first day {before.first}")
     if before is None or day > before.last:
-        for family, family_rows in rows.items():
-            await _load_day(connection, family, family_rows)
+        # Every family, even one without a row that day: all rows must reach the day.
+        for family in FAMILIES:
+            await _load_day(connection, family, rows.get(family, ()))
             await _append(connection, family, before, day)
         await connection.execute(
             text(
@@ -128,8 +129,8 @@ async def store_day(
             {"d": day},
         )
         return
-    for family, family_rows in rows.items():
-        await _load_day(connection, family, family_rows)
+    for family in FAMILIES:
+        await _load_day(connection, family, rows.get(family, ()))
         await _recount(connection, family, before, day)
 
 

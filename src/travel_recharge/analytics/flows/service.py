@@ -25,6 +25,7 @@ from travel_recharge.analytics.flows.schemas import (
     TransferPlace,
 )
 from travel_recharge.analytics.jobs import run_module, run_when_due
+from travel_recharge.analytics.service import share
 from travel_recharge.analytics.views import DAILY_GROUP as GROUP
 from travel_recharge.kit.cache import Cache
 from travel_recharge.kit.config import Settings
@@ -134,16 +135,12 @@ async def od_matrix(
 
 def _shares(by_how: dict[str, int]) -> DestinationShares:
     trips = sum(by_how.values())
-
-    def share(n: int) -> float:
-        return round(n / trips, 4) if trips else 0.0
-
     return DestinationShares(
         trips=trips,
         **by_how,
-        observed_share=share(by_how["observed"]),
-        inferred_share=share(by_how["inferred"]),
-        unknown_share=share(by_how["unknown"]),
+        observed_share=share(by_how["observed"], trips),
+        inferred_share=share(by_how["inferred"], trips),
+        unknown_share=share(by_how["unknown"], trips),
     )
 
 
@@ -228,8 +225,8 @@ async def transfer_flows(
 
 
 async def forget_views(settings: Settings) -> None:
-    """Called by the job after it counted: every worker's next answer is recomputed (with
-    Redis unreachable the views are not served either, so nothing stale is)."""
+    """Called by the job after it counted: every worker's next answer is recomputed. With
+    Redis unreachable the job cannot: views cached before then last their TTL at most."""
     if not settings.redis_url:
         return
     cache = Cache.from_settings(settings)

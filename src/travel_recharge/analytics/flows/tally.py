@@ -5,7 +5,7 @@ happen."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,10 +111,3 @@ def _with_whole_day(counts: Counter[Any]) -> list[tuple[Any, ...]]:
         every[(band, *key)] += n
         every[(WHOLE_DAY, *key)] += n
     return [(*key, n) for key, n in every.items()]
-
-
-def count_day(places: Places, card_days: Iterable[Sequence[Chained]]) -> DayCounts:
-    counts = DayCounts()
-    for day in card_days:
-        counts.add_card_day(places, day)
-    return counts

@@ -4,7 +4,7 @@ the stored answer served through the cache."""
 from __future__ import annotations
 
 import itertools
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -17,7 +17,9 @@ from travel_recharge.analytics.riders.schemas import (
     RiderBehaviour,
     Segment,
 )
+from travel_recharge.analytics.service import share
 from travel_recharge.analytics.views import DAILY_GROUP
+from travel_recharge.kit.clock import local_days
 from travel_recharge.kit.db import ReadSession
 from travel_recharge.kit.errors import NotFound, ServiceUnavailable, Unprocessable
 from travel_recharge.kit.views import Reads
@@ -60,10 +62,6 @@ async def riders_view(reads: Reads, day: date | None, now: datetime) -> bytes:
     )
 
 
-def _share(part: int, whole: int) -> float:
-    return round(part / whole, 4) if whole else 0.0
-
-
 def _bins(counts: dict[int, int], labels: list[str]) -> list[CountBin]:
     return [CountBin(label=label, count=counts.get(i, 0)) for i, label in enumerate(labels)]
 
@@ -91,7 +89,7 @@ async def count_day_figures(
 ) -> RiderBehaviour:
     """The figures of `day` from the rider days (and recharges, cards) of the window."""
     first = day - timedelta(days=WINDOW_DAYS - 1)
-    end = datetime.combine(day + timedelta(days=1), time(), zone)
+    start, end = local_days(first, day, zone)
     daily = await repository.daily(connection, first, day)
     today = next(((cards, trips) for d, cards, trips in daily if d == day), (0, 0))
     segments = [
@@ -101,15 +99,15 @@ async def count_day_figures(
             active_days=days,
             trips=trips,
             trips_per_card=round(trips / cards, 2) if cards else 0.0,
-            transfer_share=_share(transfers, trips),
-            credit_share=_share(credit, trips),
+            transfer_share=share(transfers, trips),
+            credit_share=share(credit, trips),
         )
         for name, cards, days, trips, transfers, credit in await repository.segments(
             connection, first, day, REGULAR_WEEKDAYS
         )
     ]
     (count, pesos, median_amount, median_gap), amounts, gaps = await repository.recharges(
-        connection, datetime.combine(first, time(), zone), end
+        connection, start, end
     )
     issued, dormant = await repository.dormant(connection, end - timedelta(days=DORMANT_DAYS), end)
     return RiderBehaviour(
@@ -134,5 +132,5 @@ async def count_day_figures(
             ],
         ),
         dormant_cards=dormant,
-        dormant_share=_share(dormant, issued),
+        dormant_share=share(dormant, issued),
     )

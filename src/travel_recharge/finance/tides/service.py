@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -21,6 +21,7 @@ from travel_recharge.finance.tides.schemas import (
     TidesRequest,
     data_package,
 )
+from travel_recharge.kit.clock import local_days
 from travel_recharge.kit.logs import log_event
 
 logger = logging.getLogger("travel_recharge.finance.tides")
@@ -30,9 +31,7 @@ def service_days(first: date, last: date, timezone: str) -> tuple[datetime, date
     """The instants [start, end) of the city's days first..last, both included."""
     if last < first:
         raise ValueError(f"--to {last} is before --from {first}")
-    zone = ZoneInfo(timezone)
-    start = datetime.combine(first, time(), zone)
-    return start, datetime.combine(last + timedelta(days=1), time(), zone)
+    return local_days(first, last, ZoneInfo(timezone))
 
 
 async def export_tides(

@@ -19,6 +19,7 @@ Create Date: 2026-12-07 12:40:00
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -53,14 +54,12 @@ def _table(
     name: str,
     *columns: sa.Column,  # type: ignore[type-arg]
     key: tuple[str, ...],
-    fillfactor: int = 100,
+    fillfactor: int | None = None,
 ) -> None:
-    op.create_table(
-        name,
-        *columns,
-        sa.PrimaryKeyConstraint(*key, name=f"pk_{name}"),
-        postgresql_with={"fillfactor": fillfactor},
-    )
+    options: dict[str, Any] = {}
+    if fillfactor is not None:
+        options["postgresql_with"] = {"fillfactor": fillfactor}
+    op.create_table(name, *columns, sa.PrimaryKeyConstraint(*key, name=f"pk_{name}"), **options)
 
 
 def _band() -> sa.Column:  # type: ignore[type-arg]
@@ -114,28 +113,19 @@ def upgrade() -> None:
         key=("band", "origin_id", "destination_id"),
         fillfactor=SERIES_FILLFACTOR,
     )
-    _table(
-        "transfer_line_series",
-        _band(),
-        sa.Column("from_kind", sa.String(10), nullable=False),
-        sa.Column("from_line", sa.String(20), nullable=False),
-        sa.Column("to_kind", sa.String(10), nullable=False),
-        sa.Column("to_line", sa.String(20), nullable=False),
-        _totals("transfers"),
-        key=("band", "from_kind", "from_line", "to_kind", "to_line"),
-        fillfactor=SERIES_FILLFACTOR,
-    )
-    _table(
-        "transfer_line_day_series",
-        _band(),
-        sa.Column("from_kind", sa.String(10), nullable=False),
-        sa.Column("from_line", sa.String(20), nullable=False),
-        sa.Column("to_kind", sa.String(10), nullable=False),
-        sa.Column("to_line", sa.String(20), nullable=False),
-        _totals("transfers"),
-        key=("band", "from_kind", "from_line", "to_kind", "to_line"),
-        fillfactor=SERIES_FILLFACTOR,
-    )
+    # The whole day's pairs of lines in a table of their own, shaped like the bands' one.
+    for name in ("transfer_line_series", "transfer_line_day_series"):
+        _table(
+            name,
+            _band(),
+            sa.Column("from_kind", sa.String(10), nullable=False),
+            sa.Column("from_line", sa.String(20), nullable=False),
+            sa.Column("to_kind", sa.String(10), nullable=False),
+            sa.Column("to_line", sa.String(20), nullable=False),
+            _totals("transfers"),
+            key=("band", "from_kind", "from_line", "to_kind", "to_line"),
+            fillfactor=SERIES_FILLFACTOR,
+        )
     _table(
         "transfer_place_series",
         _band(),
