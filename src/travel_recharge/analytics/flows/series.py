@@ -66,6 +66,14 @@ class Family:
         return tuple(column.name for column in columns if isinstance(column.type, ARRAY))
 
     @property
+    def grand_total(self) -> Any:
+        """Each key's total over every day the series holds (its arrays' last elements), the
+        expression of its index (migration 0015)."""
+        arrays = [getattr(self.model, total) for total in self.totals]
+        last = [array[func.cardinality(array)] for array in arrays]
+        return last[0] if len(last) == 1 else last[0] + last[1]
+
+    @property
     def match(self) -> str:
         return " AND ".join(f"t.{column} = d.{column}" for column in ("band", *self.keys))
 
@@ -223,7 +231,14 @@ async def busiest(
     limit: int | None,
 ) -> list[tuple[Any, ...]]:
     """The keys with the most over days first..last (within the series' span), busiest first:
-    (*keys, *sums); [] when the range holds no day of the series."""
+    (*keys, *sums); [] when the range holds no day of the series.
+
+    With a limit, only the keys busiest over every day are read (migration 0015): a key's sum
+    over the range is at most its grand total, so once the limit-th sum found reaches the
+    grand total of the keys left unread, none of them can enter the answer. Otherwise the
+    bound is lowered, four times more keys each round, until it holds or every key is read.
+    Keys read whose grand total equals the bound are all read, so a key left out sums less
+    than the bound and cannot even tie."""
     covered = await span(session)
     if covered is None:
         return []
@@ -244,4 +259,23 @@ async def busiest(
         .order_by(everything.desc(), *keys)
         .limit(limit)
     )
-    return [tuple(row) for row in (await session.execute(query)).all()]
+    if limit is None:
+        return [tuple(row) for row in (await session.execute(query)).all()]
+    grand = family.grand_total
+    read = 4 * limit
+    while True:
+        # The grand total of the read-th busiest key: None when fewer keys exist (read all).
+        floor = (
+            await session.execute(
+                select(grand)
+                .where(model.band == band)
+                .order_by(grand.desc())
+                .offset(read - 1)
+                .limit(1)
+            )
+        ).scalar()
+        bounded = query if floor is None else query.where(grand >= floor)
+        rows = [tuple(row) for row in (await session.execute(bounded)).all()]
+        if floor is None or (len(rows) == limit and sum(rows[-1][len(keys) :]) >= floor):
+            return rows
+        read *= 4
