@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import date
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -94,6 +95,106 @@ async def test_0007_deactivates_the_device_accounts_it_cannot_bind_and_downgrade
         await upgrade_to_head_async(url)
         await engine.dispose()
     finally:
+        await admin_execute(
+            test_servers.server_database_url, f'DROP DATABASE "{name}" WITH (FORCE)'
+        )
+
+
+QUARTER_ROWS = {  # (day, station, quarter, simulated) -> boardings, as migration 0012 kept them
+    ("2026-03-02", 7, 0, False): 3,
+    ("2026-03-02", 7, 33, False): 5,
+    ("2026-03-02", 7, 35, False): 2,
+    ("2026-03-02", 7, 95, True): 4,
+    ("2026-03-03", 9, 40, False): 1,
+}
+
+
+def _hour_rows() -> dict[tuple[str, int, int, bool], int]:
+    hours: dict[tuple[str, int, int, bool], int] = {}
+    for (day, station, quarter, simulated), n in QUARTER_ROWS.items():
+        key = (day, station, quarter // 4, simulated)
+        hours[key] = hours.get(key, 0) + n
+    return hours
+
+
+async def test_0016_moves_the_station_hours_and_quarters_into_timelines_and_back(
+    test_servers: ServerUrls,
+) -> None:
+    """A station's day becomes one row of 24 hours and 96 quarters; the counts survive the
+    way up and the way down."""
+    name = f"tr_migrate_{uuid.uuid4().hex[:10]}"
+    await admin_execute(test_servers.server_database_url, f'CREATE DATABASE "{name}"')
+    url = with_database(test_servers.server_database_url, name)
+    config = alembic_config(url)
+    engine = create_async_engine(async_database_url(url))
+    rows_of = {
+        "quarter": "SELECT day::text, station_id, quarter, simulated, trips"
+        " FROM rollup_station_quarters",
+        "hour": "SELECT day::text, station_id, hour, simulated, trips FROM rollup_station_hours",
+    }
+    try:
+        await asyncio.to_thread(command.upgrade, config, "0015")
+        async with engine.begin() as connection:
+            for (day, station, quarter, simulated), n in QUARTER_ROWS.items():
+                values = {
+                    "d": date.fromisoformat(day),
+                    "s": station,
+                    "q": quarter,
+                    "sim": simulated,
+                    "n": n,
+                }
+                await connection.execute(
+                    text("INSERT INTO rollup_station_quarters VALUES (:d, :s, :q, :sim, :n)"),
+                    values,
+                )
+                await connection.execute(
+                    text(
+                        "INSERT INTO rollup_station_hours VALUES (:d, :s, :q / 4, :sim, :n)"
+                        " ON CONFLICT (day, station_id, hour, simulated)"
+                        " DO UPDATE SET trips = rollup_station_hours.trips + EXCLUDED.trips"
+                    ),
+                    values,
+                )
+        await upgrade_to_head_async(url)
+        async with engine.connect() as connection:
+            timelines = {
+                (day, station, simulated): (hours, quarters)
+                for day, station, simulated, hours, quarters in await connection.execute(
+                    text(
+                        "SELECT day::text, station_id, simulated, hours, quarters"
+                        " FROM rollup_station_timelines"
+                    )
+                )
+            }
+            added = (
+                await connection.execute(
+                    text(
+                        "SELECT add_counts(ARRAY[1, 2]::bigint[], ARRAY[3, 4]::bigint[]),"
+                        " dense_counts(ARRAY[0, 3, 3], ARRAY[1, 2, 4]::bigint[], 5)"
+                    )
+                )
+            ).one()
+        assert set(timelines) == {
+            ("2026-03-02", 7, False),
+            ("2026-03-02", 7, True),
+            ("2026-03-03", 9, False),
+        }
+        hours, quarters = timelines[("2026-03-02", 7, False)]
+        assert (len(hours), len(quarters)) == (24, 96)
+        assert (hours[0], hours[8], sum(hours)) == (3, 7, 10)
+        assert (quarters[0], quarters[33], quarters[35], sum(quarters)) == (3, 5, 2, 10)
+        assert timelines[("2026-03-02", 7, True)][1][95] == 4
+        assert list(added) == [[4, 6], [1, 0, 0, 6, 0]]
+        await asyncio.to_thread(command.downgrade, config, "0015")
+        async with engine.connect() as connection:
+            back = {
+                period: {tuple(row[:4]): row[4] for row in await connection.execute(text(sql))}
+                for period, sql in rows_of.items()
+            }
+        assert back == {"quarter": QUARTER_ROWS, "hour": _hour_rows()}
+        await upgrade_to_head_async(url)
+    finally:
+        await engine.dispose()
         await admin_execute(
             test_servers.server_database_url, f'DROP DATABASE "{name}" WITH (FORCE)'
         )

@@ -48,8 +48,7 @@ SIMULATED_ROWS = {
     " + (SELECT count(*) FROM rollup_totals WHERE simulated)"
     " + (SELECT count(*) FROM rollup_hours WHERE simulated)"
     " + (SELECT count(*) FROM rollup_station_days WHERE simulated)"
-    " + (SELECT count(*) FROM rollup_station_hours WHERE simulated)"
-    " + (SELECT count(*) FROM rollup_station_quarters WHERE simulated)",
+    " + (SELECT count(*) FROM rollup_station_timelines WHERE simulated)",
 }
 
 

@@ -200,3 +200,17 @@ FUNCTIONS_BEFORE = (
     LEDGER_APPEND_ONLY_BEFORE,
 )
 USERS_TRIGGER_BEFORE = rollup_sql.TRIGGERS[2]
+
+
+def with_more_rollups(fold: str, emptied: str) -> tuple[str, str]:
+    """APPLY_INPUT and REBUILD above, extended by a later migration's rollups: `fold` (SQL run
+    at the end of every fold, on the same rollup_input) and `emptied` (the DELETE statements
+    that empty its tables before a rebuild)."""
+    end = "\nEND $$"
+    assert APPLY_INPUT.count(end) == 1
+    station_days = "    DELETE FROM rollup_station_days;\n"
+    assert REBUILD.count(station_days) == 1
+    return (
+        APPLY_INPUT.replace(end, "\n" + fold + "END $$"),
+        REBUILD.replace(station_days, station_days + emptied),
+    )

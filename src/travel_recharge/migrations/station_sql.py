@@ -33,15 +33,9 @@ _STATION_BOARDINGS = """
         trips = r.trips + EXCLUDED.trips;
 """
 
-_END = "\nEND $$"
-assert simulated_sql.APPLY_INPUT.count(_END) == 1
-APPLY_INPUT = simulated_sql.APPLY_INPUT.replace(_END, "\n" + _STATION_BOARDINGS + "END $$")
-
-_EMPTIED = "    DELETE FROM rollup_station_days;\n"
-assert simulated_sql.REBUILD.count(_EMPTIED) == 1
-REBUILD = simulated_sql.REBUILD.replace(
-    _EMPTIED,
-    _EMPTIED + "    DELETE FROM rollup_station_hours;\n    DELETE FROM rollup_station_quarters;\n",  # noqa: S608
+APPLY_INPUT, REBUILD = simulated_sql.with_more_rollups(
+    _STATION_BOARDINGS,
+    "    DELETE FROM rollup_station_hours;\n    DELETE FROM rollup_station_quarters;\n",
 )
 
 FUNCTIONS = (APPLY_INPUT, REBUILD)

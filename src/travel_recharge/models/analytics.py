@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     Text,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from travel_recharge.models.base import Base
@@ -127,26 +128,15 @@ class RevenueForecastRow(Base):
     answer: Mapped[str] = mapped_column(Text)
 
 
-class _StationBoardings:
+class RollupStationTimeline(Base):
+    """A local day's boardings at a trunk station, portal or cable station by hour (24) and
+    by quarter hour (96), element 1 at 00:00 (migration 0016): the weeks of history a
+    station's hour is compared with, a day's busiest 15 minutes and its peak-hour factor."""
+
+    __tablename__ = "rollup_station_timelines"
+
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     station_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     simulated: Mapped[bool] = mapped_column(Boolean, primary_key=True, server_default="false")
-    trips: Mapped[int] = mapped_column(BigInteger, server_default="0")
-
-
-class RollupStationHour(_StationBoardings, Base):
-    """Boardings per local day and hour at trunk stations, portals and cable stations
-    (migration 0012): the weeks of history a station's hour is compared with."""
-
-    __tablename__ = "rollup_station_hours"
-
-    hour: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
-
-
-class RollupStationQuarter(_StationBoardings, Base):
-    """Boardings per local day and quarter hour (0-95) at the same stations: a day's busiest
-    15 minutes and its peak-hour factor."""
-
-    __tablename__ = "rollup_station_quarters"
-
-    quarter: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    hours: Mapped[list[int]] = mapped_column(ARRAY(BigInteger))
+    quarters: Mapped[list[int]] = mapped_column(ARRAY(BigInteger))

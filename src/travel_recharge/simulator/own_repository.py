@@ -230,8 +230,7 @@ _PURGE_ROLLUPS = tuple(
         "rollup_totals",
         "rollup_hours",
         "rollup_station_days",
-        "rollup_station_hours",
-        "rollup_station_quarters",
+        "rollup_station_timelines",
     )
 )
 

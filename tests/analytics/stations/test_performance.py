@@ -75,6 +75,8 @@ async def laid(own: Generated) -> list[int]:
         usual, spike, drop, _silent = stations
         await lay_boardings(connection, usual, at_local(DAY, 8, 20), 41)
         await lay_boardings(connection, spike, at_local(DAY, 8, 0), 30)  # 8:00-8:15
+        # Folded apart: the second fold adds to the station's day already folded.
+        await connection.execute("SELECT fold_rollup_deltas()")
         await lay_boardings(connection, spike, at_local(DAY, 8, 30), 50)  # 8:30-8:45
         await lay_boardings(connection, drop, at_local(DAY, 8, 20), 12)
         await connection.execute("SELECT fold_rollup_deltas()")

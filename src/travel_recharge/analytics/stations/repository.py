@@ -1,77 +1,61 @@
-"""SQL of station performance: the station rollups of migration 0012, real riders only."""
+"""SQL of station performance: the station rollups (migrations 0006 and 0016), real riders only."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from travel_recharge.kit.db import ReadSession
-from travel_recharge.models import (
-    RollupStationDay,
-    RollupStationHour,
-    RollupStationQuarter,
-    Station,
-)
+from travel_recharge.models import RollupStationDay, RollupStationTimeline, Station
 
 
-async def days_with_boardings(session: ReadSession, days: list[date]) -> set[date]:
-    """Which of `days` the network has any station boardings on (a day before the data
-    began, or with the fare system down, is no history)."""
-    query = (
-        select(RollupStationDay.day)
-        .where(RollupStationDay.day.in_(days), RollupStationDay.simulated.is_(False))
-        .distinct()
-    )
-    return set((await session.scalars(query)).all())
+async def timelines(
+    session: ReadSession, day: date, earlier: list[date]
+) -> tuple[dict[int, dict[date, list[int]]], dict[int, list[int]]]:
+    """In one read: station -> {day: its 24 hours' boardings} over `day` and `earlier` (a day
+    missing had none), and station -> its 96 quarter hours' boardings on `day`."""
+    timeline = RollupStationTimeline
+    query = select(
+        timeline.station_id,
+        timeline.day,
+        timeline.hours,
+        case((timeline.day == day, timeline.quarters)),
+    ).where(timeline.day.in_([day, *earlier]), timeline.simulated.is_(False))
+    hours: dict[int, dict[date, list[int]]] = {}
+    quarters: dict[int, list[int]] = {}
+    for station, on, station_hours, station_quarters in (await session.execute(query)).all():
+        hours.setdefault(station, {})[on] = station_hours
+        if station_quarters is not None:
+            quarters[station] = station_quarters
+    return hours, quarters
 
 
-async def hours(session: ReadSession, days: list[date]) -> dict[tuple[int, int], dict[date, int]]:
-    """(station, hour) -> {day: boardings} over `days`; a missing day had none."""
-    query = (
-        select(
-            RollupStationHour.station_id,
-            RollupStationHour.hour,
-            func.array_agg(RollupStationHour.day),
-            func.array_agg(RollupStationHour.trips),
-        )
-        .where(RollupStationHour.day.in_(days), RollupStationHour.simulated.is_(False))
-        .group_by(RollupStationHour.station_id, RollupStationHour.hour)
-    )
-    return {
-        (int(station), int(hour)): dict(zip(on, map(int, trips), strict=True))
-        for station, hour, on, trips in (await session.execute(query)).all()
-    }
-
-
-async def quarters(session: ReadSession, day: date) -> dict[int, list[int]]:
-    """Station -> its 96 quarter hours' boardings on `day`."""
+async def weeks_boardings(session: ReadSession, day: date) -> tuple[dict[int, int], dict[int, int]]:
+    """Station -> boardings over the 7 days ending on `day`, and over the 7 days before those
+    (a station without any in a week is not in its dict)."""
+    week_start = day - timedelta(days=6)
+    boardings = RollupStationDay.trips
     query = (
         select(
-            RollupStationQuarter.station_id,
-            func.array_agg(RollupStationQuarter.quarter),
-            func.array_agg(RollupStationQuarter.trips),
+            RollupStationDay.station_id,
+            func.sum(boardings).filter(RollupStationDay.day >= week_start),
+            func.sum(boardings).filter(RollupStationDay.day < week_start),
         )
-        .where(RollupStationQuarter.day == day, RollupStationQuarter.simulated.is_(False))
-        .group_by(RollupStationQuarter.station_id)
-    )
-    found: dict[int, list[int]] = {}
-    for station, numbers, trips in (await session.execute(query)).all():
-        day_quarters = [0] * 96
-        for number, count in zip(numbers, trips, strict=True):
-            day_quarters[number] = int(count)
-        found[int(station)] = day_quarters
-    return found
-
-
-async def boardings(session: ReadSession, first: date, last: date) -> dict[int, int]:
-    """Station -> boardings from `first` to `last` (inclusive)."""
-    query = (
-        select(RollupStationDay.station_id, func.sum(RollupStationDay.trips))
-        .where(RollupStationDay.day.between(first, last), RollupStationDay.simulated.is_(False))
+        .where(
+            RollupStationDay.day.between(day - timedelta(days=13), day),
+            RollupStationDay.simulated.is_(False),
+        )
         .group_by(RollupStationDay.station_id)
     )
-    return {int(s): int(t) for s, t in (await session.execute(query)).all()}
+    this_week: dict[int, int] = {}
+    week_before: dict[int, int] = {}
+    for station, now, before in (await session.execute(query)).all():
+        if now is not None:
+            this_week[station] = int(now)
+        if before is not None:
+            week_before[station] = int(before)
+    return this_week, week_before
 
 
 async def names(session: ReadSession, station_ids: set[int]) -> dict[int, tuple[str, str]]:

@@ -52,7 +52,8 @@ class PeakHour:
 
 def peak_hour(quarters: list[int]) -> PeakHour | None:
     """The day's busiest clock hour and its peak-hour factor, from its 96 quarter hours."""
-    hours = [sum(quarters[h * 4 : h * 4 + 4]) for h in range(24)]
+    by_four = [iter(quarters)] * 4  # the same iterator four times: the hour's four quarters
+    hours = [sum(hour) for hour in zip(*by_four, strict=True)]
     busiest = hours.index(max(hours))  # the earliest of ties
     if hours[busiest] == 0:
         return None

@@ -15,6 +15,7 @@ from travel_recharge.kit.errors import Unprocessable
 from travel_recharge.kit.views import Reads
 
 DEFAULT_WEEKS = 8
+NO_BOARDINGS = [0] * 24  # a station's hours on a day it had none
 
 
 def day_asked(day: date | None, now: datetime, timezone: str) -> tuple[date, int]:
@@ -43,41 +44,45 @@ async def performance(
 ) -> StationPerformance:
     """Hours from `complete_hours` on (today's future) are not judged."""
     earlier = [day - timedelta(weeks=k) for k in range(1, weeks + 1)]
-    present = await repository.days_with_boardings(session, earlier)
+    by_hour, by_quarter = await repository.timelines(session, day, earlier)
+    # A day without any station's boardings (before the data began, or with the fare system
+    # down) is no history.
+    present = {on for by_day in by_hour.values() for on in by_day}
     history = [d for d in earlier if d in present]
-    by_hour = await repository.hours(session, [day, *history])
-    by_quarter = await repository.quarters(session, day)
-    this_week = await repository.boardings(session, day - timedelta(days=6), day)
-    week_before = await repository.boardings(
-        session, day - timedelta(days=13), day - timedelta(days=7)
-    )
+    this_week, week_before = await repository.weeks_boardings(session, day)
     stations = set(by_quarter) | set(this_week)
     # Also the stations of the history: one silent all week is a low anomaly, named too.
-    named = await repository.names(session, stations | {station for station, _ in by_hour})
+    named = await repository.names(session, stations | set(by_hour))
 
     judged = 0
     anomalies: list[HourAnomaly] = []
-    for (station, hour), counts in by_hour.items():
-        if hour >= complete_hours:
-            continue
-        score = scores.hour_score(counts.get(day, 0), [counts.get(d, 0) for d in history])
-        if score is None:
-            continue
-        judged += 1
-        if score.anomaly:
-            code, name = named.get(station, ("", ""))
-            anomalies.append(
-                HourAnomaly(
-                    station_id=station,
-                    code=code,
-                    name=name,
-                    hour=hour,
-                    boardings=counts.get(day, 0),
-                    usual=score.median,
-                    robust_z=score.robust_z,
-                    direction="high" if score.robust_z > 0 else "low",
+    for station, by_day in by_hour.items():
+        today = by_day.get(day, NO_BOARDINGS)
+        # Hour by hour, the same hour of each earlier week.
+        weeks_before = zip(*(by_day.get(d, NO_BOARDINGS) for d in history), strict=True)
+        # (Not strict: today's unfinished hours are cut off, and no history means no hours.)
+        judging = zip(today[:complete_hours], weeks_before, strict=False)
+        for hour, (now, counts) in enumerate(judging):
+            if not now and not any(counts):
+                continue  # an hour nobody boarded in, now or before, is not judged
+            score = scores.hour_score(now, counts)
+            if score is None:
+                continue
+            judged += 1
+            if score.anomaly:
+                code, name = named.get(station, ("", ""))
+                anomalies.append(
+                    HourAnomaly(
+                        station_id=station,
+                        code=code,
+                        name=name,
+                        hour=hour,
+                        boardings=now,
+                        usual=score.median,
+                        robust_z=score.robust_z,
+                        direction="high" if score.robust_z > 0 else "low",
+                    )
                 )
-            )
     anomalies.sort(key=lambda a: (-abs(a.robust_z), a.station_id, a.hour))
     flagged: dict[int, int] = {}
     for anomaly in anomalies:
