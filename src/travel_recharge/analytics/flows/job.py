@@ -112,6 +112,7 @@ async def infer(settings: Settings, now: datetime) -> str:
                 await connection.commit()
                 trips += counts.trips
             await count_rider_figures(connection, due[0][0], zone)
+            await repository.tidy(connection, rider_figures.TABLES)
             await service.forget_views(settings)
             return f"counted {len(due)} days, {trips} trips"
     finally:

@@ -21,6 +21,8 @@ from travel_recharge.models import RiderDay, RiderSnapshot
 AMOUNT_EDGES = (10_000, 20_000, 30_000, 50_000, 100_000)
 GAP_EDGES = (1, 2, 4, 8, 15, 31)
 
+TABLES = ("rider_days", "rider_snapshots")  # what the daily job writes
+
 _STORE = text(
     "INSERT INTO rider_days (day, card_id, trips, transfers, credit_trips)"
     " SELECT :day, * FROM unnest(CAST(:cards AS bigint[]), CAST(:trips AS smallint[]),"
