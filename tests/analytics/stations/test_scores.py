@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from random import Random
+from statistics import median
+
 import pytest
 
 from travel_recharge.analytics.stations import scores
@@ -66,3 +69,18 @@ def test_peak_hour_factor_and_busiest_quarter() -> None:
 )
 def test_ranks(boardings: dict[int, int], expected: dict[int, int]) -> None:
     assert scores.ranks(boardings) == expected
+
+
+def test_the_score_is_the_textbook_formula_on_many_histories() -> None:
+    """hour_score computes medians by hand for speed: it must equal statistics.median's."""
+    chance = Random(11)
+    for _ in range(3000):
+        history = [chance.choice((0, 1, 2, 40, 41, 300)) for _ in range(chance.randrange(4, 12))]
+        boardings = chance.randrange(0, 400)
+        middle = median(history)
+        deviations = [abs(value - middle) for value in history]
+        mad = median(deviations)
+        spread = 1.4826 * mad if mad else 1.2533 * sum(deviations) / len(deviations)
+        expected = (float(middle), round((boardings - middle) / max(spread, 1.0), 2))
+        assert scores.hour_score(boardings, history) == expected, (boardings, history)
+    assert scores.hour_score(10, [1, 2, 3]) is None  # under four weeks: not judged
