@@ -1,5 +1,5 @@
 """Station performance: a day's boardings per station against the same weekday's history.
 
-Read from two rollups folded with the others (migration 0012): boardings per station and local
-hour, for the weeks of history, and per quarter hour, for the day itself.
+Read from a rollup folded with the others (migration 0016): a row per station and local day
+holding its boardings by hour (the weeks of history) and by quarter hour (the day itself).
 """
