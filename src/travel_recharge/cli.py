@@ -635,7 +635,7 @@ def _add_bench_suite_parser(
         "--steps",
         type=int,
         nargs="+",
-        default=[4, 8, 16, 32, 64],
+        default=[4, 8, 16, 24, 32, 48, 64],  # as SuiteOptions.steps (bench is imported late)
         help="tap clients of each capacity step",
     )
     suite.add_argument("--step-seconds", type=float, default=5.0, help="seconds per step")
