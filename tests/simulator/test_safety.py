@@ -61,6 +61,20 @@ async def _simulated_rows(app: FastAPI) -> dict[str, int]:
     return {name: int(await _scalar(app, sql)) for name, sql in SIMULATED_ROWS.items()}
 
 
+ROLLUPS = ("deltas", "totals", "hours", "station_days", "station_timelines")
+
+
+async def _simulated_rollups(app: FastAPI) -> dict[str, list[Any]]:
+    """Each rollup's simulated rows, to say where a count of them that should be 0 is not
+    (this test has seen 2 rows left once in a while, in no table it named)."""
+    found = {}
+    for name in ROLLUPS:
+        sql = f"SELECT * FROM rollup_{name} WHERE simulated"  # noqa: S608  (constant names)
+        async with app.state.database.primary.connect() as connection:
+            found[name] = [tuple(row) for row in await connection.exec_driver_sql(sql)]
+    return found
+
+
 async def _run_until_it_has_charged(live: httpx.AsyncClient, taps: int) -> dict[str, Any]:
     """A run at 20 events/s, stopped once it has charged `taps` taps; its final status."""
     started = await live.post(START, json={"rate": 20, "minutes": 1})
@@ -94,7 +108,8 @@ async def test_in_production_the_simulator_refuses_to_start_unless_enabled(
             assert "TR_SIMULATOR_ENABLED=true" in refused.json()["detail"]
             assert (await admin.get(STATUS)).json()["state"] == "stopped"
         assert await app.state.cache.redis.exists(simulator.control.lease_key) == 0
-        assert await _simulated_rows(app) == dict.fromkeys(SIMULATED_ROWS, 0)
+        left = await _simulated_rows(app)
+        assert left == dict.fromkeys(SIMULATED_ROWS, 0), await _simulated_rollups(app)
 
     # An operator who decides otherwise says so.
     settings = make_settings(
