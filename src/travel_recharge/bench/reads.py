@@ -22,7 +22,7 @@ import asyncpg
 
 from travel_recharge.bench.http_load import LoadResult, get_request, load_local
 from travel_recharge.bench.report import report_header, write_report
-from travel_recharge.bench.server import authorization, bench_server
+from travel_recharge.bench.server import WITHOUT_JOBS, authorization, bench_server
 from travel_recharge.kit.config import Settings
 from travel_recharge.kit.percentiles import percentile
 from travel_recharge.kit.scratch import libpq_url
@@ -56,7 +56,7 @@ def run_read_bench(settings: Settings, options: ReadBenchOptions) -> dict[str, A
     assert settings.database_url, "infrastructure() provides the database"
     assert settings.redis_url, "infrastructure() provides Redis"
     trips, card_ids, days, riders_day = asyncio.run(_dataset(settings.database_url))
-    base = {"TR_DATABASE_URL": settings.database_url}
+    base = WITHOUT_JOBS | {"TR_DATABASE_URL": settings.database_url}
     warm_env = base | {
         "TR_REDIS_URL": settings.redis_url,
         "TR_CACHE_NAMESPACE": f"benchreads{uuid.uuid4().hex[:8]}",

@@ -23,7 +23,7 @@ import asyncpg
 from travel_recharge.bench.http_load import LoadResult, load_local, post_request
 from travel_recharge.bench.pgbench import PgbenchResult, run_pgbench
 from travel_recharge.bench.report import report_header, write_report
-from travel_recharge.bench.server import authorization, bench_server
+from travel_recharge.bench.server import WITHOUT_JOBS, authorization, bench_server
 from travel_recharge.kit.config import Settings
 from travel_recharge.kit.scratch import libpq_url, scratch_database
 from travel_recharge.migrations import upgrade_to_head
@@ -128,7 +128,7 @@ def server_environment(database_url: str, redis_url: str, clients: int) -> dict[
     (clients // workers), the busier worker took overflow connections, each opened for one
     request and closed after it: `bench taps` at 16 clients made 509 taps/s against 866/s
     in the suite's run at 16 clients with room in the pool."""
-    return {
+    return WITHOUT_JOBS | {
         "TR_DATABASE_URL": database_url,
         "TR_REDIS_URL": redis_url,
         "TR_CACHE_NAMESPACE": f"bench{uuid.uuid4().hex[:8]}",
