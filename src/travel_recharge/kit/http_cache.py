@@ -31,7 +31,7 @@ def if_none_match_matches(header: str, etag: str) -> bool:
 def conditional_json(request: Request, body: bytes, max_age_s: int) -> Response:
     """The JSON `body` with ETag and Cache-Control, or a bodyless 304 when the client has it.
 
-    The tag is computed from the uncompressed JSON; GZipMiddleware compresses afterwards and
+    The tag is computed from the uncompressed JSON; kit.compression gzips afterwards and
     keeps the tag, so both encodings share it. That is enough for revalidation (the only use
     here); byte ranges, where encodings must differ, are not served.
     """
