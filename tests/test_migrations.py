@@ -198,3 +198,64 @@ async def test_0016_moves_the_station_hours_and_quarters_into_timelines_and_back
         await admin_execute(
             test_servers.server_database_url, f'DROP DATABASE "{name}" WITH (FORCE)'
         )
+
+
+async def test_0017_lists_the_cards_refused_and_records_each_change_of_status(
+    test_servers: ServerUrls,
+) -> None:
+    """The cards refused before the upgrade are the list's first changes; afterwards the
+    trigger records a change only when a card turns refused or usable, whatever statement
+    does it; the downgrade removes the list and leaves cards writable."""
+    name = f"tr_migrate_{uuid.uuid4().hex[:10]}"
+    await admin_execute(test_servers.server_database_url, f'CREATE DATABASE "{name}"')
+    url = with_database(test_servers.server_database_url, name)
+    config = alembic_config(url)
+    engine = create_async_engine(async_database_url(url))
+    changes = "SELECT card_id, denied FROM deny_list_changes ORDER BY version"
+
+    async def run(*statements: str) -> None:
+        async with engine.begin() as connection:
+            for statement in statements:
+                await connection.execute(text(statement))
+
+    try:
+        await asyncio.to_thread(command.upgrade, config, "0016")
+        await run(
+            "INSERT INTO cards (id, card_number, card_type, status) VALUES"
+            " (1, '0000000000000001', 'basic', 'active'),"
+            " (2, '0000000000000002', 'basic', 'replaced'),"
+            " (3, '0000000000000003', 'basic', 'blocked')"
+        )
+        await upgrade_to_head_async(url)
+        await run(
+            "UPDATE cards SET balance = 500 WHERE id = 1",  # not a status: nothing
+            "UPDATE cards SET status = 'active' WHERE id = 1",  # the same status: nothing
+            "UPDATE cards SET status = 'deactivated' WHERE id = 3",  # refused either way
+            "UPDATE cards SET status = 'blocked' WHERE id = 1",
+            "UPDATE cards SET status = 'active' WHERE id = 3",
+            "INSERT INTO cards (id, card_number, card_type, status)"
+            " VALUES (4, '0000000000000004', 'basic', 'blocked'),"
+            " (5, '0000000000000005', 'basic', 'active')",
+            "DELETE FROM cards WHERE id IN (2, 5)",
+        )
+        async with engine.connect() as connection:
+            recorded = [tuple(row) for row in await connection.execute(text(changes))]
+        assert recorded == [
+            (2, True),
+            (3, True),
+            (1, True),
+            (3, False),
+            (4, True),
+            (2, False),
+        ]
+        await asyncio.to_thread(command.downgrade, config, "0016")
+        await run("UPDATE cards SET status = 'active' WHERE id = 1")
+        async with engine.connect() as connection:
+            left = await connection.execute(text("SELECT to_regclass('deny_list_changes')"))
+            assert left.scalar_one() is None
+        await upgrade_to_head_async(url)
+    finally:
+        await engine.dispose()
+        await admin_execute(
+            test_servers.server_database_url, f'DROP DATABASE "{name}" WITH (FORCE)'
+        )

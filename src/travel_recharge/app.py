@@ -23,6 +23,7 @@ from travel_recharge.analytics.riders.router import router as riders_router
 from travel_recharge.analytics.router import router as analytics_router
 from travel_recharge.analytics.stations.router import router as stations_router
 from travel_recharge.cards import direct as cards_direct
+from travel_recharge.cards.deny_list.router import router as deny_list_router
 from travel_recharge.cards.router import RECHARGE_PATH
 from travel_recharge.cards.router import router as cards_router
 from travel_recharge.fares.router import router as fares_router
@@ -187,6 +188,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
         fares_router,
         users_router,
         cards_router,
+        deny_list_router,
         trips_router,
         finance_router,
         analytics_router,

@@ -58,6 +58,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/cards/{card_id}/block"): only("operator", OWNER),
     ("POST", "/api/v1/cards/{card_id}/unblock"): OPERATORS,
     ("POST", "/api/v1/cards/{card_id}/replace"): OPERATORS,
+    ("GET", "/api/v1/cards/deny-list"): only("validator", "operator"),
     ("POST", "/api/v1/trips/start"): only("validator"),
     ("POST", "/api/v1/trips/end"): only("validator"),
     ("GET", "/api/v1/trips/card/{card_id}"): CARD_READERS,

@@ -160,6 +160,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=65_536, ge=1_024, le=16_777_216)
     cors_allow_origins: list[str] = Field(default_factory=list)
 
+    # The deny list validators download (cards.deny_list): a validator more than this many
+    # changes behind gets the whole list instead of the changes, which would be longer.
+    deny_list_max_changes: int = Field(default=5_000, ge=1, le=1_000_000)
+
     # Traffic simulator. It drives the API over HTTP at self_url, the address this service
     # is reached at from its own workers (`serve` sets it for them; None: it cannot run).
     # It may start only where simulator_enabled allows (None: everywhere but production,

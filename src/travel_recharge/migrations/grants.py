@@ -28,7 +28,7 @@ _ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 # Rows the service may never change once written: the ledger is append-only (a trigger
 # refuses too; without the privilege the refusal does not even depend on the trigger), and
 # Alembic's version row belongs to the migrations.
-READ_INSERT_ONLY = ("ledger_entries",)
+READ_INSERT_ONLY = ("ledger_entries", "deny_list_changes")
 READ_ONLY = ("alembic_version",)
 
 

@@ -24,6 +24,7 @@ from travel_recharge.models.flows import (
 )
 from travel_recharge.models.money import (
     Card,
+    DenyListChange,
     FarePolicyRow,
     IdempotencyRecord,
     LedgerEntry,
@@ -40,6 +41,7 @@ __all__ = [
     "AnalyticsSettings",
     "Base",
     "Card",
+    "DenyListChange",
     "FarePolicyRow",
     "FlowDay",
     "FlowSeriesState",

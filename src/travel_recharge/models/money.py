@@ -64,6 +64,8 @@ class Card(Base):
         # The simulator's cards are few: analytics leave them out with an anti-join on this
         # index, and the simulator finds its riders through it.
         Index("ix_cards_simulated", "id", postgresql_where=text("simulated")),
+        # The deny list's snapshot: the cards refused (migration 0017).
+        Index("ix_cards_denied", "id", postgresql_where=text("status <> 'active'")),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -82,6 +84,18 @@ class Card(Base):
     # ledger entries are simulated with it: analytics leave them out unless asked for, and
     # only they may be deleted (by the simulator's clean-up).
     simulated: Mapped[bool] = mapped_column(Boolean, server_default="false")
+
+
+class DenyListChange(Base):
+    """A card turned refused (denied) or usable again; written only by the cards trigger of
+    migration 0017, which numbers the versions in commit order."""
+
+    __tablename__ = "deny_list_changes"
+
+    version: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    card_id: Mapped[int] = mapped_column(BigInteger)  # no foreign key: see migration 0017
+    denied: Mapped[bool] = mapped_column(Boolean)
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class Recharge(Base):
