@@ -374,6 +374,26 @@ def cmd_bench_gtfs_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_deny_list(args: argparse.Namespace) -> int:
+    from travel_recharge.bench.deny_list import (
+        DenyListBenchOptions,
+        markdown,
+        run_deny_list_bench,
+    )
+
+    options = DenyListBenchOptions(
+        cards=args.cards,
+        refused_every=args.refused_every,
+        changes=args.changes,
+        requests=args.requests,
+        report_dir=Path(args.report_dir),
+    )
+    with infrastructure(_bench_settings()) as ready:
+        report = run_deny_list_bench(ready, options)
+    print(markdown(report))
+    return 0
+
+
 def cmd_bench_reads(args: argparse.Namespace) -> int:
     from travel_recharge.bench.reads import ReadBenchOptions, markdown, run_read_bench
 
@@ -611,6 +631,16 @@ def build_parser() -> argparse.ArgumentParser:
     gtfs.add_argument("--routes", type=int, default=1000)
     gtfs.add_argument("--trips-per-direction", type=int, default=60, help="per route, per day")
     gtfs.set_defaults(handler=cmd_bench_gtfs_import)
+    deny = bench_commands.add_parser(
+        "deny-list",
+        help="bytes and time of the deny list a validator downloads: whole, then a delta",
+    )
+    deny.add_argument("--cards", type=int, default=1_000_000)
+    deny.add_argument("--refused-every", type=int, default=100, help="block every Nth card")
+    deny.add_argument("--changes", type=int, default=100, help="status changes in the delta")
+    deny.add_argument("--requests", type=int, default=20, help="per answer and encoding")
+    deny.add_argument("--report-dir", default="bench-reports", help="where JSON/Markdown go")
+    deny.set_defaults(handler=cmd_bench_deny_list)
     add_cluster_parser(commands)
     add_export_parser(commands, infrastructure)
     return parser

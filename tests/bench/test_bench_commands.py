@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ServerUrls, make_settings
+from travel_recharge.bench.deny_list import DenyListBenchOptions, run_deny_list_bench
 from travel_recharge.bench.reads import ReadBenchOptions, run_read_bench
 from travel_recharge.bench.taps import TapBenchOptions, markdown, run_tap_bench
 from travel_recharge.ops.cache.performance import READ_ENDPOINTS as ENDPOINTS
@@ -44,3 +45,21 @@ def test_read_bench_measures_every_endpoint_warm_and_cold(
             assert row[side]["per_s"] > 0, row
             assert row[side]["non_2xx"] == 0, row
     assert next(tmp_path.glob("reads-*.md")).read_text().startswith("Trips in the database")
+
+
+def test_deny_list_bench_measures_a_snapshot_then_a_delta(
+    test_servers: ServerUrls, tmp_path: Path
+) -> None:
+    options = DenyListBenchOptions(
+        cards=5_000, refused_every=20, changes=30, requests=2, report_dir=tmp_path
+    )
+    report = run_deny_list_bench(make_settings(test_servers), options)
+
+    snapshot, delta = report["answers"]["snapshot"], report["answers"]["delta"]
+    assert (snapshot["kind"], snapshot["added"], snapshot["removed"]) == ("snapshot", 250, 0)
+    assert (delta["kind"], delta["added"], delta["removed"]) == ("delta", 15, 15)
+    assert delta["version"] == snapshot["version"] + 30  # one version per change
+    # 250 ids are ~1.5 kB: gzip applies; the delta's 30 ids stay under its minimum.
+    assert snapshot["gzip"]["bytes"] < snapshot["identity"]["bytes"]
+    assert delta["gzip"]["bytes"] == delta["identity"]["bytes"]
+    assert next(tmp_path.glob("deny-list-*.md")).read_text().startswith("5,000 cards")
