@@ -121,6 +121,8 @@ def make_settings(servers: ServerUrls, **overrides: object) -> Settings:
         # themselves.
         "forecast_check_interval_s": 0,
         "flows_check_interval_s": 0,
+        # And the revoked tokens' load (tests load them by hand, or start the loop).
+        "revocation_refresh_s": 0,
         "auth_signing_key": TEST_SIGNING_KEY,
         "rate_limits": UNREACHABLE_LIMITS,
     }
@@ -249,7 +251,7 @@ def wide_offline_window(offline_window: Callable[[timedelta], None]) -> None:
 MUTABLE_TABLES = (
     "ledger_entries, idempotency_records, trips, recharges, cards, users, alerts, route_stops, "
     "routes, stations, recharge_points, localities, rollup_deltas, rollup_totals, rollup_hours, "
-    "rollup_station_days, deny_list_changes"
+    "rollup_station_days, deny_list_changes, token_revocations"
 )
 # The user counters, which TRUNCATE (firing no row triggers) does not reset.
 USER_COUNTERS = ("total_users", "active_users", "simulated_users", "simulated_active_users")

@@ -12,6 +12,8 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from travel_recharge.accounts.revocations.router import router as revocations_router
+from travel_recharge.accounts.revocations.service import load_forever as load_revocations_forever
 from travel_recharge.accounts.router import router as auth_router
 from travel_recharge.analytics.flows.router import router as flows_router
 from travel_recharge.analytics.flows.service import infer_forever
@@ -144,6 +146,15 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
             if settings.metrics_probe_interval_s > 0
             else None
         )
+        revocation_loader = (
+            asyncio.create_task(
+                load_revocations_forever(
+                    app.state.database, token_signer, settings.revocation_refresh_s
+                )
+            )
+            if settings.revocation_refresh_s > 0
+            else None
+        )
         log_event(
             logger, "service.started", env=settings.env, replica=bool(settings.database_replica_url)
         )
@@ -158,7 +169,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
         finally:
             # First: a running simulation still needs the database and Redis to end cleanly.
             await app.state.simulator.shutdown()
-            for task in (folder, forecaster, flow_counter, prober):
+            for task in (folder, forecaster, flow_counter, prober, revocation_loader):
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -185,6 +196,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
     for router in (
         health_router,
         auth_router,
+        revocations_router,
         fares_router,
         users_router,
         cards_router,

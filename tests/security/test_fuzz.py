@@ -132,6 +132,11 @@ OPERATIONS: list[dict[str, Any]] = [
         "checks": {"positive_data_acceptance": STATEFUL_422},
     },
     {
+        # Only a token this service signed can be revoked; no schema states a signature.
+        "include-path": "/api/v1/auth/tokens/revoke",
+        "checks": {"positive_data_acceptance": STATEFUL_422},
+    },
+    {
         # Keys must start with the deployment's cache namespace, a setting (the parameters'
         # descriptions say so): GET /cache/keys' pattern and DELETE /cache/key/{key_name}.
         "include-path-regex": "^/api/v1/cache/key",

@@ -93,6 +93,21 @@ async def deactivate(session: AsyncSession, login: str) -> Account | None:
     )
 
 
+async def by_login(session: AsyncSession, login: str) -> Account | None:
+    return await session.scalar(select(Account).where(Account.login == login))
+
+
+async def set_secret(session: AsyncSession, account_id: int, secret_hash: str) -> Account:
+    account: Account | None = await session.scalar(
+        update(Account)
+        .where(Account.id == account_id)
+        .values(secret_hash=secret_hash)
+        .returning(Account)
+    )
+    assert account is not None
+    return account
+
+
 async def account_active(session: AsyncSession, account_id: int) -> bool:
     """Whether the account exists and is active."""
     found = await session.scalar(select(Account.active).where(Account.id == account_id))

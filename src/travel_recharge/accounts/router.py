@@ -8,17 +8,18 @@ from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import unquote
 
-from fastapi import APIRouter, Form, Path, Request, Response
+from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import JSONResponse
 
 from travel_recharge.accounts import service as accounts
+from travel_recharge.accounts.errors import AccountNotFound, NotADevice
 from travel_recharge.accounts.schemas import (
-    LOGIN_PATTERN,
     AccountCreate,
     AccountCreated,
     AccountKind,
     AccountOut,
     AccountsPage,
+    Login,
     PrincipalOut,
     TokenOut,
 )
@@ -35,7 +36,6 @@ from travel_recharge.security.tokens import TokenSigner
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"], route_class=StrictJSONRoute)
 
-Login = Annotated[str, Path(pattern=LOGIN_PATTERN, description="username or client_id")]
 LoginField = Annotated[str | None, Form(max_length=64)]
 SecretField = Annotated[str | None, Form(max_length=256)]
 
@@ -187,7 +187,28 @@ async def list_accounts(page: PageDep, session: ReadSessionDep) -> AccountsPage:
     dependencies=[allow("admin")],
 )
 async def deactivate_account(
-    login: Login, uow: UnitOfWorkDep, principal: CurrentPrincipal
+    login: Login, request: Request, uow: UnitOfWorkDep, principal: CurrentPrincipal
 ) -> AccountOut:
-    """Stop an account from getting tokens (those it holds expire within their lifetime)."""
-    return await accounts.deactivate(uow.session, login, actor=principal)
+    """Stop an account from getting tokens, and revoke the tokens it holds."""
+    signer: TokenSigner = request.app.state.token_signer
+    return await accounts.deactivate(uow, signer, login, datetime.now(UTC), actor=principal)
+
+
+@router.post(
+    "/accounts/{login}/rotate-secret",
+    response_model=AccountCreated,
+    responses=error_responses(AccountNotFound, NotADevice, 422),
+    dependencies=[allow("admin")],
+)
+async def rotate_secret(
+    login: Login,
+    request: Request,
+    uow: UnitOfWorkDep,
+    response: Response,
+    principal: CurrentPrincipal,
+) -> AccountCreated:
+    """Give a device a new secret, shown only in this answer; its old secret and tokens stop
+    working."""
+    response.headers["Cache-Control"] = "no-store"
+    signer: TokenSigner = request.app.state.token_signer
+    return await accounts.rotate_secret(uow, signer, login, datetime.now(UTC), actor=principal)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
+from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 from travel_recharge.kit.ids import MAX_ID, MAX_INT_ID
@@ -13,6 +14,7 @@ from travel_recharge.security.devices import ValidatorId
 from travel_recharge.security.roles import DEVICE_ROLES, Role
 
 LOGIN_PATTERN = r"^[A-Za-z0-9._@-]{3,64}$"
+Login = Annotated[str, Path(pattern=LOGIN_PATTERN, description="username or client_id")]
 AccountKind = Literal["person", "client"]
 
 

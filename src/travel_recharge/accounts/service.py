@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 import anyio
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from travel_recharge.accounts import repository
-from travel_recharge.accounts.errors import AccountNotFound, LoginTaken
+from travel_recharge.accounts.errors import AccountNotFound, LoginTaken, NotADevice
+from travel_recharge.accounts.revocations import service as revocations
 from travel_recharge.accounts.schemas import (
     AccountCreate,
     AccountCreated,
@@ -17,7 +19,7 @@ from travel_recharge.accounts.schemas import (
     AccountsPage,
 )
 from travel_recharge.kit.audit import Actor, audit
-from travel_recharge.kit.db import ReadSession
+from travel_recharge.kit.db import ReadSession, UnitOfWork
 from travel_recharge.kit.logs import log_event
 from travel_recharge.kit.pagination import Page
 from travel_recharge.models import Account
@@ -25,7 +27,7 @@ from travel_recharge.network import service as network
 from travel_recharge.security.devices import Binding
 from travel_recharge.security.hashing import hash_secret, new_secret, verify_secret
 from travel_recharge.security.roles import Role
-from travel_recharge.security.tokens import Principal
+from travel_recharge.security.tokens import Principal, TokenSigner
 from travel_recharge.users import service as users
 
 logger = logging.getLogger("travel_recharge.security")
@@ -128,10 +130,31 @@ async def is_active(session: AsyncSession, principal: Principal) -> bool:
     return await repository.account_active(session, principal.account_id)
 
 
-async def deactivate(session: AsyncSession, login: str, *, actor: Actor) -> AccountOut:
-    """The account can no longer get tokens; the ones it holds expire within their lifetime."""
-    account = await repository.deactivate(session, login)
+async def deactivate(
+    uow: UnitOfWork, signer: TokenSigner, login: str, now: datetime, *, actor: Actor
+) -> AccountOut:
+    """The account can no longer get tokens, and the ones it holds are revoked."""
+    account = await repository.deactivate(uow.session, login)
     if account is None:
         raise AccountNotFound(login)
+    await revocations.revoke_account_tokens(uow.session, uow, signer, account.id, now, actor=actor)
     audit("account.deactivated", actor, f"account:{account.id}", login=account.login)
     return to_out(account)
+
+
+async def rotate_secret(
+    uow: UnitOfWork, signer: TokenSigner, login: str, now: datetime, *, actor: Actor
+) -> AccountCreated:
+    """A device's new secret, shown once; the old one gets no token, and the tokens the
+    device holds are revoked."""
+    account = await repository.by_login(uow.session, login)
+    if account is None:
+        raise AccountNotFound(login)
+    if account.kind != "client":
+        raise NotADevice(login)
+    secret = new_secret()
+    hashed = await anyio.to_thread.run_sync(hash_secret, secret)
+    account = await repository.set_secret(uow.session, account.id, hashed)
+    await revocations.revoke_account_tokens(uow.session, uow, signer, account.id, now, actor=actor)
+    audit("account.secret_rotated", actor, f"account:{account.id}", login=account.login)
+    return AccountCreated(**to_out(account).model_dump(), secret=secret)

@@ -145,6 +145,10 @@ class Settings(BaseSettings):
     auth_token_ttl_s: int = Field(default=900, ge=30, le=86_400)
     auth_issuer: str = "travel-recharge"
     auth_audience: str = "travel-recharge-api"
+    # How often each worker loads the revoked tokens in force (accounts.revocations); a
+    # revocation holds on the worker that made it at once, on the others within this.
+    # 0: never (tests that load by hand).
+    revocation_refresh_s: float = Field(default=1.0, ge=0, le=60)
     # Requests per principal (or per attempted username on the token endpoint) and per client
     # IP, per route group, e.g. TR_RATE_LIMITS='{"taps": {"principal": "600/minute"}}'.
     # Groups not named keep their defaults (security.rate_limit.DEFAULT_LIMITS).

@@ -1,6 +1,6 @@
 """ORM tables, one module per aggregate. Importing this package registers every table."""
 
-from travel_recharge.models.accounts import Account
+from travel_recharge.models.accounts import Account, TokenRevocation
 from travel_recharge.models.analytics import (
     AnalyticsSettings,
     RevenueForecastRow,
@@ -64,6 +64,7 @@ __all__ = [
     "RouteStop",
     "Station",
     "StationFlowSeries",
+    "TokenRevocation",
     "TransferKindFlow",
     "TransferLineDaySeries",
     "TransferLineSeries",

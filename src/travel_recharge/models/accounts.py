@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, DateTime, ForeignKey, String, func
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    String,
+    func,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from travel_recharge.models.base import Base
@@ -52,3 +61,28 @@ class Account(Base):
     # The traffic simulator's device accounts (migration 0006), reused run after run.
     simulated: Mapped[bool] = mapped_column(Boolean, server_default="false")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class TokenRevocation(Base):
+    """One token revoked (`token_id`), or every token of an account issued before a time
+    (`issued_before`). A row matters until `expires_at`, when every token it names has
+    expired anyway; workers load those in force (accounts.revocations)."""
+
+    __tablename__ = "token_revocations"
+    __table_args__ = (
+        CheckConstraint(
+            "(token_id IS NULL) <> (issued_before IS NULL)", name="one_token_or_all_before"
+        ),
+        Index("ix_token_revocations_expires_at", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    # No foreign keys: a token outlives the account it names when the simulator's clean-up
+    # deletes its device accounts, and revoking it must still be possible (and not block the
+    # clean-up).
+    account_id: Mapped[int] = mapped_column(BigInteger)
+    token_id: Mapped[str | None] = mapped_column(String(64))
+    issued_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    revoked_by: Mapped[int | None] = mapped_column(BigInteger)

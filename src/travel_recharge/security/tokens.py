@@ -11,6 +11,7 @@ from typing import TypeVar
 
 import jwt
 
+from travel_recharge.security.revocations import RevokedTokens
 from travel_recharge.security.roles import Role
 
 T = TypeVar("T")
@@ -50,15 +51,33 @@ class IssuedToken:
 
 
 @dataclass(frozen=True)
+class TokenIdentity:
+    """What names one token of ours, expired or not: for revoking it."""
+
+    token_id: str | None
+    account_id: int
+    expires_at: float  # a Unix time
+
+
+@dataclass(frozen=True)
+class _Verified:
+    principal: Principal
+    expires_at: float
+    token_id: str | None
+    issued_at: float
+
+
+@dataclass(frozen=True)
 class TokenSigner:
     key: str
     issuer: str
     audience: str
     ttl_s: int
-    # token -> (principal, expiry as a Unix time); only tokens that passed every check.
-    _verified: OrderedDict[str, tuple[Principal, float]] = field(
+    # Only tokens that passed every check; revocations are checked on every read.
+    _verified: OrderedDict[str, _Verified] = field(
         default_factory=OrderedDict, repr=False, compare=False
     )
+    revoked: RevokedTokens = field(default_factory=RevokedTokens, repr=False, compare=False)
 
     def issue(self, principal: Principal, now: datetime) -> IssuedToken:
         claims: dict[str, object] = {
@@ -67,7 +86,9 @@ class TokenSigner:
             "sub": str(principal.account_id),
             "login": principal.login,
             "role": principal.role.value,
-            "iat": now,
+            # To the microsecond: a token issued a moment after its account's tokens were
+            # revoked must not count as issued before (whole seconds would say it was).
+            "iat": now.timestamp(),
             "nbf": now,
             "exp": now + timedelta(seconds=self.ttl_s),
             "jti": uuid.uuid4().hex,
@@ -84,37 +105,65 @@ class TokenSigner:
     def read(self, token: str) -> Principal:
         """The principal a valid token names; InvalidToken otherwise."""
         known = self._verified.get(token)
-        if known is not None:
-            principal, expires = known
-            # Its signature and claims were checked; only time can have made it invalid.
-            if time.time() <= expires + CLOCK_LEEWAY_S:
-                return principal
+        if known is not None and time.time() > known.expires_at + CLOCK_LEEWAY_S:
             del self._verified[token]
             raise InvalidToken("the token has expired")
-        principal, expires = self._verify(token)
-        self._verified[token] = (principal, expires)
-        if len(self._verified) > _VERIFIED_TOKENS:
-            self._verified.popitem(last=False)
-        return principal
+        if known is None:
+            known = self._verify(token)
+            self._verified[token] = known
+            if len(self._verified) > _VERIFIED_TOKENS:
+                self._verified.popitem(last=False)
+        # Its signature and claims were checked once; time and revocations, every time.
+        if self.revoked.refuses(known.token_id, known.principal.account_id, known.issued_at):
+            raise InvalidToken("the token has been revoked")
+        return known.principal
 
-    def _verify(self, token: str) -> tuple[Principal, float]:
+    def identify(self, token: str) -> TokenIdentity:
+        """The token's id, account and expiry, if we signed it (expired or not); InvalidToken
+        otherwise."""
         try:
-            # Only HS256 is accepted: a token claiming "none" or another algorithm is refused
-            # before its signature is even looked at.
-            claims = jwt.decode(
-                token,
-                self.key,
-                algorithms=[ALGORITHM],
-                audience=self.audience,
-                issuer=self.issuer,
-                leeway=CLOCK_LEEWAY_S,
-                options={"require": _REQUIRED_CLAIMS},
-            )
+            claims = self._decode(token, verify_exp=False)
+        except jwt.PyJWTError as exc:
+            raise InvalidToken("the token is not valid") from exc
+        principal = _principal(claims)
+        return TokenIdentity(_token_id(claims), principal.account_id, _time(claims, "exp"))
+
+    def _decode(self, token: str, *, verify_exp: bool = True) -> dict[str, object]:
+        # Only HS256 is accepted: a token claiming "none" or another algorithm is refused
+        # before its signature is even looked at.
+        claims: dict[str, object] = jwt.decode(
+            token,
+            self.key,
+            algorithms=[ALGORITHM],
+            audience=self.audience,
+            issuer=self.issuer,
+            leeway=CLOCK_LEEWAY_S,
+            options={"require": _REQUIRED_CLAIMS, "verify_exp": verify_exp},
+        )
+        return claims
+
+    def _verify(self, token: str) -> _Verified:
+        try:
+            claims = self._decode(token)
         except jwt.ExpiredSignatureError as exc:
             raise InvalidToken("the token has expired") from exc
         except jwt.PyJWTError as exc:
             raise InvalidToken("the token is not valid") from exc
-        return _principal(claims), float(claims["exp"])
+        return _Verified(
+            _principal(claims), _time(claims, "exp"), _token_id(claims), _time(claims, "iat")
+        )
+
+
+def _time(claims: dict[str, object], name: str) -> float:
+    value = claims[name]
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise InvalidToken("the token is not valid")
+    return float(value)
+
+
+def _token_id(claims: dict[str, object]) -> str | None:
+    token_id = claims.get("jti")
+    return token_id if isinstance(token_id, str) else None
 
 
 def _principal(claims: dict[str, object]) -> Principal:

@@ -1,0 +1,129 @@
+"""Revoking tokens and loading the revocations in force into a worker."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from travel_recharge.accounts.errors import AccountNotFound, NotOurToken
+from travel_recharge.accounts.revocations import repository
+from travel_recharge.accounts.revocations.schemas import RevocationOut
+from travel_recharge.kit.audit import Actor, audit
+from travel_recharge.kit.db import CommitHooks, Database, ReadSession
+from travel_recharge.kit.logs import log_event
+from travel_recharge.models import TokenRevocation
+from travel_recharge.security.tokens import CLOCK_LEEWAY_S, InvalidToken, TokenSigner
+
+logger = logging.getLogger("travel_recharge.security")
+
+# No configuration issues tokens living longer (Settings.auth_token_ttl_s allows a day at
+# most): a revocation of all of an account's tokens matters this long.
+LONGEST_TOKEN = timedelta(days=1, seconds=CLOCK_LEEWAY_S)
+
+
+async def revoke_token(
+    session: AsyncSession,
+    hooks: CommitHooks,
+    signer: TokenSigner,
+    token: str,
+    now: datetime,
+    *,
+    actor: Actor,
+) -> RevocationOut:
+    """Refuse this one token from now on (its account's other tokens keep working)."""
+    try:
+        identity = signer.identify(token)
+    except InvalidToken as exc:
+        raise NotOurToken() from exc
+    if identity.token_id is None:
+        raise NotOurToken()  # every token we issue has an id
+    expires_at = datetime.fromtimestamp(identity.expires_at + CLOCK_LEEWAY_S, UTC)
+    row = await repository.add(
+        session,
+        account_id=identity.account_id,
+        token_id=identity.token_id,
+        issued_before=None,
+        expires_at=max(expires_at, now),
+        revoked_at=now,
+        revoked_by=actor.account_id,
+    )
+    return _added(hooks, signer, row, actor)
+
+
+async def account_id_of(session: ReadSession, login: str) -> int:
+    account_id = await repository.account_id_of(session, login)
+    if account_id is None:
+        raise AccountNotFound(login)
+    return account_id
+
+
+async def revoke_account_tokens(
+    session: AsyncSession,
+    hooks: CommitHooks,
+    signer: TokenSigner,
+    account_id: int,
+    now: datetime,
+    *,
+    actor: Actor,
+) -> RevocationOut:
+    """Refuse every token the account was issued before `now`; later ones work."""
+    row = await repository.add(
+        session,
+        account_id=account_id,
+        token_id=None,
+        issued_before=now,
+        expires_at=now + LONGEST_TOKEN,
+        revoked_at=now,
+        revoked_by=actor.account_id,
+    )
+    return _added(hooks, signer, row, actor)
+
+
+def _added(
+    hooks: CommitHooks, signer: TokenSigner, row: TokenRevocation, actor: Actor
+) -> RevocationOut:
+    before = row.issued_before.timestamp() if row.issued_before is not None else None
+
+    async def at_once() -> None:  # this worker; the others at their next load
+        signer.revoked.add(row.token_id, row.account_id, before)
+
+    hooks.after_commit(at_once)
+    what = "one" if row.token_id is not None else "all"
+    audit("access.revoked", actor, f"account:{row.account_id}", which=what)
+    return RevocationOut(
+        account_id=row.account_id,
+        token_id=row.token_id,
+        issued_before=row.issued_before,
+        expires_at=row.expires_at,
+        revoked_at=row.revoked_at,
+    )
+
+
+async def load(session: ReadSession, signer: TokenSigner, now: datetime) -> int:
+    """Put the revocations in force into this worker's signer; how many there are."""
+    rows = await repository.in_force(session, now)
+    token_ids = [token_id for _, token_id, _ in rows if token_id is not None]
+    issued_before: dict[int, float] = {}
+    for account_id, _, before in rows:
+        if before is not None:
+            issued_before[account_id] = max(issued_before.get(account_id, 0.0), before.timestamp())
+    signer.revoked.replace(token_ids, issued_before)
+    return len(rows)
+
+
+async def load_forever(database: Database, signer: TokenSigner, interval_s: float) -> None:
+    """A worker's loop. A failed load (the database down) keeps the revocations last loaded:
+    tokens revoked are still refused, and the next round tries again."""
+    while True:
+        try:
+            # The primary: a replica could be seconds behind a revocation.
+            async with database.write_sessions() as session:
+                await load(session, signer, datetime.now(UTC))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log_event(logger, "revocations.load_failed", logging.WARNING, error=type(exc).__name__)
+        await asyncio.sleep(interval_s)
