@@ -12,8 +12,8 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from travel_recharge.accounts.revocations import service as revocations
 from travel_recharge.accounts.revocations.router import router as revocations_router
-from travel_recharge.accounts.revocations.service import load_forever as load_revocations_forever
 from travel_recharge.accounts.router import router as auth_router
 from travel_recharge.analytics.flows.router import router as flows_router
 from travel_recharge.analytics.flows.service import infer_forever
@@ -146,15 +146,15 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
             if settings.metrics_probe_interval_s > 0
             else None
         )
-        revocation_loader = (
-            asyncio.create_task(
-                load_revocations_forever(
-                    app.state.database, token_signer, settings.revocation_refresh_s
-                )
+        revocation_loader = None
+        if settings.revocation_refresh_s > 0:
+            # Loaded before the first request: a worker starting never admits a revoked token
+            # (unless PostgreSQL is down now: then from its first load that succeeds).
+            sessions = revocations.load_sessions(app.state.database)
+            await revocations.load_now(sessions, token_signer)
+            revocation_loader = asyncio.create_task(
+                revocations.load_forever(sessions, token_signer, settings.revocation_refresh_s)
             )
-            if settings.revocation_refresh_s > 0
-            else None
-        )
         log_event(
             logger, "service.started", env=settings.env, replica=bool(settings.database_replica_url)
         )

@@ -6,7 +6,7 @@ import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from travel_recharge.accounts.errors import AccountNotFound, NotOurToken
 from travel_recharge.accounts.revocations import repository
@@ -114,16 +114,30 @@ async def load(session: ReadSession, signer: TokenSigner, now: datetime) -> int:
     return len(rows)
 
 
-async def load_forever(database: Database, signer: TokenSigner, interval_s: float) -> None:
-    """A worker's loop. A failed load (the database down) keeps the revocations last loaded:
-    tokens revoked are still refused, and the next round tries again."""
+def load_sessions(database: Database) -> async_sessionmaker[AsyncSession]:
+    """Sessions on the primary's health engine, a connection of its own: the load runs even
+    when requests hold every connection of the primary's pool (and never counts in it), and
+    a replica could be seconds behind a revocation."""
+    return async_sessionmaker(database.health or database.primary)
+
+
+async def load_now(sessions: async_sessionmaker[AsyncSession], signer: TokenSigner) -> bool:
+    """One load; False, keeping the revocations last loaded, when the database fails."""
+    try:
+        async with sessions() as session:
+            await load(session, signer, datetime.now(UTC))
+        return True
+    except Exception as exc:
+        log_event(logger, "revocations.load_failed", logging.WARNING, error=type(exc).__name__)
+        return False
+
+
+async def load_forever(
+    sessions: async_sessionmaker[AsyncSession], signer: TokenSigner, interval_s: float
+) -> None:
+    """A worker's loop, after the load its start made. A failed load (the database down)
+    keeps the revocations loaded last: tokens revoked are still refused; it tries again next
+    round."""
     while True:
-        try:
-            # The primary: a replica could be seconds behind a revocation.
-            async with database.write_sessions() as session:
-                await load(session, signer, datetime.now(UTC))
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log_event(logger, "revocations.load_failed", logging.WARNING, error=type(exc).__name__)
         await asyncio.sleep(interval_s)
+        await load_now(sessions, signer)
