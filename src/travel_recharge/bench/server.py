@@ -27,7 +27,7 @@ from travel_recharge.security.tokens import Principal, TokenSigner
 
 # The benchmark's servers sign with this key, so the benchmark can make its own tokens.
 _SIGNING_KEY = new_signing_key()
-# The account those tokens name (tap_fixture.sql makes it): trips, recharges and ledger
+# The account those tokens name (account_fixture.sql makes it): trips, recharges and ledger
 # entries record the account that made them.
 BENCH_ACCOUNT_ID = 1
 HEALTH_PATH = "/api/v1/health"

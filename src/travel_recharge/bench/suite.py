@@ -26,7 +26,12 @@ from travel_recharge.bench.regression import THRESHOLD, regressions
 from travel_recharge.bench.report import report_header, write_report
 from travel_recharge.bench.server import service_process
 from travel_recharge.bench.suite_report import markdown
-from travel_recharge.bench.taps import count_ledger_mismatches, load_fixture, server_environment
+from travel_recharge.bench.taps import (
+    count_ledger_mismatches,
+    load_fixture,
+    load_tap_fixture,
+    server_environment,
+)
 from travel_recharge.bench.workloads import (
     READS,
     RECHARGE_PATH,
@@ -200,7 +205,7 @@ def _size(bounds: tuple[int, int]) -> int:
 
 
 async def _fixtures(database_url: str, ranges: CardRanges) -> None:
-    await load_fixture(database_url, "tap_fixture.sql", {"cards": ranges.cards})
+    await load_tap_fixture(database_url, ranges.cards)
     first, last = ranges.recharges
     await load_fixture(database_url, "suite_fixture.sql", {"first_card": first, "last_card": last})
 

@@ -1,10 +1,6 @@
 -- Bench fixture: one portal, and :cards basic cards holding the maximum balance, each with
--- the ledger entry that explains its balance (the ledger verifies after the bench), and the
--- account the benchmark's tokens name (bench/server.py), which trips, recharges and ledger
--- entries record: inactive, with no usable secret.
-INSERT INTO accounts (id, login, kind, role, secret_hash, active)
-    VALUES (1, 'bench', 'person', 'admin', '!', false);
-SELECT setval('accounts_id_seq', 1);
+-- the ledger entry that explains its balance (the ledger verifies after the bench). The
+-- benchmark's account comes first (account_fixture.sql).
 INSERT INTO localities (code, name) VALUES ('11', 'Suba');
 INSERT INTO stations (id, code, name, kind, corridor, locality_code, latitude, longitude)
     VALUES (1, '02000', 'Portal Norte', 'portal', 'B', '11', 4.754, -74.046);

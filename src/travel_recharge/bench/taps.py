@@ -45,7 +45,7 @@ def run_tap_bench(settings: Settings, options: TapBenchOptions) -> dict[str, Any
     assert settings.redis_url, "infrastructure() provides Redis"
     with scratch_database(settings.migration_url or "", "tr_bench") as database_url:
         upgrade_to_head(database_url)
-        asyncio.run(load_fixture(database_url, "tap_fixture.sql", {"cards": options.cards}))
+        asyncio.run(load_tap_fixture(database_url, options.cards))
         http = _http_phase(database_url, settings.redis_url, options)
         pg = run_tap_pgbench(
             database_url, options.cards // 2 + 1, options.cards, options.clients, options.seconds
@@ -67,6 +67,12 @@ def run_tap_pgbench(
         seconds=seconds,
         variables={"first_card": first_card, "last_card": last_card},
     )
+
+
+async def load_tap_fixture(database_url: str, cards: int) -> None:
+    """The benchmark's account, one portal and `cards` cards at the maximum balance."""
+    await load_fixture(database_url, "account_fixture.sql", {})
+    await load_fixture(database_url, "tap_fixture.sql", {"cards": cards})
 
 
 async def load_fixture(database_url: str, script: str, variables: dict[str, int]) -> None:
