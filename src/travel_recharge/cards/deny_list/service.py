@@ -13,9 +13,10 @@ async def deny_list(session: ReadSession, since: int | None, max_changes: int) -
     more than `max_changes` changes came after its version (the list is shorter), or when its
     version is ahead of the list's (a database restored from a backup: its list may lack
     changes the validator saw)."""
-    if since is not None and await repository.changes_since(session, since, max_changes) <= (
-        max_changes
-    ):
+    recent = since is not None and (
+        await repository.changes_since(session, since, max_changes) <= max_changes
+    )
+    if since is not None and recent:
         state = await repository.delta(session, since)
         if since <= state.version:
             return DenyListOut(
