@@ -24,6 +24,7 @@ from tests.conftest import (
 from tests.money import new_card
 from tests.security.test_tokens import create_account
 from travel_recharge.accounts.revocations import service as revocations
+from travel_recharge.security.revocations import RevokedTokens
 from travel_recharge.security.roles import Role
 from travel_recharge.security.tokens import InvalidToken, Principal, TokenSigner
 
@@ -35,7 +36,7 @@ pytestmark = pytest.mark.usefixtures("clean")
 def forget_revocations(app: FastAPI) -> AsyncIterator[None]:
     """The session's app keeps what its signer was told: no test leaves it to the next."""
     yield  # type: ignore[misc]
-    app.state.token_signer.revoked.replace([], {})
+    app.state.token_signer.revoked.replace([])
 
 
 async def token_of(app: FastAPI, form: dict[str, object]) -> str:
@@ -223,3 +224,17 @@ async def test_a_token_signed_with_another_key_cannot_be_revoked(
     # Nothing was revoked: the test's own admin tokens still work.
     ours = bearer(app, Role.admin)["Authorization"].removeprefix("Bearer ")
     assert await status_of(app, ours) == 200
+
+
+def test_of_two_revocations_of_an_accounts_tokens_the_later_counts() -> None:
+    """Loaded together or added one after the other, in either order."""
+    loaded = RevokedTokens()
+    loaded.replace([(7, None, 200.0), (7, None, 100.0), (8, "t-1", None)])
+    added = RevokedTokens()
+    for revocation in [(7, None, 200.0), (7, None, 100.0), (8, "t-1", None)]:
+        added.add(revocation)
+    for tokens in (loaded, added):
+        assert tokens.refuses(None, 7, 150.0)  # issued before the later cut
+        assert not tokens.refuses(None, 7, 250.0)
+        assert tokens.refuses("t-1", 8, 999.0)
+        assert not tokens.refuses("t-2", 8, 0.0)

@@ -11,6 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+# One revocation: the account, the one token's id (None: all of the account's), and the time
+# before which every token it was issued is refused (a Unix time; None: one token only).
+Revocation = tuple[int, str | None, float | None]
+
 
 class RevokedTokens:
     def __init__(self) -> None:
@@ -23,14 +27,29 @@ class RevokedTokens:
         before = self._issued_before.get(account_id)
         return before is not None and issued_at < before
 
-    def replace(self, token_ids: Iterable[str], issued_before: Mapping[int, float]) -> None:
+    def replace(self, revocations: Iterable[Revocation]) -> None:
         """Everything in force now, as loaded from the database."""
-        self._token_ids, self._issued_before = frozenset(token_ids), dict(issued_before)
+        token_ids: set[str] = set()
+        issued_before: dict[int, float] = {}
+        for account_id, token_id, before in revocations:
+            if token_id is not None:
+                token_ids.add(token_id)
+            if before is not None:
+                issued_before[account_id] = _latest(issued_before, account_id, before)
+        self._token_ids, self._issued_before = frozenset(token_ids), issued_before
 
-    def add(self, token_id: str | None, account_id: int, issued_before: float | None) -> None:
-        """One revocation this worker just committed, before the next load brings it."""
+    def add(self, revocation: Revocation) -> None:
+        """One revocation this worker just committed, before the next load brings it. The
+        sets are replaced, not changed: a request reading them meanwhile sees one or the
+        other."""
+        account_id, token_id, before = revocation
         if token_id is not None:
             self._token_ids = self._token_ids | {token_id}
-        if issued_before is not None:
-            known = self._issued_before.get(account_id, issued_before)
-            self._issued_before = {**self._issued_before, account_id: max(known, issued_before)}
+        if before is not None:
+            latest = _latest(self._issued_before, account_id, before)
+            self._issued_before = {**self._issued_before, account_id: latest}
+
+
+def _latest(issued_before: Mapping[int, float], account_id: int, before: float) -> float:
+    """Of two revocations of all of an account's tokens, the later refuses more."""
+    return max(issued_before.get(account_id, before), before)

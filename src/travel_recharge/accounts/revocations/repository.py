@@ -8,7 +8,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from travel_recharge.kit.db import ReadSession
-from travel_recharge.models import Account, TokenRevocation
+from travel_recharge.models import TokenRevocation
 
 
 async def add(
@@ -47,7 +47,3 @@ async def in_force(
         ).where(TokenRevocation.expires_at > now)
     )
     return [(account_id, token_id, before) for account_id, token_id, before in rows]
-
-
-async def account_id_of(session: ReadSession, login: str) -> int | None:
-    return await session.scalar(select(Account.id).where(Account.login == login))

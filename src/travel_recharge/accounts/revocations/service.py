@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from travel_recharge.accounts import repository as accounts
 from travel_recharge.accounts.errors import AccountNotFound, NotOurToken
 from travel_recharge.accounts.revocations import repository
 from travel_recharge.accounts.revocations.schemas import RevocationOut
@@ -15,6 +16,7 @@ from travel_recharge.kit.audit import Actor, audit
 from travel_recharge.kit.db import CommitHooks, Database, ReadSession
 from travel_recharge.kit.logs import log_event
 from travel_recharge.models import TokenRevocation
+from travel_recharge.security.revocations import Revocation
 from travel_recharge.security.tokens import CLOCK_LEEWAY_S, InvalidToken, TokenSigner
 
 logger = logging.getLogger("travel_recharge.security")
@@ -53,11 +55,11 @@ async def revoke_token(
     return _added(hooks, signer, row, actor)
 
 
-async def account_id_of(session: ReadSession, login: str) -> int:
-    account_id = await repository.account_id_of(session, login)
-    if account_id is None:
+async def account_id_of(session: AsyncSession, login: str) -> int:
+    account = await accounts.by_login(session, login)
+    if account is None:
         raise AccountNotFound(login)
-    return account_id
+    return account.id
 
 
 async def revoke_account_tokens(
@@ -82,13 +84,17 @@ async def revoke_account_tokens(
     return _added(hooks, signer, row, actor)
 
 
+def _revocation(account_id: int, token_id: str | None, before: datetime | None) -> Revocation:
+    return account_id, token_id, None if before is None else before.timestamp()
+
+
 def _added(
     hooks: CommitHooks, signer: TokenSigner, row: TokenRevocation, actor: Actor
 ) -> RevocationOut:
-    before = row.issued_before.timestamp() if row.issued_before is not None else None
+    revocation = _revocation(row.account_id, row.token_id, row.issued_before)
 
     async def at_once() -> None:  # this worker; the others at their next load
-        signer.revoked.add(row.token_id, row.account_id, before)
+        signer.revoked.add(revocation)
 
     hooks.after_commit(at_once)
     what = "one" if row.token_id is not None else "all"
@@ -105,12 +111,7 @@ def _added(
 async def load(session: ReadSession, signer: TokenSigner, now: datetime) -> int:
     """Put the revocations in force into this worker's signer; how many there are."""
     rows = await repository.in_force(session, now)
-    token_ids = [token_id for _, token_id, _ in rows if token_id is not None]
-    issued_before: dict[int, float] = {}
-    for account_id, _, before in rows:
-        if before is not None:
-            issued_before[account_id] = max(issued_before.get(account_id, 0.0), before.timestamp())
-    signer.revoked.replace(token_ids, issued_before)
+    signer.revoked.replace(_revocation(*row) for row in rows)
     return len(rows)
 
 
