@@ -3,11 +3,11 @@
 Starlette's GZipMiddleware wraps every answer's messages in a responder object that parses
 the request's and the answer's headers before it knows the body's size, even though a body
 under its minimum size is sent as it is either way. Most of our answers are small (a
-balance, a tap, a station), and that wrapping was about a tenth of the worker's CPU for a
-cached read (130-155 µs per request without it, 150-170 µs with it: one worker, alternating
-rounds). This layer holds the start of an answer until its first body part: a whole body
-under the minimum goes out untouched, exactly as Starlette would send it; anything else is
-handed to Starlette's own responder, which decides and compresses as it always has.
+balance, a tap, a station): that wrapping cost ~6 µs per answer, this layer ~1 µs (in
+process, three rounds; a cached read costs a worker ~150 µs in all). This layer holds the
+start of an answer until its first body part: a whole body under the minimum goes out
+untouched, exactly as Starlette would send it; anything else is handed to Starlette's own
+responder, which decides and compresses as it always has.
 """
 
 from __future__ import annotations
