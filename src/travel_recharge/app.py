@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from travel_recharge.accounts.revocations import service as revocations
 from travel_recharge.accounts.revocations.router import router as revocations_router
 from travel_recharge.accounts.router import router as auth_router
+from travel_recharge.adjustments.router import router as adjustments_router
 from travel_recharge.analytics.flows.router import router as flows_router
 from travel_recharge.analytics.flows.service import infer_forever
 from travel_recharge.analytics.folder import fold_forever
@@ -203,6 +204,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
         deny_list_router,
         trips_router,
         finance_router,
+        adjustments_router,
         analytics_router,
         live_router,
         forecast_router,

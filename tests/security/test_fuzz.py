@@ -132,6 +132,12 @@ OPERATIONS: list[dict[str, Any]] = [
         "checks": {"positive_data_acceptance": STATEFUL_422},
     },
     {
+        # A proposal names exactly one of trip_id and recharge_id, and a refund is not a
+        # debit: rules between fields, which a schema does not state.
+        "include-path": "/api/v1/adjustments",
+        "checks": {"positive_data_acceptance": STATEFUL_422},
+    },
+    {
         # Only a token this service signed can be revoked; no schema states a signature.
         "include-path": "/api/v1/auth/tokens/revoke",
         "checks": {"positive_data_acceptance": STATEFUL_422},

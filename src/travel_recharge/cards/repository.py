@@ -185,6 +185,10 @@ async def set_status(
     )
 
 
+async def recharge_by_id(session: ReadSession, recharge_id: int) -> Recharge | None:
+    return await session.scalar(select(Recharge).where(Recharge.id == recharge_id))
+
+
 async def recharges_of_card(
     session: ReadSession, card_id: int, limit: int, offset: int
 ) -> Sequence[Recharge]:

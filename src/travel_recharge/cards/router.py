@@ -44,13 +44,6 @@ router = APIRouter(prefix="/api/v1/cards", tags=["cards"], route_class=StrictJSO
 RECHARGE_PATH = "/api/v1/cards/recharge"
 RECHARGE_ACCESS = allow("recharges", Role.recharge_point)
 
-REPLAY_HEADER = "Idempotent-Replayed"
-
-
-def _answer(answer: service.Answer) -> JSONResponse:
-    headers = {REPLAY_HEADER: "true"} if answer.replayed else {}
-    return JSONResponse(answer.body, status_code=answer.status_code, headers=headers)
-
 
 @router.post(
     "",
@@ -96,7 +89,7 @@ async def recharge_answer(
     answer = await service.recharge(
         unit, cache, request, key, datetime.now(UTC), account_id=principal.account_id
     )
-    return _answer(answer)
+    return answer.response()
 
 
 @router.get(
@@ -181,4 +174,4 @@ async def replace_card(
     cache: CacheDep,
 ) -> JSONResponse:
     """Replace a lost personalized card: retire it and move its balance to a new card."""
-    return _answer(await service.replace(uow, cache, card_id, key, actor=principal))
+    return (await service.replace(uow, cache, card_id, key, actor=principal)).response()

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,8 +27,9 @@ from travel_recharge.kit.audit import Actor, audit
 from travel_recharge.kit.cache import Cache
 from travel_recharge.kit.db import CommitHooks, DriverTransaction, ReadSession, UnitOfWork
 from travel_recharge.kit.errors import Conflict, Unprocessable
+from travel_recharge.kit.idempotency import Answer
 from travel_recharge.kit.logs import log_event
-from travel_recharge.models import Card
+from travel_recharge.models import Card, Recharge
 from travel_recharge.network.errors import RechargePointNotActive, RechargePointNotFound
 from travel_recharge.observability import business as metrics
 from travel_recharge.users import service as users
@@ -40,6 +39,9 @@ logger = logging.getLogger("travel_recharge.cards")
 
 # The card's side of a tap, for the trips feature's one-statement post (see its repository).
 charge_for_tap_sql = repository.charge_for_tap_sql
+# A card's new balance and credit, for a workflow that appends the ledger entry explaining it
+# in the same transaction, on the card it locked (adjustments).
+set_money = repository.set_money
 
 
 def cache_group(card_id: int) -> str:
@@ -81,6 +83,11 @@ def _found(card: Card | None, card_id: int) -> Card:
     if card is None:
         raise CardNotFound(card_id)
     return card
+
+
+async def recharge_of(session: ReadSession, recharge_id: int) -> Recharge | None:
+    """The recharge with this id, if any (what it credited, and to which card)."""
+    return await repository.recharge_by_id(session, recharge_id)
 
 
 async def is_owner(session: ReadSession, card_id: int, user_id: int) -> bool:
@@ -132,15 +139,6 @@ async def issue_card(session: AsyncSession, request: CardCreate, now: datetime) 
     )
     log_event(logger, "card.issued", card_id=card.id, card_type=card.card_type)
     return to_out(card)
-
-
-@dataclass(frozen=True)
-class Answer:
-    """A money-moving answer: its status, body, and whether it replays an earlier request."""
-
-    status_code: int
-    body: dict[str, Any]
-    replayed: bool
 
 
 async def recharge(

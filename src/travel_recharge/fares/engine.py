@@ -308,10 +308,14 @@ def plan_recharge(
         raise RechargeRejected(
             "amount", f"the balance would be {new_balance}, above the maximum {policy.max_balance}"
         )
-    # Credit comes back only once the card could pay any full fare again without it.
-    covers_a_fare = new_balance >= policy.highest_full_fare()
     return RechargePlan(
         new_balance=new_balance,
         credit_repaid=min(amount, max(0, -balance)),
-        credit_trips_in_use_after=0 if covers_a_fare else credit_trips_in_use,
+        credit_trips_in_use_after=credit_after(new_balance, credit_trips_in_use, policy),
     )
+
+
+def credit_after(new_balance: int, credit_trips_in_use: int, policy: FarePolicy) -> int:
+    """The credit trips still in use once money reaches the card (a recharge, a refund):
+    credit comes back only once the card could pay any full fare again without it."""
+    return 0 if new_balance >= policy.highest_full_fare() else credit_trips_in_use

@@ -167,6 +167,9 @@ class Settings(BaseSettings):
     # The deny list validators download (cards.deny_list): a validator more than this many
     # changes behind gets the whole list instead of the changes, which would be longer.
     deny_list_max_changes: int = Field(default=5_000, ge=1, le=1_000_000)
+    # The largest refund or correction an operator may propose, either way (pesos): the
+    # largest recharge, so one adjustment undoes any one recharge.
+    adjustment_max_amount: int = Field(default=200_000, ge=1, le=1_000_000_000)
 
     # Traffic simulator. It drives the API over HTTP at self_url, the address this service
     # is reached at from its own workers (`serve` sets it for them; None: it cannot run).

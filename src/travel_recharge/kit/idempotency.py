@@ -19,6 +19,7 @@ from typing import Annotated, Any
 
 import asyncpg
 from fastapi import Header
+from fastapi.responses import JSONResponse
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -56,6 +57,24 @@ def key_of(header: bytes | None) -> str | None:
 class StoredAnswer:
     status_code: int
     body: dict[str, Any]
+
+
+# Says a money-moving answer replays the first request with its key (nothing moved again).
+REPLAY_HEADER = "Idempotent-Replayed"
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An idempotent request's answer: its status, body, and whether it replays an earlier
+    request with the same key."""
+
+    status_code: int
+    body: dict[str, Any]
+    replayed: bool
+
+    def response(self) -> JSONResponse:
+        headers = {REPLAY_HEADER: "true"} if self.replayed else {}
+        return JSONResponse(self.body, status_code=self.status_code, headers=headers)
 
 
 def fingerprint(request: dict[str, Any]) -> str:

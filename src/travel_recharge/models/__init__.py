@@ -1,6 +1,7 @@
 """ORM tables, one module per aggregate. Importing this package registers every table."""
 
 from travel_recharge.models.accounts import Account, TokenRevocation
+from travel_recharge.models.adjustments import Adjustment
 from travel_recharge.models.analytics import (
     AnalyticsSettings,
     RevenueForecastRow,
@@ -37,6 +38,7 @@ from travel_recharge.models.users import User
 
 __all__ = [
     "Account",
+    "Adjustment",
     "Alert",
     "AnalyticsSettings",
     "Base",

@@ -192,6 +192,7 @@ class Purged:
 
     card_ids: list[int]
     idempotency_records: int
+    adjustments: int
     ledger_entries: int
     trips: int
     recharges: int
@@ -212,6 +213,9 @@ _PURGE = {
     "idempotency_records": "DELETE FROM idempotency_records WHERE scope = 'recharge'"
     " AND key LIKE 'sim-%'"
     " AND (response ->> 'card_id')::bigint IN (SELECT id FROM cards WHERE simulated)",
+    # Adjustments refer to the ledger entries, trips and recharges they correct.
+    "adjustments": "DELETE FROM adjustments"
+    " WHERE card_id IN (SELECT id FROM cards WHERE simulated)",
     "ledger_entries": "DELETE FROM ledger_entries"
     " WHERE card_id IN (SELECT id FROM cards WHERE simulated)",
     "trips": "DELETE FROM trips WHERE card_id IN (SELECT id FROM cards WHERE simulated)",

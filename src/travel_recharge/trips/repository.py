@@ -272,6 +272,10 @@ class DuplicateTapId(Exception):
     """The tap_id was used by another card's tap committed meanwhile."""
 
 
+async def trip_by_id(session: ReadSession, trip_id: int) -> Trip | None:
+    return await session.scalar(select(Trip).where(Trip.id == trip_id))
+
+
 async def lock_trip(session: AsyncSession, trip_id: int) -> Trip | None:
     return await session.scalar(select(Trip).where(Trip.id == trip_id).with_for_update())
 

@@ -30,6 +30,7 @@ from travel_recharge.kit.errors import PaymentRequired, Unprocessable
 from travel_recharge.kit.logs import log_event
 from travel_recharge.kit.pagination import Page
 from travel_recharge.kit.views import Reads
+from travel_recharge.models import Trip
 from travel_recharge.network import service as network
 from travel_recharge.network.errors import RouteNotFound, StationNotFound
 from travel_recharge.observability import business as metrics
@@ -237,6 +238,11 @@ def _tap_out(tap: repository.PostedTap, *, duplicate: bool) -> TapOut:
         balance_after=tap.balance_after,
         duplicate=duplicate,
     )
+
+
+async def trip_of(session: ReadSession, trip_id: int) -> Trip | None:
+    """The trip with this id, if any (what it charged, and whose card)."""
+    return await repository.trip_by_id(session, trip_id)
 
 
 async def end_trip(uow: UnitOfWork, cache: Cache, request: TripEndIn, now: datetime) -> TripEndOut:
