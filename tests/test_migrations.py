@@ -259,3 +259,39 @@ async def test_0017_lists_the_cards_refused_and_records_each_change_of_status(
         await admin_execute(
             test_servers.server_database_url, f'DROP DATABASE "{name}" WITH (FORCE)'
         )
+
+
+async def test_0019_to_0021_downgrade_to_what_was_there_and_upgrade_again(
+    test_servers: ServerUrls,
+) -> None:
+    """Adjustments, web recharges and offline risks go away whole, and come back."""
+    name = f"tr_migrate_{uuid.uuid4().hex[:10]}"
+    await admin_execute(test_servers.server_database_url, f'CREATE DATABASE "{name}"')
+    url = with_database(test_servers.server_database_url, name)
+    config = alembic_config(url)
+    engine = create_async_engine(async_database_url(url))
+    tables = (
+        "SELECT count(*) FROM pg_tables"
+        " WHERE tablename IN ('adjustments', 'web_recharges', 'offline_risks')"
+    )
+    index = (
+        "SELECT count(*) FROM pg_indexes WHERE indexname = 'ix_deny_list_changes_card_id_version'"
+    )
+
+    async def count(query: str) -> int:
+        async with engine.connect() as connection:
+            return int((await connection.execute(text(query))).scalar_one())
+
+    try:
+        await upgrade_to_head_async(url)
+        assert (await count(tables), await count(index)) == (3, 1)
+        await asyncio.to_thread(command.downgrade, config, "0018")
+        assert (await count(tables), await count(index)) == (0, 0)
+        await upgrade_to_head_async(url)
+        async with engine.connect() as connection:
+            assert await connection.run_sync(_differences) == []
+    finally:
+        await engine.dispose()
+        await admin_execute(
+            test_servers.server_database_url, f'DROP DATABASE "{name}" WITH (FORCE)'
+        )

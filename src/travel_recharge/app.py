@@ -29,6 +29,8 @@ from travel_recharge.cards import direct as cards_direct
 from travel_recharge.cards.deny_list.router import router as deny_list_router
 from travel_recharge.cards.router import RECHARGE_PATH
 from travel_recharge.cards.router import router as cards_router
+from travel_recharge.cards.web_recharges import service as web_recharges
+from travel_recharge.cards.web_recharges.router import router as web_recharges_router
 from travel_recharge.fares.router import router as fares_router
 from travel_recharge.finance.router import router as finance_router
 from travel_recharge.kit.cache import Cache
@@ -62,6 +64,7 @@ from travel_recharge.security.tokens import TokenSigner
 from travel_recharge.simulator.router import router as simulator_router
 from travel_recharge.simulator.service import Simulator
 from travel_recharge.trips import direct as trips_direct
+from travel_recharge.trips.batches.router import router as batches_router
 from travel_recharge.trips.router import TAP_PATH
 from travel_recharge.trips.router import router as trips_router
 from travel_recharge.users.router import router as users_router
@@ -147,6 +150,15 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
             if settings.metrics_probe_interval_s > 0
             else None
         )
+        web_recharge_sweeper = (
+            asyncio.create_task(
+                web_recharges.expire_forever(
+                    app.state.database, app.state.cache, settings.web_recharge_sweep_s
+                )
+            )
+            if settings.web_recharge_sweep_s > 0
+            else None
+        )
         revocation_loader = None
         if settings.revocation_refresh_s > 0:
             # Loaded before the first request: a worker starting never admits a revoked token
@@ -170,7 +182,15 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
         finally:
             # First: a running simulation still needs the database and Redis to end cleanly.
             await app.state.simulator.shutdown()
-            for task in (folder, forecaster, flow_counter, prober, revocation_loader):
+            tasks = (
+                folder,
+                forecaster,
+                flow_counter,
+                prober,
+                revocation_loader,
+                web_recharge_sweeper,
+            )
+            for task in tasks:
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -202,7 +222,9 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
         users_router,
         cards_router,
         deny_list_router,
+        web_recharges_router,
         trips_router,
+        batches_router,
         finance_router,
         adjustments_router,
         analytics_router,

@@ -28,9 +28,15 @@ def test_tap_bench_reports_http_beside_pgbench(test_servers: ServerUrls, tmp_pat
     assert report["pgbench"]["transactions"] > 0
     assert report["pgbench"]["failed"] == 0
     assert report["http_vs_pgbench"] > 0
+    # Batches of 100 (the cards of the range), every tap of each charged.
+    batches = report["batches"]
+    assert set(batches["statuses"]) == {"200"}
+    assert batches["taps_charged"] == 100 * batches["requests"] > 0
+    assert report["batches_vs_pgbench"] > 0
     saved = json.loads(next(tmp_path.glob("taps-*.json")).read_text())
     assert saved == report
     assert "| HTTP POST /api/v1/trips/start |" in markdown(report)
+    assert "| HTTP POST /api/v1/trips/batches (" in markdown(report)
 
 
 def test_read_bench_measures_every_endpoint_warm_and_cold(

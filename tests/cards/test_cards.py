@@ -100,6 +100,7 @@ async def test_balance_view(client: httpx.AsyncClient) -> None:
         "profile": None,
         "credit_trips_in_use": 0,
         "credit_trips_available": 2,
+        "pending_web_recharges": 0,
     }
     assert (await client.get("/api/v1/cards/987654/balance")).status_code == 404
     assert (await client.get(f"/api/v1/cards/{2**63}/balance")).status_code == 422

@@ -98,8 +98,8 @@ async def test_recharge_refusals_name_the_point_and_the_card(
         await recharge(client, card_id, 20000, point=network.web_point),
         422,
         "validation_error",
-        "recharge_point_id: web recharge points post through the two-phase web flow,"
-        " not at this endpoint",
+        f"recharge_point_id: recharge point {network.web_point} sells on the web; web recharges"
+        " are two-phase, through POST /api/v1/cards/web-recharges",
     )
     # The traffic simulator's money never meets real money, either way round.
     await execute(app, "UPDATE cards SET simulated = true WHERE id = $1", card_id)

@@ -143,3 +143,38 @@ def test_a_full_fare_below_the_reduced_fare_is_charged_as_it_is() -> None:
         FareKind.FULL,
         False,
     )
+
+
+# --- an accepted tap (an offline validator's) is never declined -------------------------------
+
+
+def accepted_tap(state: CardState) -> TapOutcome:
+    request = TapRequest(at(DAY_2023), ServiceKind.TRUNK, "R1")
+    return price_tap(state, [], request, POLICIES[0], accepted=True)
+
+
+def test_an_accepted_tap_the_card_cannot_cover_is_charged_and_flagged_uncovered() -> None:
+    basic = priced(accepted_tap(card(1_000, basic=True)))
+    assert (basic.fare_charged, basic.balance_after, basic.credit_used, basic.uncovered) == (
+        2950,
+        1_000 - 2950,
+        False,
+        True,
+    )
+    assert basic.fare_kind == FareKind.FULL
+    out_of_credit = priced(accepted_tap(card(0, credit=2)))  # both credit trips in use
+    assert (out_of_credit.balance_after, out_of_credit.uncovered) == (-2950, True)
+    assert not out_of_credit.credit_used
+    declined = price_tap(card(0, credit=2), [], TapRequest(at(DAY_2023), TRUNK, "R1"), POLICIES[0])
+    assert isinstance(declined, TapDeclined)
+
+
+def test_an_accepted_tap_the_card_covers_is_priced_as_online() -> None:
+    on_credit = priced(accepted_tap(card(0)))  # a credit trip is left
+    assert (on_credit.fare_kind, on_credit.credit_used, on_credit.uncovered) == (
+        FareKind.CREDIT,
+        True,
+        False,
+    )
+    paid = priced(accepted_tap(card(2950, basic=True)))  # exactly the fare
+    assert (paid.balance_after, paid.uncovered) == (0, False)

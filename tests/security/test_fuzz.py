@@ -132,6 +132,12 @@ OPERATIONS: list[dict[str, Any]] = [
         "checks": {"positive_data_acceptance": STATEFUL_422},
     },
     {
+        # The web recharge's limits are the policy in force's (10,000-200,000 in the shipped
+        # ones, the schema states the point of sale's), and its point must sell on the web.
+        "include-path": "/api/v1/cards/web-recharges",
+        "checks": {"positive_data_acceptance": STATEFUL_422},
+    },
+    {
         # A proposal names exactly one of trip_id and recharge_id, and a refund is not a
         # debit: rules between fields, which a schema does not state.
         "include-path": "/api/v1/adjustments",

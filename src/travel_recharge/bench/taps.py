@@ -1,9 +1,10 @@
 """`travel-recharge bench taps`: tap-in throughput through HTTP beside pgbench's ceiling.
 
 One run, one PostgreSQL: a scratch database is migrated and given fixture cards; the real
-service serves it from a subprocess while a keep-alive load generator taps; then pgbench runs
-the same SQL transaction on other cards of the same database. The ledger must verify after
-both, and the scratch database is dropped at the end.
+service serves it from a subprocess while a keep-alive load generator taps, then sends
+offline batches of 500 taps (the same cards, other validators); then pgbench runs the same
+SQL transaction on other cards of the same database. The ledger must verify after all three,
+and the scratch database is dropped at the end.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import random
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -38,6 +40,9 @@ class TapBenchOptions:
     cards: int = 4000
     workers: int = 2
     report_dir: Path = Path("bench-reports")
+    # Offline batches: a few validators uploading at once, each batch the most one holds.
+    batch_clients: int = 4
+    batch_taps: int = 500
 
 
 def run_tap_bench(settings: Settings, options: TapBenchOptions) -> dict[str, Any]:
@@ -46,12 +51,12 @@ def run_tap_bench(settings: Settings, options: TapBenchOptions) -> dict[str, Any
     with scratch_database(settings.migration_url or "", "tr_bench") as database_url:
         upgrade_to_head(database_url)
         asyncio.run(load_tap_fixture(database_url, options.cards))
-        http = _http_phase(database_url, settings.redis_url, options)
+        http, batches, batch_taps = _http_phase(database_url, settings.redis_url, options)
         pg = run_tap_pgbench(
             database_url, options.cards // 2 + 1, options.cards, options.clients, options.seconds
         )
         ledger_mismatches = asyncio.run(count_ledger_mismatches(database_url))
-    report = _report(http, pg, options, ledger_mismatches)
+    report = _report(http, batches, batch_taps, pg, options, ledger_mismatches)
     write_report(report, markdown(report), options.report_dir)
     return report
 
@@ -142,35 +147,99 @@ def server_environment(database_url: str, redis_url: str, clients: int) -> dict[
     }
 
 
-def _http_phase(database_url: str, redis_url: str, options: TapBenchOptions) -> LoadResult:
+def batch_request(
+    cards: Sequence[int], taps: int, headers: Mapping[str, str]
+) -> Callable[[], bytes]:
+    """An offline batch of `taps` taps on distinct cards of `cards` at the fixture's station,
+    read within the last hour by a validator of its own (so none is a double tap)."""
+    now = datetime.now(UTC)
+
+    def request() -> bytes:
+        read = [
+            {
+                "tap_id": str(uuid.uuid4()),
+                "card_id": card_id,
+                "event_time": (now - timedelta(seconds=random.uniform(0, 3600))).isoformat(),
+                "station_id": 1,
+            }
+            for card_id in random.sample(cards, taps)
+        ]
+        body = {"validator_id": f"BENCH-OFF-{random.getrandbits(40):x}", "taps": read}
+        return post_request(
+            "127.0.0.1", "/api/v1/trips/batches", json.dumps(body).encode(), headers
+        )
+
+    return request
+
+
+_BATCH_TRIPS = "SELECT count(*) FROM trips WHERE validator_id LIKE 'BENCH-OFF-%'"
+
+
+async def count_batch_trips(database_url: str) -> int:
+    """The trips the batches charged so far (their validators' ids say so)."""
+    connection = await asyncpg.connect(libpq_url(database_url))
+    try:
+        return int(await connection.fetchval(_BATCH_TRIPS))
+    finally:
+        await connection.close()
+
+
+def _http_phase(
+    database_url: str, redis_url: str, options: TapBenchOptions
+) -> tuple[LoadResult, LoadResult, int]:
+    """The online taps, then the batches; and how many taps the measured batches charged
+    (counted in the database: a batch's answer is 200 whatever each tap's result)."""
     environment = server_environment(database_url, redis_url, options.clients)
     request = tap_request(1, options.cards // 2)
+    cards = range(1, options.cards // 2 + 1)
+    batches = batch_request(cards, min(options.batch_taps, len(cards)), authorization(Role.admin))
     with bench_server(environment, options.workers) as port:
         load_local(port, request, options.clients, options.warmup_seconds)
-        return load_local(port, request, options.clients, options.seconds)
+        online = load_local(port, request, options.clients, options.seconds)
+        load_local(port, batches, options.batch_clients, options.warmup_seconds)
+        before = asyncio.run(count_batch_trips(database_url))
+        measured = load_local(port, batches, options.batch_clients, options.seconds)
+        charged = asyncio.run(count_batch_trips(database_url)) - before
+    return online, measured, charged
 
 
 def _report(
-    http: LoadResult, pg: PgbenchResult, options: TapBenchOptions, ledger_mismatches: int
+    http: LoadResult,
+    batches: LoadResult,
+    batch_taps: int,
+    pg: PgbenchResult,
+    options: TapBenchOptions,
+    ledger_mismatches: int,
 ) -> dict[str, Any]:
     created = http.statuses.get(201, 0)
+    batch_taps_per_s = batch_taps / batches.elapsed_s if batches.elapsed_s else 0.0
     return report_header("taps") | {
         "options": {k: str(v) for k, v in asdict(options).items()},
         "http": http.figures() | {"taps_created": created},
+        "batches": batches.figures()
+        | {"taps_charged": batch_taps, "taps_per_s": round(batch_taps_per_s, 1)},
         "pgbench": {k: round(v, 2) if isinstance(v, float) else v for k, v in asdict(pg).items()},
         "http_vs_pgbench": round(http.throughput / pg.tps, 3) if pg.tps else None,
+        "batches_vs_pgbench": round(batch_taps_per_s / pg.tps, 3) if pg.tps else None,
+        "batches_vs_http": round(batch_taps_per_s / http.throughput, 3)
+        if http.throughput
+        else None,
         "ledger_mismatches": ledger_mismatches,
     }
 
 
 def markdown(report: dict[str, Any]) -> str:
-    http, pg = report["http"], report["pgbench"]
+    http, pg, batches = report["http"], report["pgbench"], report["batches"]
     return "\n".join(
         [
-            "| path | per second | p50 ms | p90 ms | p99 ms | ratio |",
+            "| path | taps per second | p50 ms | p90 ms | p99 ms | ratio |",
             "|---|---|---|---|---|---|",
             f"| HTTP POST /api/v1/trips/start | {http['throughput_per_s']} | {http['p50_ms']} | "
             f"{http['p90_ms']} | {http['p99_ms']} | {report['http_vs_pgbench']} |",
+            f"| HTTP POST /api/v1/trips/batches ({batches['requests']} batches, "
+            f"{batches['taps_charged']} taps charged) | {batches['taps_per_s']} | "
+            f"{batches['p50_ms']} | {batches['p90_ms']} | {batches['p99_ms']} | "
+            f"{report['batches_vs_pgbench']} |",
             f"| pgbench, same SQL transaction | {pg['tps']} | {pg['p50_ms']} | {pg['p90_ms']} | "
             f"{pg['p99_ms']} | 1 |",
         ]

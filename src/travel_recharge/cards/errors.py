@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from travel_recharge.kit.errors import Conflict, NotFound
 
 
@@ -17,3 +19,10 @@ class CardNotActive(Conflict):
 
     def __init__(self, card_id: int, status: str) -> None:
         super().__init__(f"card {card_id} is {status}; only active cards can be used")
+
+
+class CardDeniedAtTap(Conflict):
+    """An offline validator let through a card that was already on the deny list."""
+
+    def __init__(self, card_id: int, at: datetime) -> None:
+        super().__init__(f"card {card_id} was on the deny list at {at.isoformat()}")

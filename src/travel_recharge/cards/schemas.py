@@ -92,6 +92,10 @@ class BalanceOut(BaseModel):
     profile: str | None
     credit_trips_in_use: int
     credit_trips_available: int
+    pending_web_recharges: int = Field(
+        description="pesos paid on the web, not in the balance until the card's next read at "
+        "a station validator"
+    )
 
 
 class RechargeRequest(BaseModel):

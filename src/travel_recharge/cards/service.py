@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -110,6 +111,46 @@ def require_active(card_id: int, status: str | None) -> None:
         raise CardNotActive(card_id, status or "unknown")
 
 
+@dataclass(frozen=True)
+class PointOfSale:
+    """What a recharge needs to know of the recharge point it names."""
+
+    id: int
+    channel: str
+    active: bool
+    simulated: bool
+
+
+def require_point_for(card_id: int, card_simulated: bool, point: PointOfSale, *, web: bool) -> None:
+    """The point may sell a recharge of this card: it is open, of the flow asked for (a web
+    point sells web recharges only, the others point-of-sale recharges only), and as real or
+    as simulated as the card."""
+    if not point.active:
+        raise RechargePointNotActive(point.id)
+    if web and point.channel != "web":
+        raise Unprocessable(
+            f"recharge_point_id: recharge point {point.id} sells at the {point.channel}; "
+            "recharge there through POST /api/v1/cards/recharge"
+        )
+    if not web and point.channel == "web":
+        # Web recharges are two-phase (posted when the card is next read at a station).
+        raise Unprocessable(
+            f"recharge_point_id: recharge point {point.id} sells on the web; web recharges "
+            "are two-phase, through POST /api/v1/cards/web-recharges"
+        )
+    if point.simulated != card_simulated:
+        # Simulated money stays among the traffic simulator's cards and points of sale: no
+        # real card is credited at a made-up point, no made-up sale is booked to a real one.
+        raise Unprocessable(
+            f"recharge_point_id: recharge point {point.id} "
+            + (
+                "belongs to the traffic simulator; only its simulated cards are recharged there"
+                if point.simulated
+                else f"is a real point of sale; card {card_id} is a simulated card"
+            )
+        )
+
+
 async def issue_card(session: AsyncSession, request: CardCreate, now: datetime) -> CardOut:
     simulated = False
     if request.card_type == "basic":
@@ -174,25 +215,15 @@ async def recharge(
     require_active(found.card_id, found.status)
     if found.point_id is None:
         raise RechargePointNotFound(request.recharge_point_id)
-    if not found.point_active:
-        raise RechargePointNotActive(found.point_id)
-    if found.channel == "web":
-        # Web recharges are two-phase (posted when the card is next read at a station).
-        raise Unprocessable(
-            "recharge_point_id: web recharge points post through the two-phase web flow, "
-            "not at this endpoint"
-        )
-    if found.point_simulated != found.card_simulated:
-        # Simulated money stays among the traffic simulator's cards and points of sale: no
-        # real card is credited at a made-up point, no made-up sale is booked to a real one.
-        raise Unprocessable(
-            f"recharge_point_id: recharge point {found.point_id} "
-            + (
-                "belongs to the traffic simulator; only its simulated cards are recharged there"
-                if found.point_simulated
-                else f"is a real point of sale; card {found.card_id} is a simulated card"
-            )
-        )
+    assert found.point_active is not None
+    assert found.point_simulated is not None
+    assert found.card_simulated is not None
+    require_point_for(
+        found.card_id,
+        found.card_simulated,
+        PointOfSale(found.point_id, found.channel or "", found.point_active, found.point_simulated),
+        web=False,
+    )
     # A claimed key always draws an id; a found card and point always have these columns.
     assert found.recharge_id is not None
     assert found.channel is not None

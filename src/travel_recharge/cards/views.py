@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from travel_recharge.cards import repository
 from travel_recharge.cards.schemas import BalanceOut, RechargeHistoryItem, RechargeHistoryOut
 from travel_recharge.cards.service import cache_group, require_card
+from travel_recharge.cards.web_recharges import service as web_recharges
 from travel_recharge.fares import service as fares
 from travel_recharge.kit.db import ReadSession
 from travel_recharge.kit.pagination import Page
@@ -52,6 +53,7 @@ async def balance(session: ReadSession, card_id: int, now: datetime) -> BalanceO
         profile=card.profile,
         credit_trips_in_use=card.credit_trips_in_use,
         credit_trips_available=max(0, available),
+        pending_web_recharges=await web_recharges.pending_total(session, card.id, now),
     )
 
 

@@ -83,6 +83,9 @@ class TapPricing:
     window_anchor: datetime | None
     transfer_window_left: timedelta | None  # None when no transfer can follow this tap
     balance_after: int
+    # An accepted tap (see price_tap) the card could neither pay nor ride on credit: its fare
+    # took the balance below what the card may owe (an offline validator's risk).
+    uncovered: bool = False
 
 
 @dataclass(frozen=True)
@@ -232,8 +235,14 @@ def price_tap(
     history: Sequence[PriorTap],
     tap: TapRequest,
     policy: FarePolicy,
+    *,
+    accepted: bool = False,
 ) -> TapOutcome:
     """Price one tap, or decline it when the card can neither pay nor ride on credit.
+
+    `accepted`: the rider already rode (an offline validator let the card through); never
+    declined, the fare is charged whatever the balance, and `uncovered` says when it passed
+    what the card could pay or ride on credit.
 
     `history` holds the card's earlier priced taps; those after `tap.event_time` are ignored, so
     a late tap sees only what happened before it. Taps from `tap.event_time - transfer_window`
@@ -246,11 +255,12 @@ def price_tap(
 
     rule = _apply_rules(card, history, tap, policy)
     reason = _decline_reason(card, rule.fare, policy)
-    if reason is not None:
+    if reason is not None and not accepted:
         return TapDeclined(reason=reason, fare_due=rule.fare)
     is_transfer = rule.fare_kind == FareKind.TRANSFER
     # A transfer on credit stays a transfer: the kind must keep telling anchors from transfers.
-    credit_used = _needs_credit(card, rule.fare)
+    # An uncovered tap used no credit trip: the card had none to give.
+    credit_used = reason is None and _needs_credit(card, rule.fare)
     return TapPricing(
         fare_charged=rule.fare,
         fare_kind=FareKind.CREDIT if credit_used and not is_transfer else rule.fare_kind,
@@ -261,6 +271,7 @@ def price_tap(
         window_anchor=rule.anchor,
         transfer_window_left=_window_left(rule, tap.event_time, policy),
         balance_after=card.balance - rule.fare,
+        uncovered=reason is not None,
     )
 
 

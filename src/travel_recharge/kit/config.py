@@ -160,8 +160,10 @@ class Settings(BaseSettings):
     # request comes from is its client's, loopback included.
     trusted_proxies: list[str] = Field(default_factory=list)
     # Hardening: bodies larger than this are refused with 413 before they are read whole;
-    # browsers from these origins may call the API (empty: no cross-origin access).
-    max_body_bytes: int = Field(default=65_536, ge=1_024, le=16_777_216)
+    # browsers from these origins may call the API (empty: no cross-origin access). The
+    # largest body a client sends is an offline batch of 500 taps: ~70 kB, ~90 kB with
+    # spaces; the bound leaves it room.
+    max_body_bytes: int = Field(default=131_072, ge=1_024, le=16_777_216)
     cors_allow_origins: list[str] = Field(default_factory=list)
 
     # The deny list validators download (cards.deny_list): a validator more than this many
@@ -170,6 +172,11 @@ class Settings(BaseSettings):
     # The largest refund or correction an operator may propose, either way (pesos): the
     # largest recharge, so one adjustment undoes any one recharge.
     adjustment_max_amount: int = Field(default=200_000, ge=1, le=1_000_000_000)
+    # A web recharge not posted (the card not read at a station) within this many days
+    # expires and is refunded to the payer; each worker looks for those due this often
+    # (0: never, for tests that sweep by hand).
+    web_recharge_expiry_days: int = Field(default=30, ge=1, le=365)
+    web_recharge_sweep_s: float = Field(default=60.0, ge=0, le=3600)
 
     # Traffic simulator. It drives the API over HTTP at self_url, the address this service
     # is reached at from its own workers (`serve` sets it for them; None: it cannot run).

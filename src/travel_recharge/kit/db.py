@@ -208,6 +208,21 @@ class DriverTransaction:
         for hook in hooks:
             await hook()
 
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """A part of the transaction that fails alone: on an exception its writes and the
+        after-commit hooks it registered are undone, and the transaction goes on (an
+        offline batch's taps, each refused or applied on its own)."""
+        hooks = len(self._after_commit)
+        await self.connection.execute("SAVEPOINT part")
+        try:
+            yield
+        except Exception:
+            await self.connection.execute("ROLLBACK TO SAVEPOINT part")
+            del self._after_commit[hooks:]
+            raise
+        await self.connection.execute("RELEASE SAVEPOINT part")
+
 
 async def driver_in(session: AsyncSession) -> DriverTransaction:
     """A DriverTransaction inside the session's own transaction, on its connection: for work

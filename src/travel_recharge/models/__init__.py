@@ -33,8 +33,10 @@ from travel_recharge.models.money import (
     Trip,
 )
 from travel_recharge.models.network import Alert, Locality, RechargePoint, Route, RouteStop, Station
+from travel_recharge.models.offline import OfflineRisk
 from travel_recharge.models.riders import RiderDay, RiderSnapshot
 from travel_recharge.models.users import User
+from travel_recharge.models.web_recharges import WebRecharge
 
 __all__ = [
     "Account",
@@ -51,6 +53,7 @@ __all__ = [
     "LedgerEntry",
     "Locality",
     "LocalityFlowSeries",
+    "OfflineRisk",
     "Recharge",
     "RechargePoint",
     "RevenueForecastRow",
@@ -73,4 +76,5 @@ __all__ = [
     "TransferPlaceSeries",
     "Trip",
     "User",
+    "WebRecharge",
 ]

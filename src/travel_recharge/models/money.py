@@ -91,6 +91,8 @@ class DenyListChange(Base):
     migration 0017, which numbers the versions in commit order."""
 
     __tablename__ = "deny_list_changes"
+    # Whether a card was refused when an offline validator read it (migration 0021).
+    __table_args__ = (Index("ix_deny_list_changes_card_id_version", "card_id", "version"),)
 
     version: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     card_id: Mapped[int] = mapped_column(BigInteger)  # no foreign key: see migration 0017

@@ -194,7 +194,9 @@ class Purged:
     idempotency_records: int
     adjustments: int
     ledger_entries: int
+    offline_risks: int
     trips: int
+    web_recharges: int
     recharges: int
     accounts: int
     cards: int
@@ -218,7 +220,12 @@ _PURGE = {
     " WHERE card_id IN (SELECT id FROM cards WHERE simulated)",
     "ledger_entries": "DELETE FROM ledger_entries"
     " WHERE card_id IN (SELECT id FROM cards WHERE simulated)",
+    "offline_risks": "DELETE FROM offline_risks"
+    " WHERE card_id IN (SELECT id FROM cards WHERE simulated)",
     "trips": "DELETE FROM trips WHERE card_id IN (SELECT id FROM cards WHERE simulated)",
+    # They refer to the recharges they became.
+    "web_recharges": "DELETE FROM web_recharges"
+    " WHERE card_id IN (SELECT id FROM cards WHERE simulated)",
     "recharges": "DELETE FROM recharges WHERE card_id IN (SELECT id FROM cards WHERE simulated)",
     # The simulator's devices, and any account someone gave one of its riders.
     "accounts": "DELETE FROM accounts WHERE simulated"

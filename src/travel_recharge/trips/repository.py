@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from travel_recharge.cards import service as cards
+from travel_recharge.cards.web_recharges import service as web_recharges
 from travel_recharge.fares import service as fares
 from travel_recharge.finance import service as ledger
 from travel_recharge.kit.db import ReadSession
@@ -21,12 +22,15 @@ from travel_recharge.models import Route, Trip
 # db.DriverTransaction), which is what lets HTTP taps approach the throughput of the same
 # transaction run by pgbench. The first locks the card and reads the tap's context at once.
 
-_CARD_COLUMNS = """
+# has_pending_web reads with the statement's snapshot: a web payment that committed while
+# this tap waited for the card is posted at the card's next station read instead.
+_CARD_COLUMNS = f"""
     c.id, c.card_type, c.status, c.balance, c.credit_trips_in_use, c.profile, c.simulated,
     (SELECT s.kind FROM stations s WHERE s.id = $8) AS station_kind,
     (SELECT r.id FROM routes r WHERE r.code = $9) AS route_id,
-    (SELECT r.kind FROM routes r WHERE r.code = $9) AS route_kind
-"""
+    (SELECT r.kind FROM routes r WHERE r.code = $9) AS route_kind,
+    {web_recharges.has_pending_sql("c.id")} AS has_pending_web
+"""  # noqa: S608
 
 _TRIP_COLUMNS = """
     t.id, t.tap_id, t.card_id, t.station_id, t.route_id, r.code AS route_code, t.validator_id,
@@ -131,6 +135,7 @@ class LockedCard:
     station_kind: str | None  # None: no such station (or none given)
     route_id: int | None
     route_kind: str | None
+    has_pending_web: bool  # a web recharge waits for the card's next station read
 
 
 @dataclass(frozen=True)
@@ -266,6 +271,19 @@ async def post_tap(
         # The only unique key a tap can hit: its tap_id, taken meanwhile by another card.
         raise DuplicateTapId(str(tap.tap_id)) from exc
     return int(trip_id)
+
+
+_OFFLINE_RISK = """
+INSERT INTO offline_risks (trip_id, card_id, validator_id, fare_charged, balance_after)
+VALUES ($1, $2, $3, $4, $5)
+"""
+
+
+async def record_offline_risk(connection: asyncpg.Connection, trip_id: int, tap: PostedTap) -> None:
+    """A tap charged beyond what its card could pay or ride on credit (see models.offline)."""
+    await connection.execute(
+        _OFFLINE_RISK, trip_id, tap.card_id, tap.validator_id, tap.fare_charged, tap.balance_after
+    )
 
 
 class DuplicateTapId(Exception):

@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
 
 from travel_recharge.cards.schemas import Id
+from travel_recharge.cards.web_recharges.schemas import PostedWebRecharge
 from travel_recharge.kit.ids import MAX_INT_ID
 from travel_recharge.kit.pagination import PageInfo
 from travel_recharge.security.devices import ValidatorId
@@ -68,6 +69,11 @@ class TapOut(BaseModel):
     balance_after: int
     duplicate: bool = Field(
         description="true when this answers a retried or double tap: nothing was charged now"
+    )
+    web_recharges_posted: list[PostedWebRecharge] = Field(
+        default_factory=list,
+        description="web recharges this read at a station posted to the card before the fare "
+        "(a retry answers none: see the card's web recharges)",
     )
 
 

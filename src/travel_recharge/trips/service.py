@@ -12,7 +12,10 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from travel_recharge.cards import service as cards
-from travel_recharge.cards.errors import CardNotFound
+from travel_recharge.cards.deny_list import service as deny_list
+from travel_recharge.cards.errors import CardDeniedAtTap, CardNotFound
+from travel_recharge.cards.web_recharges import service as web_recharges
+from travel_recharge.cards.web_recharges.schemas import PostedWebRecharge
 from travel_recharge.fares import service as fares
 from travel_recharge.fares.engine import (
     CardState,
@@ -60,6 +63,37 @@ async def tap(
     """Price and post a tap; returns the answer and whether it was created now.
 
     account_id is the account that sent it, recorded on the trip and its ledger entry."""
+    answer, created, _ = await _tap(
+        unit, cache, request, now, settings, account_id=account_id, offline=False
+    )
+    return answer, created
+
+
+async def offline_tap(
+    unit: DriverTransaction,
+    cache: Cache,
+    request: TapIn,
+    now: datetime,
+    settings: Settings,
+    *,
+    account_id: int | None,
+) -> tuple[TapOut, bool, bool]:
+    """A tap an offline validator already let through (its batch): refused only when the
+    card was on the deny list at its event time, and charged whatever the balance; also
+    whether the card could not cover it (then recorded as offline risk)."""
+    return await _tap(unit, cache, request, now, settings, account_id=account_id, offline=True)
+
+
+async def _tap(
+    unit: DriverTransaction,
+    cache: Cache,
+    request: TapIn,
+    now: datetime,
+    settings: Settings,
+    *,
+    account_id: int | None,
+    offline: bool,
+) -> tuple[TapOut, bool, bool]:
     connection = unit.connection
     # Answered in UTC, as stored: a retry, read back from the database, answers the same.
     event_time = (request.event_time or now).astimezone(UTC)
@@ -86,7 +120,7 @@ async def tap(
     # A retry or a double tap answers with the original tap, even if the card was blocked since.
     earlier = _earlier(context, card.id, request)
     if earlier is not None:
-        return _tap_out(earlier, duplicate=True), False
+        return _tap_out(earlier, duplicate=True), False, False
     if event_time < now - timedelta(seconds=settings.tap_offline_window_s):
         # After the retry check (a retry still gets its original answer, rule 4) and before
         # pricing: an older tap would be priced by an older, maybe cheaper, fare policy.
@@ -94,16 +128,35 @@ async def tap(
             f"event_time: is older than the offline window of {settings.tap_offline_window_s} s"
             " (TR_TAP_OFFLINE_WINDOW_S); a tap must reach the service within it"
         )
-    cards.require_active(card.id, card.status)
+    if not offline:
+        cards.require_active(card.id, card.status)
+    elif await deny_list.denied_at(connection, card.id, event_time):
+        # Blocked after the validator read it: the validator could not know, the ride stands.
+        raise CardDeniedAtTap(card.id, event_time)
     in_force = fares.require_policy(
         context.policy_id, context.policy_version, context.policy_document, event_time
     )
+    balance, credit_trips_in_use = card.balance, card.credit_trips_in_use
+    posted_web: list[PostedWebRecharge] = []
+    if card.has_pending_web and request.station_id is not None and request.route_code is None:
+        # Read at a station gate: the money paid on the web reaches the card first, so the
+        # tap is priced with it (a bus reader does not post them).
+        posted_web, balance, credit_trips_in_use = await web_recharges.post_pending(
+            unit,
+            card_id=card.id,
+            card_simulated=card.simulated,
+            balance=balance,
+            credit_trips_in_use=credit_trips_in_use,
+            policy=in_force.policy,  # the tap's: its limits, one policy per transaction
+            now=now,
+            validator_id=request.validator_id,
+        )
 
     outcome = price_tap(
         CardState(
             card_type=CardType(card.card_type),
-            balance=card.balance,
-            credit_trips_in_use=card.credit_trips_in_use,
+            balance=balance,
+            credit_trips_in_use=credit_trips_in_use,
             profile=card.profile,
             benefit_trips_used_this_month=context.benefit_trips,
         ),
@@ -116,6 +169,7 @@ async def tap(
             station_code=_code(request.station_id),
         ),
         in_force.policy,
+        accepted=offline,
     )
     if isinstance(outcome, TapDeclined):
         raise PaymentRequired(f"card {card.id}: {outcome.reason}")
@@ -150,6 +204,9 @@ async def tap(
         )
     except repository.DuplicateTapId as exc:
         raise TapIdTaken(request.tap_id) from exc
+    if outcome.uncovered:
+        await repository.record_offline_risk(connection, trip_id, posted)
+        log_event(logger, "tap.offline_risk", card_id=card.id, trip_id=trip_id)
     if not card.simulated:
         # The business counters are real riders' fares; the simulator counts its own.
         unit.after_commit(
@@ -170,7 +227,10 @@ async def tap(
         fare=outcome.fare_charged,
         fare_kind=outcome.fare_kind.value,
     )
-    return _tap_out(replace(posted, id=trip_id), duplicate=False), True
+    answer = _tap_out(replace(posted, id=trip_id), duplicate=False)
+    if posted_web:
+        answer.web_recharges_posted = posted_web
+    return answer, True, outcome.uncovered
 
 
 def _service_kind(request: TapIn, card: repository.LockedCard) -> ServiceKind:

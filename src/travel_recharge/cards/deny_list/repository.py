@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
+import asyncpg
 from sqlalchemy import ScalarSelect, func, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by, distinct_on
 
@@ -66,3 +68,15 @@ async def delta(session: ReadSession, since: int) -> ListState:
         await session.execute(select(_version(), cards(True), cards(False)))
     ).one()
     return ListState(int(version), _ids(added), _ids(removed))
+
+
+# The card's last change of the list by then; none: never refused.
+_DENIED_AT = """
+SELECT denied FROM deny_list_changes WHERE card_id = $1 AND changed_at <= $2
+ORDER BY version DESC LIMIT 1
+"""
+
+
+async def denied_at(connection: asyncpg.Connection, card_id: int, at: datetime) -> bool:
+    """Whether the card was on the deny list at `at` (an offline validator's tap)."""
+    return bool(await connection.fetchval(_DENIED_AT, card_id, at))

@@ -7,6 +7,9 @@ from travel_recharge.cards.deny_list import repository
 from travel_recharge.cards.deny_list.schemas import DenyListOut
 from travel_recharge.kit.db import ReadSession
 
+# For an offline validator's taps: refused only if the card was refused when it was read.
+denied_at = repository.denied_at
+
 
 async def deny_list(session: ReadSession, since: int | None, max_changes: int) -> DenyListOut:
     """The changes after version `since`; the whole list when the validator holds none, or
