@@ -252,7 +252,7 @@ MUTABLE_TABLES = (
     "ledger_entries, idempotency_records, trips, recharges, cards, users, alerts, route_stops, "
     "routes, stations, recharge_points, localities, rollup_deltas, rollup_totals, rollup_hours, "
     "rollup_station_days, deny_list_changes, token_revocations, adjustments, web_recharges, "
-    "offline_risks"
+    "offline_risks, repricings"
 )
 # The user counters, which TRUNCATE (firing no row triggers) does not reset.
 USER_COUNTERS = ("total_users", "active_users", "simulated_users", "simulated_active_users")

@@ -10,8 +10,8 @@ it, with what the rules say.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -133,16 +133,25 @@ def _opening_fare(card: ModelCard, full: int, at: datetime, policy: FarePolicy) 
     return benefit.reduced_fare, "reduced_fare"
 
 
-def price(
+@dataclass(frozen=True)
+class _Rule:
+    fare: int
+    fare_kind: str
+    paid_at: datetime | None
+    transfers: int
+
+
+def _rule(
     card: ModelCard,
     at: datetime,
     service: ServiceKind,
     route: str | None,
     stop: str | None,
-    policies: Sequence[FarePolicy],
-) -> Fare | Refused:
-    """What the rules charge for this tap, without changing the card."""
-    policy = policy_at(policies, at)
+    policy: FarePolicy,
+    opening: Callable[[int], tuple[int, str]],
+) -> _Rule:
+    """The fare and kind of a boarding against the card's rides before it; `opening` prices
+    a boarding that opens a window (from the full fare)."""
     full = policy.base_fares[service]
     window = _count_window(card, at)
     window_open = (
@@ -164,9 +173,25 @@ def price(
             fare = policy.transfer_costs.get((last.service, service), 0)
             fare_kind, paid_at, transfers = "transfer", window.paid_at, window.transfers + 1
         else:
-            fare, fare_kind = _opening_fare(card, full, at, policy)
+            fare, fare_kind = opening(full)
             paid_at, transfers = (at if card.personalized else None), 0
+    return _Rule(fare, fare_kind, paid_at, transfers)
 
+
+def price(
+    card: ModelCard,
+    at: datetime,
+    service: ServiceKind,
+    route: str | None,
+    stop: str | None,
+    policies: Sequence[FarePolicy],
+) -> Fare | Refused:
+    """What the rules charge for this tap, without changing the card."""
+    policy = policy_at(policies, at)
+    rule = _rule(
+        card, at, service, route, stop, policy, lambda full: _opening_fare(card, full, at, policy)
+    )
+    fare, fare_kind, paid_at, transfers = rule.fare, rule.fare_kind, rule.paid_at, rule.transfers
     on_credit = fare > 0 and card.balance < fare
     if on_credit and (not card.personalized or card.credit_trips_in_use >= policy.credit_trips):
         return Refused(fare)
@@ -192,8 +217,11 @@ def post_tap(
     route: str | None,
     stop: str | None,
     policies: Sequence[FarePolicy],
+    *,
+    reprice: bool = True,
 ) -> Fare | Refused:
-    """Price the tap and, when it rides, post it to the card as the service must."""
+    """Price the tap and, when it rides, post it to the card as the service must; a late tap
+    reprices the rides after it unless `reprice` is off (the engine prices one tap alone)."""
     outcome = price(card, at, service, route, stop, policies)
     if isinstance(outcome, Fare):
         card.rides.append(
@@ -210,7 +238,55 @@ def post_tap(
         card.balance = outcome.balance_after
         card.credit_trips_in_use += int(outcome.credit_used)
         card.ledger.append(("fare", -outcome.fare_charged, card.balance))
+        if reprice:
+            _reprice_later(card, card.rides[-1], policy_at(policies, at), policies)
     return outcome
+
+
+def _kept_benefit(
+    card: ModelCard, ride: Ride, policy: FarePolicy
+) -> Callable[[int], tuple[int, str]]:
+    """A ride taken keeps the monthly benefit it had, or had not: benefits go to taps in the
+    order they reach the service."""
+
+    def opening(full: int) -> tuple[int, str]:
+        benefit = policy.profile_benefits.get(card.profile or "")
+        if not ride.benefit_trip_used or benefit is None:
+            return full, "full"
+        if benefit.kind is BenefitKind.FREE_TRIPS:
+            return 0, "free_trip"
+        assert benefit.reduced_fare is not None
+        return benefit.reduced_fare, "reduced_fare"
+
+    return opening
+
+
+def _reprice_later(
+    card: ModelCard, late: Ride, policy: FarePolicy, policies: Sequence[FarePolicy]
+) -> None:
+    """A tap read before rides already taken: each later ride, in time order, costs what the
+    rules say against the rides before it now (never refused: it was ridden). The difference
+    is settled by one adjustment; the rides count as repriced from then on. Rides under
+    another fare policy than the late tap's, and those after them, keep their fares."""
+    later = sorted((r for r in card.rides if r.at > late.at), key=lambda r: r.at)
+    settled = 0
+    for ride in later:
+        if policy_at(policies, ride.at) is not policy:
+            break
+        before = replace(card, rides=[r for r in card.rides if r is not ride])
+        opening = _kept_benefit(card, ride, policy)
+        rule = _rule(before, ride.at, ride.service, ride.route, ride.stop, policy, opening)
+        kind = rule.fare_kind
+        if kind == "full" and ride.fare_kind == "credit":
+            kind = "credit"  # the same fare, ridden on credit
+        if (rule.fare, kind) != (ride.fare, ride.fare_kind):
+            settled += ride.fare - rule.fare
+            card.rides[card.rides.index(ride)] = replace(ride, fare=rule.fare, fare_kind=kind)
+    if settled:
+        card.balance += settled
+        card.ledger.append(("adjustment", settled, card.balance))
+        if settled > 0 and card.balance >= max(policy.base_fares.values()):
+            card.credit_trips_in_use = 0
 
 
 def recharge_refusal(card: ModelCard, amount: int, policy: FarePolicy) -> str | None:

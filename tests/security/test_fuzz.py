@@ -385,7 +385,11 @@ def _call_and_validate(case: Case, live_server: LiveServer, role: Role | None) -
         body = _spelled_as_integers(case.body)
         if case.operation.path == "/api/v1/trips/start":
             body = _tap_now(body)
-        if json.dumps(body) != json.dumps(case.body):
+        # Not with an unpaired surrogate in it: schemathesis 4.32.5 judges a changed body
+        # again with a validator that cannot encode one (UnicodeEncodeError, in the test, not
+        # the service); such a case skips the acceptance checks anyway (below).
+        unencodable = _holds(case.body, JSON_ONLY_HOSTILE_TEXT)
+        if json.dumps(body) != json.dumps(case.body) and not unencodable:
             case.body = body
     # The caller's header goes with every request, the token operation's too (it ignores it).
     excluded = []

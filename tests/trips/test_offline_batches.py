@@ -172,6 +172,13 @@ async def test_a_refused_tap_leaves_the_others_of_its_batch_applied(
         ({"validator_id": VALIDATOR, "taps": []}, "taps"),
         ({"validator_id": VALIDATOR}, "taps"),
         ({"taps": [{"tap_id": str(uuid.uuid4())}]}, "validator_id"),
+        (
+            {
+                "validator_id": VALIDATOR,
+                "taps": [{"tap_id": str(uuid.uuid4()), "card_id": 1, "event_time": 0}],
+            },
+            "must be an RFC 3339 date-time string",
+        ),
     ],
 )
 async def test_a_malformed_batch_is_refused_whole(

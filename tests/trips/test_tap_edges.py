@@ -242,3 +242,25 @@ async def test_a_trip_ended_at_an_unknown_station_is_404_and_stays_open(
         ("recharge", 10000, 10000),
         ("fare", -FARE_2026, 10000 - FARE_2026),
     ]
+
+
+@pytest.mark.parametrize("at", ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59-05:00"])
+async def test_an_event_time_at_the_ends_of_the_calendar_is_a_422(
+    app: FastAPI, client: httpx.AsyncClient, network: Network, at: str
+) -> None:
+    """Found by fuzzing the offline batches: the month of year 1 in Bogotá is not a date
+    Python can write (it was a 500 online too)."""
+    card_id = await funded_card(client, 10_000)
+    response = await client.post(
+        "/api/v1/trips/start",
+        json={
+            "card_id": card_id,
+            "station_id": network.trunk_station,
+            "validator_id": "V-EDGE",
+            "tap_id": str(uuid.uuid4()),
+            "event_time": at,
+        },
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"].startswith("event_time: ")
+    assert await count_rows(app, "trips") == 0

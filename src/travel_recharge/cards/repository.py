@@ -86,6 +86,15 @@ def charge_for_tap_sql(*, card_id: str, balance: str, credit_trips_added: str, u
     )
 
 
+def set_money_sql(*, card_id: str, balance: str, credit_trips_in_use: str, when: str) -> str:
+    """The card's new balance and credit as a CTE body, written only when `when` holds; the
+    arguments are SQL expressions of the statement, never values."""
+    return (
+        f"UPDATE cards SET balance = {balance},"  # noqa: S608
+        f" credit_trips_in_use = {credit_trips_in_use} WHERE id = {card_id} AND {when}"
+    )
+
+
 async def insert_card(
     session: AsyncSession,
     *,

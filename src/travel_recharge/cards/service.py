@@ -43,6 +43,7 @@ charge_for_tap_sql = repository.charge_for_tap_sql
 # A card's new balance and credit, for a workflow that appends the ledger entry explaining it
 # in the same transaction, on the card it locked (adjustments).
 set_money = repository.set_money
+set_money_sql = repository.set_money_sql
 
 
 def cache_group(card_id: int) -> str:

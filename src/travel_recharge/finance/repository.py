@@ -68,6 +68,26 @@ def append_entries_sql(
     )
 
 
+def append_entry_sql(
+    *,
+    card_id: str,
+    kind: str,
+    amount: str,
+    balance_after: str,
+    trip_id: str,
+    note: str,
+    account_id: str,
+    when: str,
+) -> str:
+    """One ledger entry as a CTE body returning its id, written only when `when` (an SQL
+    condition) holds; the arguments are SQL expressions of the statement, never values."""
+    return (
+        "INSERT INTO ledger_entries (card_id, kind, amount, balance_after, trip_id, note,"
+        f" account_id) SELECT {card_id}, {kind}, {amount}, {balance_after}, {trip_id}, {note},"
+        f" {account_id} WHERE {when} RETURNING id"
+    )
+
+
 async def entries_of_card(
     session: ReadSession, card_id: int, limit: int, offset: int
 ) -> Sequence[LedgerEntry]:

@@ -14,6 +14,7 @@ from travel_recharge.kit.pagination import Page
 
 append_entry = repository.append
 append_entries_sql = repository.append_entries_sql
+append_entry_sql = repository.append_entry_sql
 
 
 async def card_ledger(session: ReadSession, card_id: int, page: Page) -> CardLedgerOut:

@@ -33,7 +33,7 @@ from travel_recharge.models.money import (
     Trip,
 )
 from travel_recharge.models.network import Alert, Locality, RechargePoint, Route, RouteStop, Station
-from travel_recharge.models.offline import OfflineRisk
+from travel_recharge.models.offline import OfflineRisk, Repricing
 from travel_recharge.models.riders import RiderDay, RiderSnapshot
 from travel_recharge.models.users import User
 from travel_recharge.models.web_recharges import WebRecharge
@@ -56,6 +56,7 @@ __all__ = [
     "OfflineRisk",
     "Recharge",
     "RechargePoint",
+    "Repricing",
     "RevenueForecastRow",
     "RiderDay",
     "RiderSnapshot",

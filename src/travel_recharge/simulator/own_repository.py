@@ -194,6 +194,7 @@ class Purged:
     idempotency_records: int
     adjustments: int
     ledger_entries: int
+    repricings: int
     offline_risks: int
     trips: int
     web_recharges: int
@@ -220,6 +221,7 @@ _PURGE = {
     " WHERE card_id IN (SELECT id FROM cards WHERE simulated)",
     "ledger_entries": "DELETE FROM ledger_entries"
     " WHERE card_id IN (SELECT id FROM cards WHERE simulated)",
+    "repricings": "DELETE FROM repricings WHERE card_id IN (SELECT id FROM cards WHERE simulated)",
     "offline_risks": "DELETE FROM offline_risks"
     " WHERE card_id IN (SELECT id FROM cards WHERE simulated)",
     "trips": "DELETE FROM trips WHERE card_id IN (SELECT id FROM cards WHERE simulated)",

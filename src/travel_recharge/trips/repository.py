@@ -17,6 +17,7 @@ from travel_recharge.fares import service as fares
 from travel_recharge.finance import service as ledger
 from travel_recharge.kit.db import ReadSession
 from travel_recharge.models import Route, Trip
+from travel_recharge.trips.repricing import repository as repricing
 
 # The tap is the hot path: three statements run by the asyncpg connection itself (see
 # db.DriverTransaction), which is what lets HTTP taps approach the throughput of the same
@@ -55,12 +56,16 @@ def _context_columns(counts_benefit_trips: str) -> str:
       ORDER BY t.event_time DESC LIMIT 1) x) AS double_tap,
   p.id AS policy_id, p.version AS policy_version, p.document AS policy_document,
   (SELECT json_agg(h ORDER BY h.event_time)::text FROM (
-      SELECT event_time, service_kind, route_id, station_id, fare_kind, fare_charged
-      FROM trips
-      WHERE card_id = $2 AND event_time <= $4::timestamptz
-        AND event_time >= $4::timestamptz
+      SELECT t.event_time, t.service_kind, t.route_id, t.station_id,
+          coalesce(e.kind, t.fare_kind) AS fare_kind,
+          coalesce(e.fare, t.fare_charged) AS fare_charged
+      FROM trips t {repricing.effective_sql("t")}
+      WHERE t.card_id = $2 AND t.event_time <= $4::timestamptz
+        AND t.event_time >= $4::timestamptz
             - p.transfer_window_s * interval '1 second') h
   ) AS history,
+  EXISTS (SELECT FROM trips l WHERE l.card_id = $2 AND l.event_time > $4::timestamptz)
+      AS has_later,
   CASE WHEN {counts_benefit_trips} THEN (
       SELECT count(*) FROM trips
       WHERE card_id = ANY (ARRAY(
@@ -187,8 +192,9 @@ class TapContext:
     policy_id: int | None
     policy_version: str | None
     policy_document: str | None
-    history: list[HistoryTap]
+    history: list[HistoryTap]  # as repriced by late taps (see trips.repricing)
     benefit_trips: int
+    has_later: bool  # the card has taps read after this one: it is late
 
 
 _LOCKED_CARD_FIELDS = tuple(LockedCard.__dataclass_fields__)
@@ -231,6 +237,7 @@ def _context(row: asyncpg.Record) -> TapContext:
             for h in json.loads(row["history"] or "[]")
         ],
         benefit_trips=int(row["benefit_trips"]),
+        has_later=row["has_later"],
     )
 
 

@@ -20,7 +20,7 @@ from travel_recharge.kit.views import PrimaryReadsDep, json_response
 from travel_recharge.network.errors import RouteNotFound, StationNotFound
 from travel_recharge.security import CurrentPrincipal, Principal, Role, allow
 from travel_recharge.security.devices import require_own_validator
-from travel_recharge.trips import service
+from travel_recharge.trips import service, views
 from travel_recharge.trips.errors import TapIdTaken
 from travel_recharge.trips.schemas import CardTripsOut, TapIn, TapOut, TripEndIn, TripEndOut
 
@@ -98,4 +98,4 @@ async def end_trip(request: TripEndIn, uow: UnitOfWorkDep, cache: CacheDep) -> T
 )
 async def card_trips(card_id: CardId, page: PageDep, reads: PrimaryReadsDep) -> Response:
     """The card's trips, newest first."""
-    return json_response(await service.card_trips_view(reads, card_id, page))
+    return json_response(await views.card_trips_view(reads, card_id, page))

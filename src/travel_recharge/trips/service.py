@@ -7,7 +7,7 @@ are priced one after another, each seeing the taps committed before it.
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -31,17 +31,15 @@ from travel_recharge.kit.config import Settings
 from travel_recharge.kit.db import DriverTransaction, ReadSession, UnitOfWork
 from travel_recharge.kit.errors import PaymentRequired, Unprocessable
 from travel_recharge.kit.logs import log_event
-from travel_recharge.kit.pagination import Page
-from travel_recharge.kit.views import Reads
 from travel_recharge.models import Trip
 from travel_recharge.network import service as network
 from travel_recharge.network.errors import RouteNotFound, StationNotFound
 from travel_recharge.observability import business as metrics
 from travel_recharge.trips import repository
 from travel_recharge.trips.errors import TapIdTaken, TripAlreadyEnded, TripNotFound
+from travel_recharge.trips.repricing import service as repricing
+from travel_recharge.trips.repricing.service import Repricing
 from travel_recharge.trips.schemas import (
-    CardTrip,
-    CardTripsOut,
     TapIn,
     TapOut,
     TripEndIn,
@@ -49,6 +47,17 @@ from travel_recharge.trips.schemas import (
 )
 
 logger = logging.getLogger("travel_recharge.trips")
+
+
+@dataclass(frozen=True)
+class Applied:
+    """A tap as applied: its answer, whether it was created now (not a retry), whether the
+    card could not cover it (offline only), and what it changed in later taps (a late tap)."""
+
+    answer: TapOut
+    created: bool
+    uncovered: bool
+    repricing: Repricing | None
 
 
 async def tap(
@@ -63,10 +72,8 @@ async def tap(
     """Price and post a tap; returns the answer and whether it was created now.
 
     account_id is the account that sent it, recorded on the trip and its ledger entry."""
-    answer, created, _ = await _tap(
-        unit, cache, request, now, settings, account_id=account_id, offline=False
-    )
-    return answer, created
+    applied = await _tap(unit, cache, request, now, settings, account_id=account_id, offline=False)
+    return applied.answer, applied.created
 
 
 async def offline_tap(
@@ -77,10 +84,10 @@ async def offline_tap(
     settings: Settings,
     *,
     account_id: int | None,
-) -> tuple[TapOut, bool, bool]:
+) -> Applied:
     """A tap an offline validator already let through (its batch): refused only when the
-    card was on the deny list at its event time, and charged whatever the balance; also
-    whether the card could not cover it (then recorded as offline risk)."""
+    card was on the deny list at its event time, and charged whatever the balance (offline
+    risk when the card could not cover it)."""
     return await _tap(unit, cache, request, now, settings, account_id=account_id, offline=True)
 
 
@@ -93,10 +100,13 @@ async def _tap(
     *,
     account_id: int | None,
     offline: bool,
-) -> tuple[TapOut, bool, bool]:
+) -> Applied:
     connection = unit.connection
     # Answered in UTC, as stored: a retry, read back from the database, answers the same.
-    event_time = (request.event_time or now).astimezone(UTC)
+    try:
+        event_time = (request.event_time or now).astimezone(UTC)
+    except OverflowError as exc:
+        raise _out_of_range() from exc
     if event_time > now + timedelta(seconds=settings.tap_future_tolerance_s):
         raise Unprocessable("event_time: is in the future")
     if request.station_id is None and request.route_code is None:
@@ -120,7 +130,7 @@ async def _tap(
     # A retry or a double tap answers with the original tap, even if the card was blocked since.
     earlier = _earlier(context, card.id, request)
     if earlier is not None:
-        return _tap_out(earlier, duplicate=True), False, False
+        return Applied(_tap_out(earlier, duplicate=True), False, False, None)
     if event_time < now - timedelta(seconds=settings.tap_offline_window_s):
         # After the retry check (a retry still gets its original answer, rule 4) and before
         # pricing: an older tap would be priced by an older, maybe cheaper, fare policy.
@@ -152,6 +162,14 @@ async def _tap(
             validator_id=request.validator_id,
         )
 
+    history = [_prior(t) for t in context.history]
+    # The engine only compares stops and routes for equality, so ids serve as codes.
+    priced = TapRequest(
+        event_time=event_time,
+        service_kind=service_kind,
+        route_code=_code(card.route_id),
+        station_code=_code(request.station_id),
+    )
     outcome = price_tap(
         CardState(
             card_type=CardType(card.card_type),
@@ -160,14 +178,8 @@ async def _tap(
             profile=card.profile,
             benefit_trips_used_this_month=context.benefit_trips,
         ),
-        [_prior(t) for t in context.history],
-        # The engine only compares stops and routes for equality, so ids serve as codes.
-        TapRequest(
-            event_time=event_time,
-            service_kind=service_kind,
-            route_code=_code(card.route_id),
-            station_code=_code(request.station_id),
-        ),
+        history,
+        priced,
         in_force.policy,
         accepted=offline,
     )
@@ -207,6 +219,34 @@ async def _tap(
     if outcome.uncovered:
         await repository.record_offline_risk(connection, trip_id, posted)
         log_event(logger, "tap.offline_risk", card_id=card.id, trip_id=trip_id)
+    repriced = None
+    if context.has_later:
+        late = repricing.LateTap(
+            trip_id=trip_id,
+            prior=PriorTap.from_pricing(priced, outcome),
+            history=history,
+            card_type=CardType(card.card_type),
+            profile=card.profile,
+        )
+        repriced = await repricing.reprice_after(
+            unit,
+            late,
+            in_force,
+            card_id=card.id,
+            event_time=event_time,
+            balance=outcome.balance_after,
+            credit_trips_in_use=credit_trips_in_use + int(outcome.credit_used),
+            account_id=account_id,
+        )
+        if repriced is not None:
+            log_event(
+                logger,
+                "tap.repriced_later",
+                card_id=card.id,
+                trip_id=trip_id,
+                trips=len(repriced.changes),
+                amount=repriced.amount,
+            )
     if not card.simulated:
         # The business counters are real riders' fares; the simulator counts its own.
         unit.after_commit(
@@ -230,7 +270,7 @@ async def _tap(
     answer = _tap_out(replace(posted, id=trip_id), duplicate=False)
     if posted_web:
         answer.web_recharges_posted = posted_web
-    return answer, True, outcome.uncovered
+    return Applied(answer, True, outcome.uncovered, repriced)
 
 
 def _service_kind(request: TapIn, card: repository.LockedCard) -> ServiceKind:
@@ -261,9 +301,18 @@ def _code(identifier: int | None) -> str | None:
 
 def _benefit_month(at: datetime, settings: Settings) -> tuple[datetime, datetime]:
     """The calendar month (in the city's time zone) whose benefit trips the tap may use."""
-    local = at.astimezone(ZoneInfo(settings.timezone))
-    start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    return start, (start + timedelta(days=32)).replace(day=1)
+    try:
+        local = at.astimezone(ZoneInfo(settings.timezone))
+        start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        return start, (start + timedelta(days=32)).replace(day=1)
+    except OverflowError as exc:
+        raise _out_of_range() from exc
+
+
+def _out_of_range() -> Unprocessable:
+    # The first or last days Python can write (year 1, year 9999) moved to another time zone:
+    # no tap of ours was read then, so no retry of one either; a 422, not a 500.
+    return Unprocessable("event_time: is out of range")
 
 
 def _prior(tap: repository.HistoryTap) -> PriorTap:
@@ -300,11 +349,6 @@ def _tap_out(tap: repository.PostedTap, *, duplicate: bool) -> TapOut:
     )
 
 
-async def trip_of(session: ReadSession, trip_id: int) -> Trip | None:
-    """The trip with this id, if any (what it charged, and whose card)."""
-    return await repository.trip_by_id(session, trip_id)
-
-
 async def end_trip(uow: UnitOfWork, cache: Cache, request: TripEndIn, now: datetime) -> TripEndOut:
     """Record where the rider left; Bogotá charges on entry, so nothing is charged."""
     session = uow.session
@@ -326,38 +370,6 @@ async def end_trip(uow: UnitOfWork, cache: Cache, request: TripEndIn, now: datet
     )
 
 
-async def card_trips_view(reads: Reads, card_id: int, page: Page) -> bytes:
-    """A page of the card's trips from the primary; taps invalidate the card's group."""
-    return await reads.view(
-        cards.cache_group(card_id),
-        f"trips:{page.cache_field}",
-        reads.settings.cache_ttl_card_s,
-        lambda session: card_trips(session, card_id, page),
-        cacheable=page.cacheable,
-    )
-
-
-async def card_trips(session: ReadSession, card_id: int, page: Page) -> CardTripsOut:
-    await cards.require_card(session, card_id)
-    rows = await repository.trips_of_card(session, card_id, page.limit, page.offset)
-    return CardTripsOut(
-        card_id=card_id,
-        trips=[
-            CardTrip(
-                trip_id=t.id,
-                card_id=t.card_id,
-                boarding_station_id=t.station_id,
-                disembarking_station_id=t.end_station_id,
-                boarding_time=t.event_time,
-                disembarking_time=t.ended_at,
-                route_code=code,
-                service_kind=t.service_kind,
-                validator_id=t.validator_id,
-                is_transfer=t.is_transfer,
-                fare_charged=t.fare_charged,
-                fare_kind=t.fare_kind,
-            )
-            for t, code in rows
-        ],
-        page=page.info(len(rows)),
-    )
+async def trip_of(session: ReadSession, trip_id: int) -> Trip | None:
+    """The trip with this id, if any (what it charged, and whose card)."""
+    return await repository.trip_by_id(session, trip_id)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 from travel_recharge.cards.schemas import Id
 from travel_recharge.kit.pagination import PageInfo
@@ -16,12 +16,23 @@ from travel_recharge.trips.schemas import RouteCode, StationRef
 MAX_BATCH_TAPS = 500
 
 
+def _text_only(value: object) -> object:
+    # JSON has no date-time type: the schema says a string, and a number (which pydantic would
+    # read as seconds since 1970) is refused as the schema refuses it, not tap by tap.
+    if not isinstance(value, str):
+        raise ValueError("must be an RFC 3339 date-time string")
+    return value
+
+
+EventTime = Annotated[AwareDatetime, BeforeValidator(_text_only)]
+
+
 class BatchTap(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     tap_id: uuid.UUID = Field(description="the validator's id of the tap; a resent tap is one tap")
     card_id: Id
-    event_time: AwareDatetime = Field(description="when the validator read the card")
+    event_time: EventTime = Field(description="when the validator read the card")
     station_id: StationRef | None = Field(default=None)
     route_code: RouteCode | None = Field(default=None)
 
@@ -31,6 +42,13 @@ class TapBatch(BaseModel):
 
     validator_id: ValidatorId = Field(description="the validator that read every tap")
     taps: list[BatchTap] = Field(min_length=1, max_length=MAX_BATCH_TAPS)
+
+
+class RepricedTrip(BaseModel):
+    trip_id: int
+    fare_was: int
+    fare_now: int
+    fare_kind_now: str
 
 
 class BatchTapResult(BaseModel):
@@ -47,6 +65,16 @@ class BatchTapResult(BaseModel):
     offline_risk: bool = Field(
         default=False, description="charged beyond what the card could pay or ride on credit"
     )
+    repriced: list[RepricedTrip] = Field(
+        default_factory=list,
+        description="later taps of the card this late tap changed (history is not rewritten: "
+        "see adjustment)",
+    )
+    adjustment: int = Field(
+        default=0,
+        description="pesos the ledger entry settling those changes moved (> 0: credited)",
+    )
+    adjustment_entry_id: int | None = Field(default=None, description="that ledger entry")
     error: str | None = Field(default=None, description="the refusal's code")
     reason: str | None = Field(default=None, description="why it was refused")
 

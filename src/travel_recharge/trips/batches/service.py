@@ -9,6 +9,7 @@ database lost) is sent again: what was applied answers `duplicate`.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from itertools import groupby
 
@@ -25,6 +26,7 @@ from travel_recharge.trips.batches.schemas import (
     BatchTapResult,
     OfflineRiskOut,
     OfflineRisksOut,
+    RepricedTrip,
     TapBatch,
 )
 from travel_recharge.trips.schemas import TapIn
@@ -80,7 +82,7 @@ async def _apply(
     )
     try:
         async with unit.savepoint():
-            answer, created, uncovered = await trips.offline_tap(
+            applied = await trips.offline_tap(
                 unit, cache, request, now, settings, account_id=account_id
             )
     except AppError as refusal:
@@ -91,15 +93,21 @@ async def _apply(
             error=refusal.code,
             reason=refusal.detail,
         )
+    answer, repricing = applied.answer, applied.repricing
     return BatchTapResult(
         tap_id=tap.tap_id,
         card_id=tap.card_id,
-        result="charged" if created else "duplicate",
+        result="charged" if applied.created else "duplicate",
         trip_id=answer.trip_id,
         fare_charged=answer.fare_charged,
         fare_kind=answer.fare_kind,
         balance_after=answer.balance_after,
-        offline_risk=uncovered,
+        offline_risk=applied.uncovered,
+        repriced=[]
+        if repricing is None
+        else [RepricedTrip(**asdict(change)) for change in repricing.changes],
+        adjustment=0 if repricing is None else repricing.amount,
+        adjustment_entry_id=None if repricing is None else repricing.ledger_entry_id,
     )
 
 
