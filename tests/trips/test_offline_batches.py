@@ -241,3 +241,23 @@ async def test_a_batch_and_online_taps_of_one_card_interleaved_charge_each_tap_o
     assert again["duplicates"] == 6
     assert await balance(client, card) == 100_000 - charged
     await ledger_ok(client)
+
+
+async def test_a_gate_that_was_offline_posts_no_web_recharge(
+    client: httpx.AsyncClient, network: Network
+) -> None:
+    card = await funded_card(client, 10_000)
+    paid = await client.post(
+        "/api/v1/cards/web-recharges",
+        json={"card_id": card, "amount": 20_000, "recharge_point_id": network.web_point},
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert paid.status_code == 201, paid.text
+    answer = await send(client, [batch_tap(card, datetime.now(UTC), network.trunk_station)])
+    assert answer["taps"][0]["balance_after"] == 10_000 - FARE
+    state = (await client.get(f"/api/v1/cards/{card}/balance")).json()
+    assert (state["balance"], state["pending_web_recharges"]) == (10_000 - FARE, 20_000)
+    # The next read at an online gate posts it.
+    online = await tap(client, card, station_id=network.other_trunk_station)
+    assert [p["amount"] for p in online.json()["web_recharges_posted"]] == [20_000]
+    await ledger_ok(client)

@@ -148,9 +148,11 @@ async def _tap(
     )
     balance, credit_trips_in_use = card.balance, card.credit_trips_in_use
     posted_web: list[PostedWebRecharge] = []
-    if card.has_pending_web and request.station_id is not None and request.route_code is None:
-        # Read at a station gate: the money paid on the web reaches the card first, so the
-        # tap is priced with it (a bus reader does not post them).
+    at_a_gate = request.station_id is not None and request.route_code is None
+    if card.has_pending_web and at_a_gate and not offline:
+        # Read at a station gate that is online: the money paid on the web reaches the card
+        # first, so the tap is priced with it. A bus reader does not post them, nor a gate
+        # that was offline (it could not know of them when it read the card).
         posted_web, balance, credit_trips_in_use = await web_recharges.post_pending(
             unit,
             card_id=card.id,
