@@ -123,6 +123,8 @@ def make_settings(servers: ServerUrls, **overrides: object) -> Settings:
         "flows_check_interval_s": 0,
         # And the revoked tokens' load (tests load them by hand, or start the loop).
         "revocation_refresh_s": 0,
+        # And the web recharges' expiry sweep (tests sweep by hand, at the time they choose).
+        "web_recharge_sweep_s": 0,
         "auth_signing_key": TEST_SIGNING_KEY,
         "rate_limits": UNREACHABLE_LIMITS,
     }

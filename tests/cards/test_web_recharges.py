@@ -14,7 +14,7 @@ import pytest
 from fastapi import FastAPI
 
 from tests.cards.test_refusals import execute
-from tests.conftest import Network, count_rows, ledger_ok
+from tests.conftest import Network, ServerUrls, count_rows, ledger_ok, make_settings, start_app
 from tests.money import cards_held, funded_card, new_card, tap, wait_for_lock_waiters
 from travel_recharge.cards.web_recharges import service
 
@@ -255,3 +255,24 @@ async def test_racing_station_reads_post_each_web_recharge_once(
     assert state["pending_web_recharges"] == 0
     assert await count_rows(app, "recharges") == 2
     await ledger_ok(client)
+
+
+async def test_a_worker_sweeps_on_its_own(
+    app: FastAPI, client: httpx.AsyncClient, network: Network, test_servers: ServerUrls
+) -> None:
+    card = await new_card(client)
+    due = (await pay(client, card, 20_000, network.web_point)).json()
+    await execute(
+        app,
+        "UPDATE web_recharges SET expires_at = now() - interval '1 second' WHERE id = $1",
+        due["web_recharge_id"],
+    )
+    settings = make_settings(test_servers, web_recharge_sweep_s=0.05)
+    async for _worker, _ in start_app(settings):
+        for _ in range(200):
+            [web] = await web_recharges_of(client, card)
+            if web["status"] == "expired":
+                break
+            await asyncio.sleep(0.05)
+        assert web["status"] == "expired"
+    assert (await card_state(client, card))["pending_web_recharges"] == 0
