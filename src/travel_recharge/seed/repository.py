@@ -21,6 +21,9 @@ from travel_recharge.seed.world import PolicyRow, RechargePointRow, RouteRow, St
 
 # Tables the generator fills, children first (the order TRUNCATE and ANALYZE take them in).
 GENERATED_TABLES = ("ledger_entries", "trips", "recharges", "cards", "users")
+# Rows the generator does not make that refer to generated ones (and to accounts): emptied
+# with them, or TRUNCATE refuses.
+REFERRING_TABLES = ("repricings", "offline_risks", "adjustments", "web_recharges")
 # The big ones: their foreign keys and secondary indexes are suspended during the load.
 BULK_TABLES = ("ledger_entries", "trips", "recharges")
 # Their row triggers only maintain analytics rollups, which are rebuilt after the load.
@@ -96,7 +99,11 @@ async def lock_generated(connection: asyncpg.Connection) -> None:
 
 async def clear_generated(connection: asyncpg.Connection, *, idempotency: bool) -> None:
     """Empty the generated tables and restart their ids (fare policies and network stay)."""
-    tables = [*GENERATED_TABLES, *(["idempotency_records"] if idempotency else [])]
+    tables = [
+        *REFERRING_TABLES,
+        *GENERATED_TABLES,
+        *(["idempotency_records"] if idempotency else []),
+    ]
     # Rider accounts go with their riders; staff and device accounts survive the reset
     # (TRUNCATE cannot leave out a table whose foreign key points at users).
     await connection.execute(
