@@ -40,8 +40,9 @@ class TapBenchOptions:
     cards: int = 4000
     workers: int = 2
     report_dir: Path = Path("bench-reports")
-    # Offline batches: a few validators uploading at once, each batch the most one holds.
-    batch_clients: int = 4
+    # Offline batches: validators uploading at once as their link comes back, each batch the
+    # most one holds.
+    batch_clients: int = 8
     batch_taps: int = 500
 
 
