@@ -141,7 +141,8 @@ async def _tap(
     if not offline:
         cards.require_active(card.id, card.status)
     elif await deny_list.denied_at(connection, card.id, event_time):
-        # Blocked after the validator read it: the validator could not know, the ride stands.
+        # Refused already when the validator read it. A card blocked only after the read is
+        # charged: the validator could not know, and the ride stands.
         raise CardDeniedAtTap(card.id, event_time)
     in_force = fares.require_policy(
         context.policy_id, context.policy_version, context.policy_document, event_time
